@@ -1,0 +1,31 @@
+//! The agent's core, shared by every receiver and exporter.
+//!
+//! The unit of data is a [`Batch`]: a complete snapshot of OTLP `ResourceMetrics` that
+//! one receiver produced in one collection cycle. Receivers build snapshots with
+//! [`SnapshotBuilder`]; the [`fanout::Fanout`] hands each batch to every exporter of the
+//! receiver's pipelines through a bounded [`queue::BatchQueue`] per exporter, so a slow or
+//! dead exporter never holds up the others or the receivers.
+
+pub mod batch;
+pub mod builder;
+pub mod config;
+pub mod exporter;
+pub mod fanout;
+pub mod http_server;
+pub mod queue;
+pub mod receiver;
+pub mod stats;
+pub mod tls;
+pub mod trace;
+
+pub use batch::{Batch, SourceId};
+pub use builder::{
+    AttrValue, HistogramValue, MetricDesc, Number, SnapshotBuilder, kv, resource, scope, unix_nanos,
+};
+pub use exporter::{ExportError, Exporter, QueuePolicy};
+pub use receiver::{Receiver, ReceiverError, ScrapeContext, Snapshot};
+pub use stats::PipelineStats;
+
+/// The OTLP protobuf types the pipeline carries, re-exported so that receivers and
+/// exporters agree on one version.
+pub use opentelemetry_proto::tonic as otlp;

@@ -1,0 +1,71 @@
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::SourceId;
+use crate::otlp::metrics::v1::ResourceMetrics;
+
+/// What a receiver is given for one collection cycle.
+#[derive(Debug, Clone)]
+pub struct ScrapeContext {
+    pub receiver: SourceId,
+    /// Wall-clock start of the run: the time to stamp points with.
+    pub started: SystemTime,
+    /// The run is cancelled at this instant; receivers that fan out calls should give each
+    /// call a timeout that ends before it.
+    pub deadline: Instant,
+    pub interval: Duration,
+    /// Cancelled when the agent shuts down.
+    pub cancel: CancellationToken,
+    /// 1 for the first run, then increasing.
+    pub run: u64,
+}
+
+/// The complete snapshot of what a receiver owns, from one cycle.
+#[derive(Debug, Default, Clone)]
+pub struct Snapshot {
+    pub resource_metrics: Vec<ResourceMetrics>,
+    /// Parts that failed while the rest was collected (a node that did not answer): the run
+    /// counts as a success, and health shows the receiver as degraded.
+    pub warnings: Vec<String>,
+}
+
+impl Snapshot {
+    pub fn new(resource_metrics: Vec<ResourceMetrics>) -> Self {
+        Self {
+            resource_metrics,
+            warnings: Vec::new(),
+        }
+    }
+}
+
+/// A failed collection cycle. `kind` is a short, bounded word (`timeout`, `unavailable`,
+/// `auth`, `malformed`, ...) used as the `reason` of the failure counter; `message` names
+/// the place that failed.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct ReceiverError {
+    pub kind: &'static str,
+    pub message: String,
+}
+
+impl ReceiverError {
+    pub fn new(kind: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+/// A scraper: each call returns the complete snapshot of what it owns, under the resource
+/// and scope it reports.
+#[async_trait]
+pub trait Receiver: Send + Sync {
+    async fn scrape(&self, ctx: &ScrapeContext) -> Result<Snapshot, ReceiverError>;
+
+    /// Release what the receiver holds outside the process (sessions, tokens).
+    async fn shutdown(&self) {}
+}

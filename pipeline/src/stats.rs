@@ -1,0 +1,353 @@
+//! The agent's own figures: what the scheduler, the queues and the exporters did. The
+//! `self` receiver turns them into metrics and the health endpoint into a verdict.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::{Duration, Instant, SystemTime};
+
+/// Locks a mutex even if a panicking thread poisoned it: the figures stay usable.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Upper bounds (seconds) of the run-duration histogram.
+pub const DURATION_BOUNDS: [f64; 14] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
+];
+
+#[derive(Debug, Default)]
+pub struct DurationHistogram {
+    counts: [AtomicU64; DURATION_BOUNDS.len() + 1],
+    sum_nanos: AtomicU64,
+}
+
+/// A copy of a histogram's state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistogramSnapshot {
+    pub counts: Vec<u64>,
+    pub sum: f64,
+}
+
+impl DurationHistogram {
+    pub fn record(&self, d: Duration) {
+        let secs = d.as_secs_f64();
+        let idx = DURATION_BOUNDS
+            .iter()
+            .position(|&b| secs <= b)
+            .unwrap_or(DURATION_BOUNDS.len());
+        self.counts[idx].fetch_add(1, Ordering::Relaxed);
+        let nanos = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        self.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
+    }
+
+    pub fn snapshot(&self) -> HistogramSnapshot {
+        HistogramSnapshot {
+            counts: self.counts.iter().map(|c| c.load(Ordering::Relaxed)).collect(),
+            sum: self.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9,
+        }
+    }
+}
+
+/// What the health endpoint and the `self` receiver read about one receiver.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReceiverState {
+    pub last_attempt: Option<SystemTime>,
+    pub last_success: Option<SystemTime>,
+    pub last_error: Option<String>,
+    pub consecutive_failures: u64,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct ReceiverStats {
+    pub interval: Duration,
+    runs: AtomicU64,
+    skipped: AtomicU64,
+    failures: Mutex<BTreeMap<&'static str, u64>>,
+    duration: DurationHistogram,
+    state: Mutex<ReceiverState>,
+}
+
+impl ReceiverStats {
+    fn new(interval: Duration) -> Self {
+        Self {
+            interval,
+            runs: AtomicU64::new(0),
+            skipped: AtomicU64::new(0),
+            failures: Mutex::new(BTreeMap::new()),
+            duration: DurationHistogram::default(),
+            state: Mutex::new(ReceiverState::default()),
+        }
+    }
+
+    pub fn record_success(&self, took: Duration, warnings: Vec<String>) {
+        self.runs.fetch_add(1, Ordering::Relaxed);
+        self.duration.record(took);
+        let now = SystemTime::now();
+        let mut s = lock(&self.state);
+        s.last_attempt = Some(now);
+        s.last_success = Some(now);
+        s.last_error = None;
+        s.consecutive_failures = 0;
+        s.warnings = warnings;
+    }
+
+    pub fn record_failure(&self, took: Duration, reason: &'static str, message: String) {
+        self.runs.fetch_add(1, Ordering::Relaxed);
+        self.duration.record(took);
+        *lock(&self.failures).entry(reason).or_insert(0) += 1;
+        let mut s = lock(&self.state);
+        s.last_attempt = Some(SystemTime::now());
+        s.last_error = Some(message);
+        s.consecutive_failures += 1;
+    }
+
+    pub fn record_skip(&self) {
+        self.skipped.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn runs(&self) -> u64 {
+        self.runs.load(Ordering::Relaxed)
+    }
+    pub fn skipped(&self) -> u64 {
+        self.skipped.load(Ordering::Relaxed)
+    }
+    pub fn failures(&self) -> BTreeMap<&'static str, u64> {
+        lock(&self.failures).clone()
+    }
+    pub fn duration(&self) -> HistogramSnapshot {
+        self.duration.snapshot()
+    }
+    pub fn state(&self) -> ReceiverState {
+        lock(&self.state).clone()
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ExporterState {
+    pub started: bool,
+    pub last_success: Option<SystemTime>,
+    pub last_error: Option<String>,
+    pub consecutive_failures: u64,
+}
+
+#[derive(Debug)]
+pub struct ExporterStats {
+    pub capacity: usize,
+    queue_len: AtomicU64,
+    sent_batches: AtomicU64,
+    sent_points: AtomicU64,
+    failed_batches: AtomicU64,
+    dropped_batches: AtomicU64,
+    rejected_points: AtomicU64,
+    retries: AtomicU64,
+    state: Mutex<ExporterState>,
+}
+
+/// Counters of one exporter, read at one instant.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExporterCounts {
+    pub queue_len: u64,
+    pub sent_batches: u64,
+    pub sent_points: u64,
+    pub failed_batches: u64,
+    pub dropped_batches: u64,
+    pub rejected_points: u64,
+    pub retries: u64,
+}
+
+impl ExporterStats {
+    fn new(capacity: usize) -> Self {
+        Self {
+            capacity,
+            queue_len: AtomicU64::new(0),
+            sent_batches: AtomicU64::new(0),
+            sent_points: AtomicU64::new(0),
+            failed_batches: AtomicU64::new(0),
+            dropped_batches: AtomicU64::new(0),
+            rejected_points: AtomicU64::new(0),
+            retries: AtomicU64::new(0),
+            state: Mutex::new(ExporterState::default()),
+        }
+    }
+
+    pub fn set_started(&self) {
+        lock(&self.state).started = true;
+    }
+    pub fn set_queue_len(&self, n: usize) {
+        self.queue_len.store(n as u64, Ordering::Relaxed);
+    }
+    pub fn record_sent(&self, points: usize) {
+        self.sent_batches.fetch_add(1, Ordering::Relaxed);
+        self.sent_points.fetch_add(points as u64, Ordering::Relaxed);
+        let mut s = lock(&self.state);
+        s.last_success = Some(SystemTime::now());
+        s.consecutive_failures = 0;
+        s.last_error = None;
+    }
+    pub fn record_failed(&self, message: String) {
+        self.failed_batches.fetch_add(1, Ordering::Relaxed);
+        let mut s = lock(&self.state);
+        s.last_error = Some(message);
+        s.consecutive_failures += 1;
+    }
+    /// A transient error seen before a retry: the exporter is failing right now even if the
+    /// batch may still get through.
+    pub fn record_retry(&self, message: String) {
+        self.retries.fetch_add(1, Ordering::Relaxed);
+        let mut s = lock(&self.state);
+        s.last_error = Some(message);
+        s.consecutive_failures += 1;
+    }
+    pub fn record_dropped(&self, batches: u64) {
+        self.dropped_batches.fetch_add(batches, Ordering::Relaxed);
+    }
+    pub fn record_rejected_points(&self, points: u64) {
+        self.rejected_points.fetch_add(points, Ordering::Relaxed);
+    }
+    pub fn counts(&self) -> ExporterCounts {
+        ExporterCounts {
+            queue_len: self.queue_len.load(Ordering::Relaxed),
+            sent_batches: self.sent_batches.load(Ordering::Relaxed),
+            sent_points: self.sent_points.load(Ordering::Relaxed),
+            failed_batches: self.failed_batches.load(Ordering::Relaxed),
+            dropped_batches: self.dropped_batches.load(Ordering::Relaxed),
+            rejected_points: self.rejected_points.load(Ordering::Relaxed),
+            retries: self.retries.load(Ordering::Relaxed),
+        }
+    }
+    pub fn state(&self) -> ExporterState {
+        lock(&self.state).clone()
+    }
+}
+
+/// Every figure of the running pipeline, shared by the scheduler, the exporters, the
+/// `self` receiver and the health endpoint.
+#[derive(Debug)]
+pub struct PipelineStats {
+    pub start_time: SystemTime,
+    started: Instant,
+    receivers: RwLock<BTreeMap<String, Arc<ReceiverStats>>>,
+    exporters: RwLock<BTreeMap<String, Arc<ExporterStats>>>,
+    series: Mutex<BTreeMap<String, u64>>,
+    overflow: Mutex<BTreeMap<(String, String), u64>>,
+    dropped_metrics: Mutex<BTreeMap<(String, &'static str), u64>>,
+}
+
+impl Default for PipelineStats {
+    fn default() -> Self {
+        Self {
+            start_time: SystemTime::now(),
+            started: Instant::now(),
+            receivers: RwLock::default(),
+            exporters: RwLock::default(),
+            series: Mutex::default(),
+            overflow: Mutex::default(),
+            dropped_metrics: Mutex::default(),
+        }
+    }
+}
+
+impl PipelineStats {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    pub fn uptime(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    pub fn register_receiver(&self, id: &str, interval: Duration) -> Arc<ReceiverStats> {
+        let mut map = self.receivers.write().unwrap_or_else(|p| p.into_inner());
+        map.entry(id.to_owned())
+            .or_insert_with(|| Arc::new(ReceiverStats::new(interval)))
+            .clone()
+    }
+
+    pub fn register_exporter(&self, id: &str, capacity: usize) -> Arc<ExporterStats> {
+        let mut map = self.exporters.write().unwrap_or_else(|p| p.into_inner());
+        map.entry(id.to_owned())
+            .or_insert_with(|| Arc::new(ExporterStats::new(capacity)))
+            .clone()
+    }
+
+    pub fn receivers(&self) -> Vec<(String, Arc<ReceiverStats>)> {
+        let map = self.receivers.read().unwrap_or_else(|p| p.into_inner());
+        map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    }
+
+    pub fn exporters(&self) -> Vec<(String, Arc<ExporterStats>)> {
+        let map = self.exporters.read().unwrap_or_else(|p| p.into_inner());
+        map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    }
+
+    /// Series the Prometheus endpoint holds for `source` (0 removes the entry).
+    pub fn set_series(&self, source: &str, n: usize) {
+        let mut m = lock(&self.series);
+        if n == 0 {
+            m.remove(source);
+        } else {
+            m.insert(source.to_owned(), n as u64);
+        }
+    }
+
+    pub fn series(&self) -> BTreeMap<String, u64> {
+        lock(&self.series).clone()
+    }
+
+    /// Series of `metric` from `source` refused by the cardinality limit.
+    pub fn add_overflow(&self, source: &str, metric: &str, n: u64) {
+        *lock(&self.overflow)
+            .entry((source.to_owned(), metric.to_owned()))
+            .or_insert(0) += n;
+    }
+
+    pub fn overflow(&self) -> BTreeMap<(String, String), u64> {
+        lock(&self.overflow).clone()
+    }
+
+    /// Metrics an exporter could not translate (type conflicts, delta temporality...).
+    pub fn add_dropped_metrics(&self, exporter: &str, reason: &'static str, n: u64) {
+        *lock(&self.dropped_metrics)
+            .entry((exporter.to_owned(), reason))
+            .or_insert(0) += n;
+    }
+
+    pub fn dropped_metrics(&self) -> BTreeMap<(String, &'static str), u64> {
+        lock(&self.dropped_metrics).clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_puts_values_in_the_first_bucket_that_holds_them() {
+        let h = DurationHistogram::default();
+        h.record(Duration::from_millis(5));
+        h.record(Duration::from_millis(6));
+        h.record(Duration::from_secs(1000));
+        let s = h.snapshot();
+        assert_eq!(s.counts[0], 1);
+        assert_eq!(s.counts[1], 1);
+        assert_eq!(s.counts[DURATION_BOUNDS.len()], 1);
+        assert!((s.sum - 1000.011).abs() < 1e-9);
+    }
+
+    #[test]
+    fn failures_reset_on_success() {
+        let stats = PipelineStats::new();
+        let r = stats.register_receiver("self", Duration::from_secs(1));
+        r.record_failure(Duration::ZERO, "timeout", "took too long".into());
+        r.record_failure(Duration::ZERO, "timeout", "took too long".into());
+        assert_eq!(r.state().consecutive_failures, 2);
+        assert_eq!(r.failures().get("timeout"), Some(&2));
+        r.record_success(Duration::ZERO, vec![]);
+        let s = r.state();
+        assert_eq!(s.consecutive_failures, 0);
+        assert!(s.last_error.is_none());
+        assert_eq!(r.runs(), 3);
+    }
+}

@@ -1,0 +1,82 @@
+//! Span helpers. Each collection cycle is a trace: the scheduler opens a root span per
+//! receiver run, and receivers open a client span per outbound call with these helpers,
+//! which follow the OpenTelemetry HTTP client semantic conventions.
+
+use tracing::Span;
+use tracing::field::Empty;
+
+/// A client span for one outbound HTTP call. Credentials in the URL are redacted.
+pub fn http_client_span(method: &str, url: &str) -> Span {
+    let uri: Option<http::Uri> = url.parse().ok();
+    let host = uri
+        .as_ref()
+        .and_then(|u| u.host())
+        .unwrap_or_default()
+        .to_owned();
+    let port = uri
+        .as_ref()
+        .and_then(|u| {
+            u.port_u16().or(match u.scheme_str() {
+                Some("https") => Some(443),
+                Some("http") => Some(80),
+                _ => None,
+            })
+        })
+        .unwrap_or(0);
+    tracing::info_span!(
+        target: "ecs_otel_agent::http",
+        "http.client",
+        otel.name = %method,
+        otel.kind = "client",
+        otel.status_code = Empty,
+        otel.status_message = Empty,
+        http.request.method = %method,
+        url.full = %redact_url(url),
+        server.address = %host,
+        server.port = port,
+        http.response.status_code = Empty,
+        error.type = Empty,
+    )
+}
+
+/// Records the response status; 4xx and 5xx mark the span as an error.
+pub fn record_status(span: &Span, status: u16) {
+    span.record("http.response.status_code", status);
+    if status >= 400 {
+        span.record("error.type", status.to_string());
+        span.record("otel.status_code", "ERROR");
+    }
+}
+
+/// Records a failure without a response (timeout, refused, TLS, malformed body).
+pub fn record_error(span: &Span, error_type: &str, message: &str) {
+    span.record("error.type", error_type);
+    span.record("otel.status_code", "ERROR");
+    span.record("otel.status_message", message);
+}
+
+/// Replaces user and password in a URL, as the semantic conventions ask.
+pub fn redact_url(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let (authority, tail) = rest.split_at(authority_end);
+        if let Some((_, host)) = authority.rsplit_once('@') {
+            return format!("{scheme}://REDACTED:REDACTED@{host}{tail}");
+        }
+    }
+    url.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_in_urls_are_redacted() {
+        assert_eq!(
+            redact_url("https://admin:secret@ecs:4443/login"),
+            "https://REDACTED:REDACTED@ecs:4443/login"
+        );
+        assert_eq!(redact_url("https://ecs:4443/a@b"), "https://ecs:4443/a@b");
+    }
+}
