@@ -316,7 +316,10 @@ impl SnapshotBuilder {
             Some(&i) => {
                 if self.kinds[i] != kind {
                     if !self.conflicts.iter().any(|c| c == desc.name) {
-                        tracing::warn!(metric = desc.name, "metric emitted with two types; later points dropped");
+                        tracing::warn!(
+                            metric = desc.name,
+                            "metric emitted with two types; later points dropped"
+                        );
                         self.conflicts.push(desc.name.to_owned());
                     }
                     return None;
@@ -344,7 +347,8 @@ impl SnapshotBuilder {
                     data: Some(data),
                 });
                 self.kinds.push(kind);
-                self.index.insert(desc.name.to_owned(), self.metrics.len() - 1);
+                self.index
+                    .insert(desc.name.to_owned(), self.metrics.len() - 1);
                 self.metrics.len() - 1
             }
         };
@@ -390,7 +394,10 @@ mod tests {
         match &metrics[1].data {
             Some(Data::Sum(s)) => {
                 assert!(s.is_monotonic);
-                assert_eq!(s.aggregation_temporality, AggregationTemporality::Cumulative as i32);
+                assert_eq!(
+                    s.aggregation_temporality,
+                    AggregationTemporality::Cumulative as i32
+                );
             }
             other => panic!("expected sum, got {other:?}"),
         }

@@ -93,9 +93,8 @@ pub mod duration {
     }
 
     pub fn parse(s: &str) -> Result<Duration, String> {
-        humantime::parse_duration(s.trim()).map_err(|e| {
-            format!("invalid duration {s:?} ({e}); write it like 15s, 1m30s or 500ms")
-        })
+        humantime::parse_duration(s.trim())
+            .map_err(|e| format!("invalid duration {s:?} ({e}); write it like 15s, 1m30s or 500ms"))
     }
 
     /// Same, for optional durations.

@@ -145,7 +145,10 @@ impl Fanout {
             let grace = until
                 .saturating_duration_since(Instant::now())
                 .max(Duration::from_millis(500));
-            if tokio::time::timeout(grace, w.exporter.shutdown()).await.is_err() {
+            if tokio::time::timeout(grace, w.exporter.shutdown())
+                .await
+                .is_err()
+            {
                 tracing::warn!(exporter = %w.name, "exporter did not shut down in time");
             }
         }
@@ -220,13 +223,19 @@ mod tests {
         for seq in 2..=6 {
             fanout.dispatch(batch(seq));
         }
-        wait_for(Duration::from_secs(5), || fast.got.lock().unwrap().len() == 6).await;
+        wait_for(Duration::from_secs(5), || {
+            fast.got.lock().unwrap().len() == 6
+        })
+        .await;
         wait_for(Duration::from_secs(5), || {
             exporters["stuck"].counts().dropped_batches == 3
         })
         .await;
         stuck.gate.add_permits(100);
-        wait_for(Duration::from_secs(5), || stuck.got.lock().unwrap().len() == 3).await;
+        wait_for(Duration::from_secs(5), || {
+            stuck.got.lock().unwrap().len() == 3
+        })
+        .await;
         assert_eq!(*stuck.got.lock().unwrap(), vec![1, 5, 6]);
         fanout.shutdown(Duration::from_secs(1)).await;
     }

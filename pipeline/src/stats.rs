@@ -43,7 +43,11 @@ impl DurationHistogram {
 
     pub fn snapshot(&self) -> HistogramSnapshot {
         HistogramSnapshot {
-            counts: self.counts.iter().map(|c| c.load(Ordering::Relaxed)).collect(),
+            counts: self
+                .counts
+                .iter()
+                .map(|c| c.load(Ordering::Relaxed))
+                .collect(),
             sum: self.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9,
         }
     }

@@ -1,0 +1,286 @@
+//! Cuts a batch into export requests that each stay under the server's size limit, one
+//! request at a time, so that a large snapshot is never copied whole.
+
+use pipeline::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
+use pipeline::otlp::metrics::v1::{
+    ExponentialHistogram, Gauge, Histogram, Metric, ResourceMetrics, ScopeMetrics, Sum, Summary,
+    metric::Data,
+};
+use prost::Message;
+
+/// Bytes a length-delimited field adds beyond its content, at most.
+const FIELD_OVERHEAD: usize = 6;
+
+pub struct Splitter<'a> {
+    rms: &'a [ResourceMetrics],
+    max: usize,
+    rm: usize,
+    sm: usize,
+    m: usize,
+    pt: usize,
+}
+
+impl<'a> Splitter<'a> {
+    pub fn new(rms: &'a [ResourceMetrics], max_bytes: usize) -> Self {
+        Self {
+            rms,
+            max: max_bytes,
+            rm: 0,
+            sm: 0,
+            m: 0,
+            pt: 0,
+        }
+    }
+}
+
+fn points(m: &Metric) -> usize {
+    match &m.data {
+        Some(Data::Gauge(g)) => g.data_points.len(),
+        Some(Data::Sum(s)) => s.data_points.len(),
+        Some(Data::Histogram(h)) => h.data_points.len(),
+        Some(Data::ExponentialHistogram(h)) => h.data_points.len(),
+        Some(Data::Summary(s)) => s.data_points.len(),
+        None => 0,
+    }
+}
+
+/// Points from `start` whose encoded size fits in `budget` (at least one if `force`).
+fn take<P: Message + Clone>(
+    pts: &[P],
+    start: usize,
+    budget: usize,
+    force: bool,
+) -> (Vec<P>, usize) {
+    let mut size = 0;
+    let mut end = start;
+    while end < pts.len() {
+        let s = pts[end].encoded_len() + FIELD_OVERHEAD;
+        if size + s > budget && !(force && end == start) {
+            break;
+        }
+        size += s;
+        end += 1;
+    }
+    (pts[start..end].to_vec(), size)
+}
+
+/// A copy of `m` holding only the points from `start` that fit; the size it adds.
+fn piece(m: &Metric, start: usize, budget: usize, force: bool) -> (Metric, usize, usize) {
+    let (data, taken, size) = match &m.data {
+        None => (None, 0, 0),
+        Some(Data::Gauge(g)) => {
+            let (p, s) = take(&g.data_points, start, budget, force);
+            let n = p.len();
+            (Some(Data::Gauge(Gauge { data_points: p })), n, s)
+        }
+        Some(Data::Sum(x)) => {
+            let (p, s) = take(&x.data_points, start, budget, force);
+            let n = p.len();
+            (
+                Some(Data::Sum(Sum {
+                    data_points: p,
+                    ..x.clone_empty()
+                })),
+                n,
+                s,
+            )
+        }
+        Some(Data::Histogram(x)) => {
+            let (p, s) = take(&x.data_points, start, budget, force);
+            let n = p.len();
+            (
+                Some(Data::Histogram(Histogram {
+                    data_points: p,
+                    aggregation_temporality: x.aggregation_temporality,
+                })),
+                n,
+                s,
+            )
+        }
+        Some(Data::ExponentialHistogram(x)) => {
+            let (p, s) = take(&x.data_points, start, budget, force);
+            let n = p.len();
+            (
+                Some(Data::ExponentialHistogram(ExponentialHistogram {
+                    data_points: p,
+                    aggregation_temporality: x.aggregation_temporality,
+                })),
+                n,
+                s,
+            )
+        }
+        Some(Data::Summary(x)) => {
+            let (p, s) = take(&x.data_points, start, budget, force);
+            let n = p.len();
+            (Some(Data::Summary(Summary { data_points: p })), n, s)
+        }
+    };
+    let out = Metric {
+        name: m.name.clone(),
+        description: m.description.clone(),
+        unit: m.unit.clone(),
+        metadata: m.metadata.clone(),
+        data,
+    };
+    (out, taken, size)
+}
+
+trait CloneEmpty {
+    fn clone_empty(&self) -> Self;
+}
+
+impl CloneEmpty for Sum {
+    fn clone_empty(&self) -> Self {
+        Sum {
+            data_points: Vec::new(),
+            aggregation_temporality: self.aggregation_temporality,
+            is_monotonic: self.is_monotonic,
+        }
+    }
+}
+
+impl Iterator for Splitter<'_> {
+    type Item = ExportMetricsServiceRequest;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut out: Vec<ResourceMetrics> = Vec::new();
+        let mut last: Option<(usize, usize)> = None;
+        let mut size = 0usize;
+        while let Some(r) = self.rms.get(self.rm) {
+            let Some(s) = r.scope_metrics.get(self.sm) else {
+                (self.rm, self.sm, self.m, self.pt) = (self.rm + 1, 0, 0, 0);
+                continue;
+            };
+            let Some(metric) = s.metrics.get(self.m) else {
+                (self.sm, self.m, self.pt) = (self.sm + 1, 0, 0);
+                continue;
+            };
+            let new_rm = last.is_none_or(|(rm, _)| rm != self.rm);
+            let new_sm = new_rm || last.is_some_and(|(_, sm)| sm != self.sm);
+            let mut overhead = metric.name.len()
+                + metric.description.len()
+                + metric.unit.len()
+                + 4 * FIELD_OVERHEAD;
+            if new_rm {
+                overhead +=
+                    r.resource.as_ref().map_or(0, Message::encoded_len) + 2 * FIELD_OVERHEAD;
+            }
+            if new_sm {
+                overhead += s.scope.as_ref().map_or(0, Message::encoded_len) + 2 * FIELD_OVERHEAD;
+            }
+            let budget = self.max.saturating_sub(size + overhead);
+            let total = points(metric);
+            let (part, taken, part_size) = piece(metric, self.pt, budget, out.is_empty());
+            if taken == 0 && total > 0 {
+                break;
+            }
+            if new_rm {
+                out.push(ResourceMetrics {
+                    resource: r.resource.clone(),
+                    scope_metrics: Vec::new(),
+                    schema_url: r.schema_url.clone(),
+                });
+            }
+            let rm_out = out.last_mut()?;
+            if new_sm {
+                rm_out.scope_metrics.push(ScopeMetrics {
+                    scope: s.scope.clone(),
+                    metrics: Vec::new(),
+                    schema_url: s.schema_url.clone(),
+                });
+            }
+            rm_out.scope_metrics.last_mut()?.metrics.push(part);
+            last = Some((self.rm, self.sm));
+            size += overhead + part_size;
+            self.pt += taken;
+            if self.pt >= total {
+                self.m += 1;
+                self.pt = 0;
+            }
+        }
+        (!out.is_empty()).then_some(ExportMetricsServiceRequest {
+            resource_metrics: out,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pipeline::{MetricDesc, SnapshotBuilder, kv, resource, scope};
+    use std::time::SystemTime;
+
+    fn big_batch(points: usize) -> Vec<ResourceMetrics> {
+        let mut b = SnapshotBuilder::new(
+            resource([kv("service.name", "x")]),
+            scope("s", "1"),
+            SystemTime::now(),
+        );
+        for i in 0..points {
+            b.gauge(
+                &MetricDesc::new("emcecs.bucket.storage", "By", "Stored"),
+                i as i64,
+                [
+                    kv("bucket", format!("bucket-{i:06}")),
+                    kv("namespace", "ns"),
+                ],
+            );
+            b.gauge(
+                &MetricDesc::new("emcecs.bucket.objects", "{object}", "Objects"),
+                i as i64,
+                [kv("bucket", format!("bucket-{i:06}"))],
+            );
+        }
+        vec![b.build()]
+    }
+
+    fn count_points(reqs: &[ExportMetricsServiceRequest]) -> usize {
+        reqs.iter()
+            .flat_map(|r| &r.resource_metrics)
+            .flat_map(|rm| &rm.scope_metrics)
+            .flat_map(|sm| &sm.metrics)
+            .map(points)
+            .sum()
+    }
+
+    #[test]
+    fn a_small_batch_is_one_request() {
+        let rms = big_batch(10);
+        let reqs: Vec<_> = Splitter::new(&rms, 4 << 20).collect();
+        assert_eq!(reqs.len(), 1);
+        assert_eq!(reqs[0].resource_metrics, rms);
+    }
+
+    #[test]
+    fn a_large_batch_is_cut_under_the_limit_without_losing_points() {
+        let rms = big_batch(20_000);
+        let whole = ExportMetricsServiceRequest {
+            resource_metrics: rms.clone(),
+        }
+        .encoded_len();
+        let limit = 256 * 1024;
+        let reqs: Vec<_> = Splitter::new(&rms, limit).collect();
+        assert!(
+            reqs.len() >= whole / limit,
+            "{} requests for {whole} bytes",
+            reqs.len()
+        );
+        for r in &reqs {
+            assert!(
+                r.encoded_len() <= limit,
+                "request of {} bytes",
+                r.encoded_len()
+            );
+            assert_eq!(r.resource_metrics[0].resource, rms[0].resource);
+        }
+        assert_eq!(count_points(&reqs), 40_000);
+    }
+
+    #[test]
+    fn a_point_larger_than_the_limit_still_goes_alone() {
+        let rms = big_batch(3);
+        let reqs: Vec<_> = Splitter::new(&rms, 10).collect();
+        assert_eq!(count_points(&reqs), 6);
+        assert_eq!(reqs.len(), 6);
+    }
+}

@@ -1,0 +1,299 @@
+//! The Prometheus pull exporter. Each arriving snapshot is rendered once, per source, into
+//! exposition lines; a scrape serves the union of the latest snapshots, assembled once per
+//! change and shared by every scrape until the next one. A scrape never triggers a
+//! collection. Sources that stop reporting are expired by a timer, whether or not anyone
+//! scrapes.
+
+pub mod auth;
+pub mod config;
+pub mod naming;
+pub mod negotiate;
+pub mod registry;
+pub mod render;
+
+use std::collections::hash_map::RandomState;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use pipeline::config::parse_socket_addr;
+use pipeline::http_server::{self, Body};
+use pipeline::{Batch, ExportError, Exporter, PipelineStats, QueuePolicy};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use config::PrometheusConfig;
+use registry::{Exposition, Registry};
+use render::RenderOptions;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Endpoint(String),
+    #[error("{0}")]
+    Bind(#[from] std::io::Error),
+    #[error("{0}")]
+    Tls(#[from] pipeline::tls::TlsError),
+}
+
+struct Shared {
+    name: String,
+    registry: Mutex<Registry>,
+    stats: Arc<PipelineStats>,
+}
+
+impl Shared {
+    fn registry(&self) -> MutexGuard<'_, Registry> {
+        self.registry.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn expire(&self) {
+        let gone = self.registry().expire(std::time::Instant::now());
+        for source in gone {
+            tracing::info!(exporter = %self.name, source = %source, "source stopped reporting; its series expired");
+            self.stats.set_series(&source, 0);
+        }
+    }
+}
+
+pub struct PrometheusExporter {
+    shared: Arc<Shared>,
+    opts: RenderOptions,
+    hasher: RandomState,
+    expiration: Duration,
+    shutdown: CancellationToken,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+    local_addr: SocketAddr,
+}
+
+impl PrometheusExporter {
+    /// Binds the endpoint and starts serving (an empty exposition until data arrives) and
+    /// the expiry timer.
+    pub async fn start(
+        name: &str,
+        cfg: &PrometheusConfig,
+        stats: Arc<PipelineStats>,
+    ) -> Result<Arc<Self>, StartError> {
+        let addr = parse_socket_addr(&cfg.endpoint).map_err(StartError::Endpoint)?;
+        let tls = cfg
+            .tls
+            .as_ref()
+            .map(pipeline::tls::server_config)
+            .transpose()?;
+        let listener = http_server::bind(addr).await?;
+        let local_addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            name: name.to_owned(),
+            registry: Mutex::new(Registry::default()),
+            stats,
+        });
+        let auth = if cfg.basic_auth_users.is_empty() {
+            None
+        } else {
+            let users = cfg.basic_auth_users.clone();
+            // Making the decoy hash takes a bcrypt round.
+            Some(Arc::new(
+                tokio::task::spawn_blocking(move || auth::BasicAuth::new(users))
+                    .await
+                    .map_err(|e| StartError::Endpoint(e.to_string()))?,
+            ))
+        };
+        let shutdown = CancellationToken::new();
+        let handler = Arc::new(MetricsHandler {
+            shared: shared.clone(),
+            path: cfg.metrics_path.clone(),
+            auth,
+        });
+        let server = http_server::spawn(
+            listener,
+            tls,
+            Arc::new(move |req| {
+                let h = handler.clone();
+                async move { h.handle(req).await }
+            }),
+            shutdown.clone(),
+        );
+        let expirer = {
+            let shared = shared.clone();
+            let shutdown = shutdown.clone();
+            let tick = (cfg.metric_expiration / 10)
+                .clamp(Duration::from_millis(100), Duration::from_secs(10));
+            tokio::spawn(async move {
+                let mut interval = tokio::time::interval(tick);
+                interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        _ = interval.tick() => shared.expire(),
+                    }
+                }
+            })
+        };
+        tracing::info!(exporter = name, endpoint = %local_addr, path = %cfg.metrics_path, tls = cfg.tls.is_some(), "Prometheus endpoint listening");
+        Ok(Arc::new(Self {
+            shared,
+            opts: RenderOptions {
+                add_suffixes: cfg.add_metric_suffixes,
+                scope_labels: cfg.scope_labels,
+                resource_to_labels: cfg.resource_to_telemetry_conversion.enabled,
+                send_timestamps: cfg.send_timestamps,
+                max_series_per_metric: cfg.max_series_per_metric,
+            },
+            hasher: RandomState::new(),
+            expiration: cfg.metric_expiration,
+            shutdown,
+            tasks: Mutex::new(vec![server, expirer]),
+            local_addr,
+        }))
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The current exposition, as a scrape would get it.
+    pub fn exposition(&self) -> Arc<Exposition> {
+        self.shared.registry().current()
+    }
+
+    /// Renders `batch` and makes it the latest snapshot of its source.
+    pub fn ingest(&self, batch: &Batch) {
+        let render = render::render(batch, &self.opts, &self.hasher);
+        self.store(batch, render);
+    }
+
+    fn store(&self, batch: &Batch, render: render::SourceRender) {
+        let shared = &self.shared;
+        for (metric, n) in &render.overflow {
+            tracing::warn!(exporter = %shared.name, source = %batch.source, metric = %metric, dropped = n, "cardinality limit reached; series dropped");
+            shared.stats.add_overflow(&batch.source, metric, *n);
+        }
+        for (reason, n) in &render.dropped {
+            shared.stats.add_dropped_metrics(&shared.name, reason, *n);
+        }
+        let series = render.series;
+        let ttl = self.expiration.max(batch.interval * 2);
+        let update = shared.registry().replace(batch.source.clone(), render, ttl);
+        for family in &update.type_conflicts {
+            tracing::warn!(exporter = %shared.name, source = %batch.source, family = %family, "another source exposes this family with a different type; left out");
+            shared
+                .stats
+                .add_dropped_metrics(&shared.name, "type_conflict", 1);
+        }
+        shared.stats.set_series(&batch.source, series);
+    }
+}
+
+#[async_trait]
+impl Exporter for PrometheusExporter {
+    fn queue_policy(&self) -> QueuePolicy {
+        QueuePolicy::LatestPerSource
+    }
+
+    async fn export(&self, batch: Arc<Batch>) -> Result<(), ExportError> {
+        let opts = self.opts.clone();
+        let hasher = self.hasher.clone();
+        let b = batch.clone();
+        // Rendering a large snapshot is CPU work: keep it off the async workers.
+        let render = tokio::task::spawn_blocking(move || render::render(&b, &opts, &hasher))
+            .await
+            .map_err(|e| ExportError::new("internal", format!("render task failed: {e}")))?;
+        self.store(&batch, render);
+        Ok(())
+    }
+
+    async fn shutdown(&self) {
+        self.shutdown.cancel();
+        let tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|p| p.into_inner()));
+        for t in tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+impl Drop for PrometheusExporter {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+struct MetricsHandler {
+    shared: Arc<Shared>,
+    path: String,
+    auth: Option<Arc<auth::BasicAuth>>,
+}
+
+impl MetricsHandler {
+    async fn handle(&self, req: Request<Incoming>) -> Response<Body> {
+        if req.uri().path() != self.path {
+            return http_server::text(
+                StatusCode::NOT_FOUND,
+                format!("not found; metrics are at {}\n", self.path),
+            );
+        }
+        if req.method() != Method::GET && req.method() != Method::HEAD {
+            let mut r = http_server::text(StatusCode::METHOD_NOT_ALLOWED, "use GET\n");
+            r.headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+            return r;
+        }
+        if let Some(auth) = &self.auth {
+            let header = req
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let auth = auth.clone();
+            let ok = tokio::task::spawn_blocking(move || auth.check(header.as_deref()))
+                .await
+                .unwrap_or(false);
+            if !ok {
+                let mut r = http_server::text(StatusCode::UNAUTHORIZED, "Unauthorized\n");
+                r.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"ecs-otel-agent\""),
+                );
+                return r;
+            }
+        }
+        let header_str = |h| {
+            req.headers()
+                .get(h)
+                .and_then(|v: &HeaderValue| v.to_str().ok())
+        };
+        let format = negotiate::format(header_str(header::ACCEPT));
+        let gzip = negotiate::gzip(header_str(header::ACCEPT_ENCODING));
+        let exposition = self.shared.registry().current();
+        let body = match tokio::task::spawn_blocking(move || exposition.body(format, gzip)).await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(error = %e, "assembling the exposition failed");
+                return http_server::text(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n");
+            }
+        };
+        let head = req.method() == Method::HEAD;
+        let mut r = Response::new(Full::new(if head { Bytes::new() } else { body.clone() }));
+        let h = r.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(format.content_type()),
+        );
+        h.insert(
+            header::VARY,
+            HeaderValue::from_static("Accept, Accept-Encoding"),
+        );
+        if gzip {
+            h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        }
+        if head {
+            h.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+        }
+        r
+    }
+}

@@ -1,0 +1,290 @@
+//! The latest rendered snapshot of every source, and the exposition made from their union.
+//! The exposition is assembled lazily, once per change and format, and shared by every
+//! scrape until the next change.
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::Write;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use flate2::Compression;
+use flate2::write::GzEncoder;
+
+use crate::naming::FamilyKind;
+use crate::render::{Family, SourceRender};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// Prometheus text format 0.0.4.
+    Text,
+    /// OpenMetrics 1.0.
+    OpenMetrics,
+}
+
+impl Format {
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Text => "text/plain; version=0.0.4; charset=utf-8",
+            Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        }
+    }
+}
+
+struct Entry {
+    render: Arc<SourceRender>,
+    updated: Instant,
+    ttl: Duration,
+}
+
+/// One immutable view of all sources, with its encodings made on first use.
+pub struct Exposition {
+    sources: Vec<Arc<SourceRender>>,
+    text: OnceLock<Bytes>,
+    om: OnceLock<Bytes>,
+    text_gz: OnceLock<Bytes>,
+    om_gz: OnceLock<Bytes>,
+}
+
+impl Exposition {
+    fn new(sources: Vec<Arc<SourceRender>>) -> Self {
+        Self {
+            sources,
+            text: OnceLock::new(),
+            om: OnceLock::new(),
+            text_gz: OnceLock::new(),
+            om_gz: OnceLock::new(),
+        }
+    }
+
+    /// The body in `format`, gzip-compressed if asked. May take a while the first time
+    /// after a change (large expositions): call it off the async runtime.
+    pub fn body(&self, format: Format, gzip: bool) -> Bytes {
+        let plain = || match format {
+            Format::Text => self
+                .text
+                .get_or_init(|| assemble(&self.sources, Format::Text)),
+            Format::OpenMetrics => self
+                .om
+                .get_or_init(|| assemble(&self.sources, Format::OpenMetrics)),
+        };
+        if !gzip {
+            return plain().clone();
+        }
+        let cell = match format {
+            Format::Text => &self.text_gz,
+            Format::OpenMetrics => &self.om_gz,
+        };
+        cell.get_or_init(|| compress(plain())).clone()
+    }
+
+    pub fn series(&self) -> usize {
+        self.sources.iter().map(|s| s.series).sum()
+    }
+}
+
+fn compress(data: &[u8]) -> Bytes {
+    // Level 1: a scrape body compresses about 10× at this level, several times faster
+    // than the default level.
+    let mut enc = GzEncoder::new(Vec::with_capacity(data.len() / 8), Compression::fast());
+    // Writing into a Vec cannot fail.
+    let _ = enc.write_all(data);
+    Bytes::from(enc.finish().unwrap_or_default())
+}
+
+fn escape_help(out: &mut Vec<u8>, help: &str, format: Format) {
+    for c in help.chars() {
+        match c {
+            '\\' => out.extend_from_slice(b"\\\\"),
+            '\n' => out.extend_from_slice(b"\\n"),
+            '"' if format == Format::OpenMetrics => out.extend_from_slice(b"\\\""),
+            c => {
+                let mut buf = [0u8; 4];
+                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            }
+        }
+    }
+}
+
+fn write_metadata(out: &mut Vec<u8>, f: &Family, format: Format) {
+    let name = match format {
+        Format::Text => &f.name.text,
+        Format::OpenMetrics => &f.name.openmetrics,
+    };
+    let kind = match format {
+        Format::Text => f.kind.text_type(),
+        Format::OpenMetrics => f.kind.openmetrics_type(),
+    };
+    if !f.help.is_empty() {
+        out.extend_from_slice(b"# HELP ");
+        out.extend_from_slice(name.as_bytes());
+        out.push(b' ');
+        escape_help(out, &f.help, format);
+        out.push(b'\n');
+    }
+    out.extend_from_slice(b"# TYPE ");
+    out.extend_from_slice(name.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(kind.as_bytes());
+    out.push(b'\n');
+    if format == Format::OpenMetrics
+        && !f.name.unit.is_empty()
+        && name.ends_with(&format!("_{}", f.name.unit))
+    {
+        out.extend_from_slice(b"# UNIT ");
+        out.extend_from_slice(name.as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(f.name.unit.as_bytes());
+        out.push(b'\n');
+    }
+}
+
+/// The union of all sources: one HELP/TYPE per family, families sorted by name, series
+/// that two sources both expose written once.
+fn assemble(sources: &[Arc<SourceRender>], format: Format) -> Bytes {
+    let mut all: Vec<&Family> = sources.iter().flat_map(|s| s.families.iter()).collect();
+    // Stable: within one name, families keep the order of their sources.
+    all.sort_by(|a, b| a.name.text.cmp(&b.name.text));
+    let size: usize = all
+        .iter()
+        .map(|f| {
+            let lines = match format {
+                Format::Text => f.text.len(),
+                Format::OpenMetrics => f.om_lines().len(),
+            };
+            lines + f.help.len() + 2 * f.name.text.len() + 32
+        })
+        .sum();
+    let mut out = Vec::with_capacity(size + 16);
+    let mut i = 0;
+    while i < all.len() {
+        let first = all[i];
+        let mut j = i + 1;
+        while j < all.len() && all[j].name.text == first.name.text {
+            j += 1;
+        }
+        let group = &all[i..j];
+        write_metadata(&mut out, first, format);
+        if group.len() == 1 {
+            out.extend_from_slice(lines(first, format));
+        } else {
+            let mut seen: HashSet<u64> = HashSet::new();
+            for f in group.iter().filter(|f| f.kind == first.kind) {
+                copy_unique(&mut out, f, format, &mut seen);
+            }
+        }
+        i = j;
+    }
+    if format == Format::OpenMetrics {
+        out.extend_from_slice(b"# EOF\n");
+    }
+    Bytes::from(out)
+}
+
+fn lines(f: &Family, format: Format) -> &[u8] {
+    match format {
+        Format::Text => &f.text,
+        Format::OpenMetrics => f.om_lines(),
+    }
+}
+
+fn copy_unique(out: &mut Vec<u8>, f: &Family, format: Format, seen: &mut HashSet<u64>) {
+    let buf = lines(f, format);
+    let mut start = 0usize;
+    for span in &f.spans {
+        let end = match format {
+            Format::Text => span.text_end,
+            Format::OpenMetrics => span.om_end,
+        } as usize;
+        if seen.insert(span.hash) {
+            out.extend_from_slice(&buf[start..end]);
+        }
+        start = end;
+    }
+}
+
+/// What replacing a source changed, for the caller to report.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Update {
+    /// Families of this source whose type differs from the same family of another source:
+    /// they are left out of the exposition.
+    pub type_conflicts: Vec<String>,
+}
+
+/// All sources, and the current exposition.
+pub struct Registry {
+    sources: BTreeMap<Arc<str>, Entry>,
+    current: Arc<Exposition>,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Self {
+            sources: BTreeMap::new(),
+            current: Arc::new(Exposition::new(Vec::new())),
+        }
+    }
+}
+
+impl Registry {
+    /// Replaces everything `source` had with `render`.
+    pub fn replace(&mut self, source: Arc<str>, render: SourceRender, ttl: Duration) -> Update {
+        let mut update = Update::default();
+        let mut kinds: BTreeMap<&str, FamilyKind> = BTreeMap::new();
+        for (id, e) in &self.sources {
+            if **id == *source {
+                continue;
+            }
+            for f in &e.render.families {
+                kinds.entry(&f.name.text).or_insert(f.kind);
+            }
+        }
+        for f in &render.families {
+            if let Some(k) = kinds.get(f.name.text.as_str())
+                && *k != f.kind
+            {
+                update.type_conflicts.push(f.name.text.clone());
+            }
+        }
+        self.sources.insert(
+            source,
+            Entry {
+                render: Arc::new(render),
+                updated: Instant::now(),
+                ttl,
+            },
+        );
+        self.rebuild();
+        update
+    }
+
+    /// Removes sources that have not reported within their time to live; returns their ids.
+    pub fn expire(&mut self, now: Instant) -> Vec<Arc<str>> {
+        let gone: Vec<Arc<str>> = self
+            .sources
+            .iter()
+            .filter(|(_, e)| now.duration_since(e.updated) >= e.ttl)
+            .map(|(id, _)| id.clone())
+            .collect();
+        if !gone.is_empty() {
+            for id in &gone {
+                self.sources.remove(id);
+            }
+            self.rebuild();
+        }
+        gone
+    }
+
+    pub fn current(&self) -> Arc<Exposition> {
+        self.current.clone()
+    }
+
+    pub fn sources(&self) -> usize {
+        self.sources.len()
+    }
+
+    fn rebuild(&mut self) {
+        let renders = self.sources.values().map(|e| e.render.clone()).collect();
+        self.current = Arc::new(Exposition::new(renders));
+    }
+}

@@ -1,0 +1,323 @@
+//! The running endpoint: negotiation, gzip, basic auth, expiry by timer, and promtool's
+//! verdict on what it serves.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use exporter_prometheus::{PrometheusConfig, PrometheusExporter};
+use pipeline::{
+    Batch, Exporter, HistogramValue, MetricDesc, PipelineStats, SnapshotBuilder, kv, resource,
+    scope,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+struct Reply {
+    status: u16,
+    headers: BTreeMap<String, String>,
+    body: Vec<u8>,
+}
+
+/// A plain HTTP/1.1 GET over a fresh connection.
+async fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Reply {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).await.unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8(raw[..split].to_vec()).unwrap();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    Reply {
+        status,
+        headers,
+        body: raw[split + 4..].to_vec(),
+    }
+}
+
+fn config() -> PrometheusConfig {
+    PrometheusConfig {
+        endpoint: "127.0.0.1:0".into(),
+        ..PrometheusConfig::default()
+    }
+}
+
+fn sample_batch(source: &str, value: i64) -> Arc<Batch> {
+    let mut b = SnapshotBuilder::new(
+        resource([
+            kv("service.name", "ecs-otel-agent"),
+            kv("service.instance.id", "host-1"),
+            kv("host.arch", "x86_64"),
+        ]),
+        scope("ecs-otel-agent/test", "0.1.0"),
+        SystemTime::now(),
+    );
+    b.gauge(
+        &MetricDesc::new("emcecs.bucket.storage", "By", "Bytes stored in the bucket"),
+        value,
+        [kv("namespace", "ns1"), kv("bucket", "b1")],
+    );
+    b.counter(
+        &MetricDesc::new("emcecs.namespace.ingress", "By", "Bytes written"),
+        10,
+        UNIX_EPOCH,
+        [kv("namespace", "ns1")],
+    );
+    b.gauge(
+        &MetricDesc::new("emcecs.capacity.used", "1", "Used fraction"),
+        0.25,
+        [],
+    );
+    let h = HistogramValue {
+        bounds: &[0.1, 1.0],
+        counts: &[1, 2, 3],
+        sum: 9.5,
+        min: Some(0.05),
+        max: Some(4.0),
+    };
+    b.histogram(
+        &MetricDesc::new("ecs_otel_agent.receiver.run.duration", "s", "Run time"),
+        &h,
+        UNIX_EPOCH,
+        [kv("receiver", "self")],
+    );
+    Arc::new(Batch::new(source.into(), vec![b.build()]))
+}
+
+#[tokio::test]
+async fn text_by_default_openmetrics_on_request() {
+    let exp = PrometheusExporter::start("prometheus", &config(), PipelineStats::new())
+        .await
+        .unwrap();
+    exp.export(sample_batch("r", 5)).await.unwrap();
+    let addr = exp.local_addr();
+
+    let plain = get(addr, "/metrics", &[]).await;
+    assert_eq!(plain.status, 200);
+    assert_eq!(
+        plain.headers["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    let body = String::from_utf8(plain.body).unwrap();
+    assert!(
+        body.contains("emcecs_bucket_storage_bytes{bucket=\"b1\",namespace=\"ns1\""),
+        "{body}"
+    );
+    assert!(!body.contains("# EOF"));
+
+    let accept = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+    let om = get(addr, "/metrics", &[("Accept", accept)]).await;
+    assert_eq!(
+        om.headers["content-type"],
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    );
+    let body = String::from_utf8(om.body).unwrap();
+    assert!(
+        body.contains("# TYPE emcecs_namespace_ingress_bytes counter"),
+        "{body}"
+    );
+    assert!(body.ends_with("# EOF\n"), "{body}");
+    exp.shutdown().await;
+}
+
+#[tokio::test]
+async fn gzip_when_asked() {
+    let exp = PrometheusExporter::start("prometheus", &config(), PipelineStats::new())
+        .await
+        .unwrap();
+    exp.export(sample_batch("r", 5)).await.unwrap();
+    let r = get(exp.local_addr(), "/metrics", &[("Accept-Encoding", "gzip")]).await;
+    assert_eq!(r.headers["content-encoding"], "gzip");
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(&r.body[..])
+        .read_to_string(&mut text)
+        .unwrap();
+    assert!(text.contains("emcecs_bucket_storage_bytes{"), "{text}");
+    let plain = get(exp.local_addr(), "/metrics", &[]).await;
+    assert!(!plain.headers.contains_key("content-encoding"));
+    assert_eq!(plain.body, text.as_bytes());
+    exp.shutdown().await;
+}
+
+#[tokio::test]
+async fn basic_auth_refuses_without_credentials() {
+    let hash = bcrypt::hash("scrape-secret", 4).unwrap();
+    let cfg = PrometheusConfig {
+        basic_auth_users: [("prometheus".to_owned(), hash)].into(),
+        ..config()
+    };
+    let exp = PrometheusExporter::start("prometheus", &cfg, PipelineStats::new())
+        .await
+        .unwrap();
+    exp.export(sample_batch("r", 5)).await.unwrap();
+    let addr = exp.local_addr();
+    let none = get(addr, "/metrics", &[]).await;
+    assert_eq!(none.status, 401);
+    assert_eq!(
+        none.headers["www-authenticate"],
+        "Basic realm=\"ecs-otel-agent\""
+    );
+    assert!(!String::from_utf8_lossy(&none.body).contains("emcecs"));
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let wrong = get(
+        addr,
+        "/metrics",
+        &[(
+            "Authorization",
+            &format!("Basic {}", b64("prometheus:nope")),
+        )],
+    )
+    .await;
+    assert_eq!(wrong.status, 401);
+    let ok = get(
+        addr,
+        "/metrics",
+        &[(
+            "Authorization",
+            &format!("Basic {}", b64("prometheus:scrape-secret")),
+        )],
+    )
+    .await;
+    assert_eq!(ok.status, 200);
+    assert!(String::from_utf8_lossy(&ok.body).contains("emcecs_bucket_storage_bytes"));
+    exp.shutdown().await;
+}
+
+#[tokio::test]
+async fn other_paths_and_methods() {
+    let exp = PrometheusExporter::start("prometheus", &config(), PipelineStats::new())
+        .await
+        .unwrap();
+    assert_eq!(get(exp.local_addr(), "/nope", &[]).await.status, 404);
+    let mut s = tokio::net::TcpStream::connect(exp.local_addr())
+        .await
+        .unwrap();
+    s.write_all(
+        b"POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).await.unwrap();
+    assert!(raw.starts_with("HTTP/1.1 405"), "{raw}");
+    exp.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_silent_source_expires_on_the_timer_with_nobody_scraping() {
+    let stats = PipelineStats::new();
+    let cfg = PrometheusConfig {
+        metric_expiration: Duration::from_millis(300),
+        ..config()
+    };
+    let exp = PrometheusExporter::start("prometheus", &cfg, stats.clone())
+        .await
+        .unwrap();
+    let mut quiet = Batch::clone(&sample_batch("quiet", 1));
+    quiet.interval = Duration::from_millis(50);
+    exp.export(Arc::new(quiet)).await.unwrap();
+    assert!(stats.series().contains_key("quiet"));
+    // Nobody scrapes; the registry itself must drop the source.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while exp.exposition().series() > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "source never expired"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(!stats.series().contains_key("quiet"));
+    let body = get(exp.local_addr(), "/metrics", &[]).await.body;
+    assert!(body.is_empty(), "{}", String::from_utf8_lossy(&body));
+    exp.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_source_is_kept_for_two_of_its_own_intervals() {
+    let cfg = PrometheusConfig {
+        metric_expiration: Duration::from_millis(50),
+        ..config()
+    };
+    let exp = PrometheusExporter::start("prometheus", &cfg, PipelineStats::new())
+        .await
+        .unwrap();
+    let mut slow = Batch::clone(&sample_batch("slow", 1));
+    slow.interval = Duration::from_secs(600);
+    exp.export(Arc::new(slow)).await.unwrap();
+    // Well past metric_expiration and several expiry ticks: a 10-minute source stays.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(exp.exposition().series() > 0);
+    exp.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_new_snapshot_replaces_the_old_one() {
+    let exp = PrometheusExporter::start("prometheus", &config(), PipelineStats::new())
+        .await
+        .unwrap();
+    exp.export(sample_batch("r", 5)).await.unwrap();
+    exp.export(sample_batch("r", 6)).await.unwrap();
+    let body = String::from_utf8(get(exp.local_addr(), "/metrics", &[]).await.body).unwrap();
+    assert_eq!(
+        body.matches("emcecs_bucket_storage_bytes{").count(),
+        1,
+        "{body}"
+    );
+    assert!(body.contains("emcecs_bucket_storage_bytes{bucket=\"b1\",namespace=\"ns1\",instance=\"host-1\",job=\"ecs-otel-agent\",otel_scope_name=\"ecs-otel-agent/test\",otel_scope_version=\"0.1.0\"} 6\n"), "{body}");
+    exp.shutdown().await;
+}
+
+/// promtool must accept what the endpoint serves: gauges, counters, ratios, histograms,
+/// target_info.
+#[tokio::test]
+async fn promtool_accepts_the_exposition() {
+    let exp = PrometheusExporter::start("prometheus", &config(), PipelineStats::new())
+        .await
+        .unwrap();
+    exp.export(sample_batch("a", 5)).await.unwrap();
+    exp.export(sample_batch("b", 7)).await.unwrap();
+    let body = get(exp.local_addr(), "/metrics", &[]).await.body;
+    let promtool = std::env::var("PROMTOOL").unwrap_or_else(|_| "promtool".into());
+    let mut child = std::process::Command::new(&promtool)
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {promtool} (install the Debian package `prometheus`, or run scripts/install-test-deps): {e}"));
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(&body).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "promtool: {report}\n---\n{}",
+        String::from_utf8_lossy(&body)
+    );
+    assert!(report.trim().is_empty(), "promtool reported: {report}");
+    exp.shutdown().await;
+}
