@@ -79,7 +79,10 @@ impl FanoutBuilder {
                 (receiver, queues)
             })
             .collect();
-        Fanout { routes, workers }
+        Fanout {
+            routes,
+            workers: std::sync::Mutex::new(workers),
+        }
     }
 }
 
@@ -104,7 +107,7 @@ async fn run_worker(
 
 pub struct Fanout {
     routes: HashMap<String, Vec<Arc<BatchQueue>>>,
-    workers: Vec<Worker>,
+    workers: std::sync::Mutex<Vec<Worker>>,
 }
 
 impl Fanout {
@@ -127,12 +130,13 @@ impl Fanout {
 
     /// Closes the queues, lets each exporter deliver what is queued until `deadline`, then
     /// drops (and counts) the rest and shuts every exporter down.
-    pub async fn shutdown(self, deadline: Duration) {
+    pub async fn shutdown(&self, deadline: Duration) {
         let until = Instant::now() + deadline;
-        for w in &self.workers {
+        let workers = std::mem::take(&mut *self.workers.lock().unwrap_or_else(|p| p.into_inner()));
+        for w in &workers {
             w.queue.close();
         }
-        for w in self.workers {
+        for w in workers {
             let mut task = w.task;
             if tokio::time::timeout_at(until, &mut task).await.is_err() {
                 task.abort();

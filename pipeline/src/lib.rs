@@ -8,6 +8,7 @@
 
 pub mod batch;
 pub mod builder;
+pub mod catalog;
 pub mod config;
 pub mod exporter;
 pub mod fanout;

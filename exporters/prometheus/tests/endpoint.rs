@@ -297,27 +297,11 @@ async fn promtool_accepts_the_exposition() {
     exp.export(sample_batch("a", 5)).await.unwrap();
     exp.export(sample_batch("b", 7)).await.unwrap();
     let body = get(exp.local_addr(), "/metrics", &[]).await.body;
-    let promtool = std::env::var("PROMTOOL").unwrap_or_else(|_| "promtool".into());
-    let mut child = std::process::Command::new(&promtool)
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {promtool} (install the Debian package `prometheus`, or run scripts/install-test-deps): {e}"));
-    use std::io::Write;
-    child.stdin.take().unwrap().write_all(&body).unwrap();
-    let out = child.wait_with_output().unwrap();
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (ok, report) = testkit::promtool_check_metrics(&body);
     assert!(
-        out.status.success(),
+        ok && report.is_empty(),
         "promtool: {report}\n---\n{}",
         String::from_utf8_lossy(&body)
     );
-    assert!(report.trim().is_empty(), "promtool reported: {report}");
     exp.shutdown().await;
 }

@@ -1,0 +1,744 @@
+//! The agent's configuration: OpenTelemetry-Collector-shaped YAML (`receivers`,
+//! `exporters`, `extensions`, `service`), loaded with the `config` crate, `${env:VAR}`
+//! expanded, unknown keys rejected, and every problem reported with its path.
+
+mod expand;
+mod yaml;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use exporter_otlp::OtlpConfig;
+use exporter_prometheus::PrometheusConfig;
+use pipeline::config::{ConfigProblem, Problems, Validate, duration, join, parse_socket_addr};
+use receiver_self::SelfConfig;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// `type` or `type/name`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ComponentId {
+    pub kind: String,
+    pub name: Option<String>,
+}
+
+impl ComponentId {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let (kind, name) = match s.split_once('/') {
+            Some((k, n)) => (k, Some(n)),
+            None => (s, None),
+        };
+        let ok = |p: &str| !p.is_empty() && !p.contains('/') && !p.chars().any(char::is_whitespace);
+        if !ok(kind) || name.is_some_and(|n| !ok(n)) {
+            return Err(format!(
+                "invalid component id {s:?}; expected type or type/name"
+            ));
+        }
+        Ok(Self {
+            kind: kind.to_owned(),
+            name: name.map(str::to_owned),
+        })
+    }
+}
+
+impl std::fmt::Display for ComponentId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.name {
+            Some(n) => write!(f, "{}/{n}", self.kind),
+            None => f.write_str(&self.kind),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReceiverConfig {
+    SelfTelemetry(SelfConfig),
+}
+
+/// What the scheduler needs of every receiver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Schedule {
+    pub interval: Duration,
+    pub initial_delay: Duration,
+    pub timeout: Option<Duration>,
+}
+
+impl ReceiverConfig {
+    pub const KINDS: &'static [&'static str] = &["self"];
+
+    pub fn schedule(&self) -> Schedule {
+        match self {
+            ReceiverConfig::SelfTelemetry(c) => Schedule {
+                interval: c.collection_interval,
+                initial_delay: c.initial_delay,
+                timeout: c.timeout,
+            },
+        }
+    }
+
+    fn to_json(&self) -> Value {
+        match self {
+            ReceiverConfig::SelfTelemetry(c) => serde_json::to_value(c),
+        }
+        .unwrap_or(Value::Null)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExporterConfig {
+    Prometheus(PrometheusConfig),
+    Otlp(OtlpConfig),
+}
+
+impl ExporterConfig {
+    pub const KINDS: &'static [&'static str] = &["prometheus", "otlp"];
+
+    fn to_json(&self) -> Value {
+        match self {
+            ExporterConfig::Prometheus(c) => serde_json::to_value(c),
+            ExporterConfig::Otlp(c) => serde_json::to_value(c),
+        }
+        .unwrap_or(Value::Null)
+    }
+}
+
+/// `extensions: health_check:`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HealthCheckConfig {
+    pub endpoint: String,
+}
+
+impl Default for HealthCheckConfig {
+    fn default() -> Self {
+        Self {
+            endpoint: "0.0.0.0:13133".into(),
+        }
+    }
+}
+
+impl Validate for HealthCheckConfig {
+    fn validate(&self, path: &str, problems: &mut Problems) {
+        if let Err(e) = parse_socket_addr(&self.endpoint) {
+            problems.push(join(path, "endpoint"), e);
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PipelineConfig {
+    pub receivers: Vec<String>,
+    pub exporters: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SchedulerConfig {
+    /// Every receiver's interval is rounded up to a multiple of this (seed 004's rule).
+    #[serde(with = "duration")]
+    pub base_interval: Duration,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        Self {
+            base_interval: Duration::from_secs(5),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LogsConfig {
+    pub level: LogLevel,
+    pub format: LogFormat,
+}
+
+impl Default for LogsConfig {
+    fn default() -> Self {
+        Self {
+            level: LogLevel::Info,
+            format: LogFormat::Text,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TelemetryConfig {
+    pub logs: LogsConfig,
+    /// Resource attributes of the agent's own metrics and spans (`service.name`, ...).
+    pub resource: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServiceConfig {
+    pub extensions: Vec<String>,
+    pub pipelines: BTreeMap<String, PipelineConfig>,
+    pub telemetry: TelemetryConfig,
+    pub scheduler: SchedulerConfig,
+    /// How long shutdown may take: running collections, then the exporters' queues.
+    #[serde(with = "duration")]
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        Self {
+            extensions: Vec::new(),
+            pipelines: BTreeMap::new(),
+            telemetry: TelemetryConfig::default(),
+            scheduler: SchedulerConfig::default(),
+            shutdown_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentConfig {
+    pub receivers: BTreeMap<String, ReceiverConfig>,
+    pub exporters: BTreeMap<String, ExporterConfig>,
+    pub health_check: Option<HealthCheckConfig>,
+    pub service: ServiceConfig,
+}
+
+/// A receiver as the scheduler runs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScheduledReceiver {
+    pub id: String,
+    pub config: ReceiverConfig,
+    pub interval: Duration,
+    pub initial_delay: Duration,
+    pub timeout: Duration,
+    /// Exporters its batches go to (the union over its pipelines).
+    pub exporters: Vec<String>,
+}
+
+/// `ceil(requested / base) * base`: seed 004's frequency rule.
+pub fn effective_interval(requested: Duration, base: Duration) -> Duration {
+    if base.is_zero() {
+        return requested;
+    }
+    let n = requested.as_nanos().div_ceil(base.as_nanos()).max(1);
+    base * u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+impl AgentConfig {
+    /// Receivers that some metrics pipeline uses, with their effective schedule.
+    pub fn scheduled_receivers(&self) -> Vec<ScheduledReceiver> {
+        let base = self.service.scheduler.base_interval;
+        let mut out: Vec<ScheduledReceiver> = Vec::new();
+        for (_, p) in self.metrics_pipelines() {
+            for r in &p.receivers {
+                let Some(cfg) = self.receivers.get(r) else {
+                    continue;
+                };
+                let entry = match out.iter_mut().position(|s| &s.id == r) {
+                    Some(i) => &mut out[i],
+                    None => {
+                        let s = cfg.schedule();
+                        let interval = effective_interval(s.interval, base);
+                        out.push(ScheduledReceiver {
+                            id: r.clone(),
+                            config: cfg.clone(),
+                            interval,
+                            initial_delay: s.initial_delay,
+                            timeout: s.timeout.unwrap_or(interval.mul_f64(0.8)),
+                            exporters: Vec::new(),
+                        });
+                        let last = out.len() - 1;
+                        &mut out[last]
+                    }
+                };
+                for e in &p.exporters {
+                    if !entry.exporters.contains(e) {
+                        entry.exporters.push(e.clone());
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    pub fn metrics_pipelines(&self) -> impl Iterator<Item = (&String, &PipelineConfig)> {
+        self.service
+            .pipelines
+            .iter()
+            .filter(|(k, _)| pipeline_kind(k) == "metrics")
+    }
+
+    /// Exporters used by some metrics pipeline.
+    pub fn used_exporters(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .metrics_pipelines()
+            .flat_map(|(_, p)| p.exporters.iter().cloned())
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// The OTLP exporter that carries the agent's own spans, if a traces pipeline names one.
+    pub fn traces_exporter(&self) -> Option<(&String, &OtlpConfig)> {
+        let (_, p) = self
+            .service
+            .pipelines
+            .iter()
+            .find(|(k, _)| pipeline_kind(k) == "traces")?;
+        let id = p.exporters.first()?;
+        match self.exporters.get(id) {
+            Some(ExporterConfig::Otlp(c)) => Some((id, c)),
+            _ => None,
+        }
+    }
+
+    pub fn health_check_enabled(&self) -> Option<&HealthCheckConfig> {
+        self.service
+            .extensions
+            .iter()
+            .any(|e| e == "health_check")
+            .then_some(self.health_check.as_ref())
+            .flatten()
+    }
+
+    /// The effective configuration as YAML, secrets redacted.
+    pub fn to_yaml(&self) -> String {
+        let mut root = serde_json::Map::new();
+        let receivers = self
+            .receivers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_json()))
+            .collect();
+        root.insert("receivers".into(), Value::Object(receivers));
+        let exporters = self
+            .exporters
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_json()))
+            .collect();
+        root.insert("exporters".into(), Value::Object(exporters));
+        let mut extensions = serde_json::Map::new();
+        if let Some(h) = &self.health_check {
+            extensions.insert(
+                "health_check".into(),
+                serde_json::to_value(h).unwrap_or(Value::Null),
+            );
+        }
+        root.insert("extensions".into(), Value::Object(extensions));
+        root.insert(
+            "service".into(),
+            serde_json::to_value(&self.service).unwrap_or(Value::Null),
+        );
+        yaml::to_yaml(&Value::Object(root))
+    }
+}
+
+fn pipeline_kind(id: &str) -> &str {
+    id.split('/').next().unwrap_or(id)
+}
+
+/// Deserializes one component, collecting every unknown key and the first type error with
+/// their paths, then runs the component's own checks.
+fn decode<T: DeserializeOwned + Validate>(
+    value: &Value,
+    path: &str,
+    problems: &mut Problems,
+) -> Option<T> {
+    let value = match value {
+        Value::Null => Value::Object(Default::default()),
+        v => v.clone(),
+    };
+    let mut unknown = Vec::new();
+    // serde_ignored writes `?` for a step through an Option: not part of the user's path.
+    let mut on_unknown = |p: serde_ignored::Path<'_>| {
+        let p = p.to_string();
+        let p = p
+            .split('.')
+            .filter(|s| *s != "?")
+            .collect::<Vec<_>>()
+            .join(".");
+        unknown.push(p)
+    };
+    let de = serde_ignored::Deserializer::new(value, &mut on_unknown);
+    let result: Result<T, _> = serde_path_to_error::deserialize(de);
+    for u in unknown {
+        problems.push(join(path, &u), "unknown key");
+    }
+    match result {
+        Ok(t) => {
+            t.validate(path, problems);
+            Some(t)
+        }
+        Err(e) => {
+            let at = e.path().to_string();
+            let at = if at == "." {
+                path.to_owned()
+            } else {
+                join(path, &at)
+            };
+            problems.push(at, e.into_inner().to_string());
+            None
+        }
+    }
+}
+
+const TOP_LEVEL: &[&str] = &["receivers", "exporters", "extensions", "service"];
+
+/// Loads and checks a configuration file. Either a configuration with no problem, or
+/// every problem found.
+pub fn load(path: &Path) -> Result<AgentConfig, Vec<ConfigProblem>> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        vec![ConfigProblem {
+            path: String::new(),
+            message: format!("cannot read {}: {e}", path.display()),
+        }]
+    })?;
+    from_yaml(&text, &|name| std::env::var(name).ok())
+}
+
+pub fn from_yaml(
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<AgentConfig, Vec<ConfigProblem>> {
+    let parse_err = |e: config::ConfigError| {
+        vec![ConfigProblem {
+            path: String::new(),
+            message: format!("not valid YAML: {e}"),
+        }]
+    };
+    let raw: Value = config::Config::builder()
+        .add_source(config::File::from_str(text, config::FileFormat::Yaml))
+        .build()
+        .map_err(parse_err)?
+        .try_deserialize()
+        .map_err(parse_err)?;
+    let mut problems = Problems::default();
+    let mut root = match raw {
+        Value::Object(m) => m,
+        Value::Null => Default::default(),
+        _ => {
+            problems.push(
+                "",
+                "the configuration must be a mapping with receivers, exporters and service",
+            );
+            return Err(problems.into_vec());
+        }
+    };
+    for key in root.keys() {
+        if key == "processors" {
+            problems.push(
+                "processors",
+                "this agent has no processors; remove the section (and processors from pipelines)",
+            );
+        } else if !TOP_LEVEL.contains(&key.as_str()) {
+            problems.push(
+                key.clone(),
+                format!("unknown key (expected one of {})", TOP_LEVEL.join(", ")),
+            );
+        }
+    }
+    for (k, v) in root.iter_mut() {
+        expand::expand(v, k, env, &mut problems);
+    }
+    let section = |name: &str, problems: &mut Problems| -> serde_json::Map<String, Value> {
+        match root.get(name) {
+            None | Some(Value::Null) => Default::default(),
+            Some(Value::Object(m)) => m.clone(),
+            Some(_) => {
+                problems.push(name, "must be a mapping of component id to settings");
+                Default::default()
+            }
+        }
+    };
+
+    let mut receivers = BTreeMap::new();
+    for (id, v) in section("receivers", &mut problems) {
+        let path = join("receivers", &id);
+        let cid = match ComponentId::parse(&id) {
+            Ok(c) => c,
+            Err(e) => {
+                problems.push(path, e);
+                continue;
+            }
+        };
+        let cfg = match cid.kind.as_str() {
+            "self" => {
+                decode::<SelfConfig>(&v, &path, &mut problems).map(ReceiverConfig::SelfTelemetry)
+            }
+            other => {
+                problems.push(
+                    path,
+                    format!(
+                        "unknown receiver type {other:?} (known: {})",
+                        ReceiverConfig::KINDS.join(", ")
+                    ),
+                );
+                None
+            }
+        };
+        if let Some(c) = cfg {
+            receivers.insert(id, c);
+        }
+    }
+
+    let mut exporters = BTreeMap::new();
+    for (id, v) in section("exporters", &mut problems) {
+        let path = join("exporters", &id);
+        let cid = match ComponentId::parse(&id) {
+            Ok(c) => c,
+            Err(e) => {
+                problems.push(path, e);
+                continue;
+            }
+        };
+        let cfg = match cid.kind.as_str() {
+            "prometheus" => {
+                decode::<PrometheusConfig>(&v, &path, &mut problems).map(ExporterConfig::Prometheus)
+            }
+            "otlp" => decode::<OtlpConfig>(&v, &path, &mut problems).map(ExporterConfig::Otlp),
+            other => {
+                problems.push(
+                    path,
+                    format!(
+                        "unknown exporter type {other:?} (known: {})",
+                        ExporterConfig::KINDS.join(", ")
+                    ),
+                );
+                None
+            }
+        };
+        if let Some(c) = cfg {
+            exporters.insert(id, c);
+        }
+    }
+
+    let mut health_check = None;
+    for (id, v) in section("extensions", &mut problems) {
+        let path = join("extensions", &id);
+        match id.as_str() {
+            "health_check" => health_check = decode::<HealthCheckConfig>(&v, &path, &mut problems),
+            other => problems.push(
+                path,
+                format!("unknown extension {other:?} (known: health_check)"),
+            ),
+        }
+    }
+
+    let service_value = root.get("service").cloned().unwrap_or(Value::Null);
+    let service =
+        decode::<ServiceConfig>(&service_value, "service", &mut problems).unwrap_or_default();
+
+    let cfg = AgentConfig {
+        receivers,
+        exporters,
+        health_check,
+        service,
+    };
+    check_service(&cfg, &root, &mut problems);
+    if problems.is_empty() {
+        Ok(cfg)
+    } else {
+        let mut v = problems.into_vec();
+        v.dedup();
+        Err(v)
+    }
+}
+
+impl Validate for ServiceConfig {
+    fn validate(&self, path: &str, problems: &mut Problems) {
+        problems.positive(
+            join(path, "scheduler.base_interval"),
+            self.scheduler.base_interval,
+        );
+        problems.positive(join(path, "shutdown_timeout"), self.shutdown_timeout);
+    }
+}
+
+/// Cross-references: pipelines name defined components of the right kind, timeouts fit
+/// their intervals.
+fn check_service(
+    cfg: &AgentConfig,
+    root: &serde_json::Map<String, Value>,
+    problems: &mut Problems,
+) {
+    let declared = |section: &str, id: &str| {
+        root.get(section)
+            .and_then(Value::as_object)
+            .is_some_and(|m| m.contains_key(id))
+    };
+    for e in &cfg.service.extensions {
+        if !declared("extensions", e) {
+            problems.push(
+                "service.extensions",
+                format!("extension {e:?} is not defined under extensions"),
+            );
+        }
+    }
+    if cfg.service.pipelines.is_empty() {
+        problems.push(
+            "service.pipelines",
+            "no pipeline defined; add e.g. metrics: {receivers: [self], exporters: [prometheus]}",
+        );
+    }
+    let mut traces = 0;
+    for (name, p) in &cfg.service.pipelines {
+        let path = join("service.pipelines", name);
+        match pipeline_kind(name) {
+            "metrics" => {
+                if p.receivers.is_empty() {
+                    problems.push(
+                        join(&path, "receivers"),
+                        "a metrics pipeline needs at least one receiver",
+                    );
+                }
+                if p.exporters.is_empty() {
+                    problems.push(
+                        join(&path, "exporters"),
+                        "a metrics pipeline needs at least one exporter",
+                    );
+                }
+                for r in &p.receivers {
+                    if !declared("receivers", r) {
+                        problems.push(
+                            join(&path, "receivers"),
+                            format!("receiver {r:?} is not defined under receivers"),
+                        );
+                    }
+                }
+                for e in &p.exporters {
+                    if !declared("exporters", e) {
+                        problems.push(
+                            join(&path, "exporters"),
+                            format!("exporter {e:?} is not defined under exporters"),
+                        );
+                    }
+                }
+            }
+            "traces" => {
+                traces += 1;
+                if !p.receivers.is_empty() {
+                    problems.push(join(&path, "receivers"), "the traces pipeline carries the agent's own collection spans; it takes no receivers");
+                }
+                match p.exporters.as_slice() {
+                    [e] => match cfg.exporters.get(e) {
+                        Some(ExporterConfig::Otlp(_)) => {}
+                        Some(_) => problems.push(
+                            join(&path, "exporters"),
+                            format!("exporter {e:?} cannot carry spans; use an otlp exporter"),
+                        ),
+                        None if !declared("exporters", e) => problems.push(
+                            join(&path, "exporters"),
+                            format!("exporter {e:?} is not defined under exporters"),
+                        ),
+                        None => {}
+                    },
+                    _ => problems.push(join(&path, "exporters"), "name exactly one otlp exporter"),
+                }
+            }
+            other => problems.push(
+                path,
+                format!("unknown pipeline type {other:?} (metrics or traces)"),
+            ),
+        }
+    }
+    if traces > 1 {
+        problems.push("service.pipelines", "at most one traces pipeline");
+    }
+    for s in cfg.scheduled_receivers() {
+        let path = join("receivers", &s.id);
+        if s.timeout >= s.interval {
+            problems.push(
+                join(&path, "timeout"),
+                format!(
+                    "must be shorter than the effective collection interval {} (a run still going when the next is due is skipped)",
+                    humantime::format_duration(s.interval)
+                ),
+            );
+        }
+        if s.timeout.is_zero() {
+            problems.push(join(&path, "timeout"), "must be greater than 0s");
+        }
+    }
+    let mut endpoints: BTreeMap<String, String> = BTreeMap::new();
+    let mut claim = |endpoint: &str, owner: String, problems: &mut Problems| {
+        if let Ok(addr) = parse_socket_addr(endpoint)
+            && addr.port() != 0
+        {
+            if let Some(prev) = endpoints.insert(addr.to_string(), owner.clone()) {
+                problems.push(owner, format!("endpoint {addr} is also used by {prev}"));
+            }
+        }
+    };
+    for (id, e) in &cfg.exporters {
+        if let ExporterConfig::Prometheus(p) = e {
+            claim(
+                &p.endpoint,
+                join(&join("exporters", id), "endpoint"),
+                problems,
+            );
+        }
+    }
+    if let Some(h) = cfg.health_check_enabled() {
+        claim(
+            &h.endpoint,
+            "extensions.health_check.endpoint".into(),
+            problems,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn effective_intervals_follow_seed_004() {
+        let base = Duration::from_secs(5);
+        assert_eq!(
+            effective_interval(Duration::from_secs(65), base),
+            Duration::from_secs(65)
+        );
+        assert_eq!(
+            effective_interval(Duration::from_secs(63), base),
+            Duration::from_secs(65)
+        );
+        assert_eq!(
+            effective_interval(Duration::from_secs(1), base),
+            Duration::from_secs(5)
+        );
+        assert_eq!(
+            effective_interval(Duration::from_millis(5001), base),
+            Duration::from_secs(10)
+        );
+    }
+
+    #[test]
+    fn component_ids() {
+        assert_eq!(
+            ComponentId::parse("ecs/prod").unwrap().to_string(),
+            "ecs/prod"
+        );
+        assert!(ComponentId::parse("ecs/").is_err());
+        assert!(ComponentId::parse("a/b/c").is_err());
+    }
+}

@@ -1,0 +1,126 @@
+//! The agent's own logs and traces. Logs go to stderr (text or JSON). Spans of every
+//! collection cycle and outbound call go through `tracing-opentelemetry` to the OTLP
+//! exporter named by the traces pipeline.
+
+use opentelemetry::KeyValue;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing::level_filters::LevelFilter;
+use tracing_subscriber::Layer;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+use crate::config::{AgentConfig, LogFormat, LogLevel};
+
+/// Crates whose debug output drowns ours; they stay at warn unless asked for trace.
+const NOISY: &[&str] = &[
+    "h2",
+    "hyper",
+    "hyper_util",
+    "tonic",
+    "tower",
+    "rustls",
+    "opentelemetry_sdk",
+    "opentelemetry_otlp",
+];
+
+/// Resource attributes of the agent itself: configured ones, plus defaults for
+/// `service.name`, `service.version` and `service.instance.id`.
+pub fn agent_resource(cfg: &AgentConfig) -> Vec<(String, String)> {
+    let mut attrs = cfg.service.telemetry.resource.clone();
+    attrs
+        .entry("service.name".into())
+        .or_insert_with(|| "ecs-otel-agent".into());
+    attrs
+        .entry("service.version".into())
+        .or_insert_with(|| crate::health::VERSION.into());
+    if !attrs.contains_key("service.instance.id") {
+        let host = sysinfo::System::host_name().unwrap_or_else(|_| "unknown".into());
+        attrs.insert("service.instance.id".into(), host);
+    }
+    attrs.into_iter().collect()
+}
+
+pub struct Telemetry {
+    provider: Option<SdkTracerProvider>,
+}
+
+impl Telemetry {
+    /// Sets the global subscriber. Must run inside the Tokio runtime (the span exporter's
+    /// channel lives there).
+    pub fn init(cfg: &AgentConfig) -> anyhow::Result<Telemetry> {
+        let level = match cfg.service.telemetry.logs.level {
+            LogLevel::Trace => LevelFilter::TRACE,
+            LogLevel::Debug => LevelFilter::DEBUG,
+            LogLevel::Info => LevelFilter::INFO,
+            LogLevel::Warn => LevelFilter::WARN,
+            LogLevel::Error => LevelFilter::ERROR,
+        };
+        let mut targets = Targets::new().with_default(level);
+        if level < LevelFilter::TRACE {
+            for t in NOISY {
+                targets = targets.with_target(*t, LevelFilter::WARN.min(level));
+            }
+        }
+        let fmt = match cfg.service.telemetry.logs.format {
+            LogFormat::Text => tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                .with_target(false)
+                .boxed(),
+            LogFormat::Json => tracing_subscriber::fmt::layer()
+                .json()
+                .with_writer(std::io::stderr)
+                .with_current_span(false)
+                .boxed(),
+        }
+        .with_filter(targets);
+
+        let (provider, otel) = match cfg.traces_exporter() {
+            Some((name, otlp)) => {
+                let exporter = exporter_otlp::span_exporter(otlp).map_err(|e| {
+                    anyhow::anyhow!("exporters.{name}: cannot build the span exporter: {e}")
+                })?;
+                let resource = opentelemetry_sdk::Resource::builder_empty()
+                    .with_attributes(
+                        agent_resource(cfg)
+                            .into_iter()
+                            .map(|(k, v)| KeyValue::new(k, v)),
+                    )
+                    .build();
+                let provider = SdkTracerProvider::builder()
+                    .with_batch_exporter(exporter)
+                    .with_resource(resource)
+                    .build();
+                let tracer = provider.tracer("ecs-otel-agent");
+                // Only the agent's own spans (collection cycles, outbound calls), not the
+                // internals of the libraries it uses.
+                let only_ours = Targets::new()
+                    .with_target("ecs_otel_agent", LevelFilter::INFO)
+                    .with_target("receiver", LevelFilter::INFO);
+                let layer = tracing_opentelemetry::layer()
+                    .with_tracer(tracer)
+                    .with_filter(only_ours);
+                (Some(provider), Some(layer))
+            }
+            None => (None, None),
+        };
+        tracing_subscriber::registry()
+            .with(fmt)
+            .with(otel)
+            .try_init()
+            .map_err(|e| anyhow::anyhow!("cannot install the log subscriber: {e}"))?;
+        Ok(Telemetry { provider })
+    }
+
+    /// Flushes the spans still buffered; blocking, so it runs off the async workers.
+    pub async fn shutdown(self) {
+        if let Some(p) = self.provider {
+            let r = tokio::task::spawn_blocking(move || p.shutdown()).await;
+            if let Ok(Err(e)) = r {
+                eprintln!("flushing traces at shutdown failed: {e}");
+            }
+        }
+    }
+}

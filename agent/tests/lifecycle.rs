@@ -1,0 +1,181 @@
+//! Health verdicts while an exporter is failing, and shutdown with undelivered data.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::SocketAddr;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use testkit::{Proc, TempDir, free_port, http_get, wait_until};
+
+fn loopback() -> SocketAddr {
+    format!("127.0.0.1:{}", free_port()).parse().unwrap()
+}
+
+/// An agent whose OTLP exporter points at a port where nobody listens.
+fn start_with_dead_collector(shutdown_timeout: &str) -> (Proc, SocketAddr, SocketAddr, TempDir) {
+    let (prom, health, dead) = (loopback(), loopback(), loopback());
+    let dir = TempDir::new("agent-lifecycle");
+    let cfg = dir.path().join("agent.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "receivers:
+  self:
+    collection_interval: 1s
+    initial_delay: 0s
+exporters:
+  prometheus:
+    endpoint: {prom}
+  otlp:
+    endpoint: http://{dead}
+    timeout: 1s
+    retry_on_failure:
+      initial_interval: 100ms
+      max_interval: 200ms
+extensions:
+  health_check:
+    endpoint: {health}
+service:
+  extensions: [health_check]
+  shutdown_timeout: {shutdown_timeout}
+  scheduler:
+    base_interval: 1s
+  pipelines:
+    metrics:
+      receivers: [self]
+      exporters: [prometheus, otlp]
+"
+        ),
+    )
+    .unwrap();
+    let agent = Proc::spawn(
+        Command::new(env!("CARGO_BIN_EXE_ecs-otel-agent"))
+            .arg("--config")
+            .arg(&cfg),
+    );
+    (agent, prom, health, dir)
+}
+
+fn health_doc(addr: SocketAddr) -> serde_json_lite::Doc {
+    let (code, body) = http_get(addr, "/health", &[]).unwrap();
+    serde_json_lite::Doc { code, body }
+}
+
+mod serde_json_lite {
+    /// The health document as text, with the few lookups the test needs.
+    pub struct Doc {
+        pub code: u16,
+        pub body: String,
+    }
+
+    impl Doc {
+        /// The `"status"` of the component block that starts at `"name": {`.
+        pub fn status_of(&self, name: &str) -> Option<String> {
+            let start = self.body.find(&format!("\"{name}\": {{"))?;
+            let rest = &self.body[start..];
+            let s = rest.find("\"status\": \"")? + "\"status\": \"".len();
+            Some(rest[s..].split('"').next()?.to_owned())
+        }
+
+        /// The overall status (the last top-level `"status"` in the pretty document).
+        pub fn overall(&self) -> Option<String> {
+            let line = self.body.lines().find(|l| l.starts_with("  \"status\""))?;
+            Some(line.split('"').nth(3)?.to_owned())
+        }
+    }
+}
+
+#[test]
+fn a_failing_exporter_degrades_health_but_the_other_keeps_serving() {
+    let (_agent, prom, health, _dir) = start_with_dead_collector("5s");
+    wait_until(
+        Duration::from_secs(30),
+        "the OTLP exporter to be reported unhealthy",
+        || {
+            http_get(health, "/health", &[]).is_ok()
+                && health_doc(health).status_of("otlp").as_deref() == Some("unhealthy")
+        },
+    );
+    let doc = health_doc(health);
+    assert_eq!(doc.code, 200, "{}", doc.body);
+    assert_eq!(doc.overall().as_deref(), Some("degraded"), "{}", doc.body);
+    assert_eq!(
+        doc.status_of("prometheus").as_deref(),
+        Some("healthy"),
+        "{}",
+        doc.body
+    );
+    assert!(
+        doc.body.contains("export to http://"),
+        "the last error names the endpoint: {}",
+        doc.body
+    );
+    // Prometheus is unaffected and counts the retries of its sibling.
+    wait_until(
+        Duration::from_secs(10),
+        "retries to show on /metrics",
+        || {
+            http_get(prom, "/metrics", &[]).is_ok_and(|(_, b)| {
+                b.lines().any(|l| {
+                    l.starts_with("ecs_otel_agent_exporter_retries_total{exporter=\"otlp\"")
+                        && !l.ends_with(" 0")
+                })
+            })
+        },
+    );
+}
+
+#[test]
+fn sigterm_stops_within_the_shutdown_timeout_even_with_undelivered_data() {
+    let (mut agent, _prom, health, _dir) = start_with_dead_collector("2s");
+    wait_until(Duration::from_secs(30), "the agent to be ready", || {
+        http_get(health, "/health/ready", &[]).is_ok_and(|(s, _)| s == 200)
+    });
+    wait_until(
+        Duration::from_secs(10),
+        "batches to pile up for the dead collector",
+        || {
+            health_doc(health)
+                .status_of("otlp")
+                .is_some_and(|s| s != "healthy")
+        },
+    );
+    let t0 = Instant::now();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &agent.pid().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = agent.wait_exit(Duration::from_secs(20));
+    let took = t0.elapsed();
+    assert!(status.success(), "{status:?}\n{}", agent.output());
+    assert!(took < Duration::from_secs(6), "shutdown took {took:?}");
+    let out = agent.output();
+    assert!(
+        out.contains("shutdown deadline reached; undelivered batches dropped"),
+        "{out}"
+    );
+    assert!(out.contains("stopped"), "{out}");
+}
+
+#[test]
+fn sigint_works_like_sigterm() {
+    let (mut agent, _prom, health, _dir) = start_with_dead_collector("1s");
+    wait_until(Duration::from_secs(30), "the agent to be ready", || {
+        http_get(health, "/health/ready", &[]).is_ok_and(|(s, _)| s == 200)
+    });
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &agent.pid().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(
+        agent.wait_exit(Duration::from_secs(20)).success(),
+        "{}",
+        agent.output()
+    );
+}

@@ -1,0 +1,290 @@
+//! `ecs-otel-agent validate`: each kind of bad configuration, and the exact message the
+//! user gets for it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::Command;
+
+use testkit::TempDir;
+
+const BIN: &str = env!("CARGO_BIN_EXE_ecs-otel-agent");
+
+/// A valid base configuration; cases replace parts of it.
+const GOOD: &str = "receivers:
+  self:
+    collection_interval: 15s
+exporters:
+  prometheus:
+    endpoint: 0.0.0.0:9438
+  otlp:
+    endpoint: http://localhost:4317
+extensions:
+  health_check:
+    endpoint: 0.0.0.0:13133
+service:
+  extensions: [health_check]
+  pipelines:
+    metrics:
+      receivers: [self]
+      exporters: [prometheus, otlp]
+";
+
+fn validate(yaml: &str) -> (i32, String, String) {
+    let dir = TempDir::new("validate");
+    let path = dir.path().join("agent.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    let out = Command::new(BIN)
+        .args(["validate", "--config"])
+        .arg(&path)
+        .env_remove("OTLP_TOKEN")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The configuration is refused and `expected` is one of the printed lines.
+fn refused_with(yaml: &str, expected: &str) {
+    let (code, _, stderr) = validate(yaml);
+    assert_eq!(code, 1, "accepted:\n{yaml}");
+    assert!(
+        stderr.lines().any(|l| l == format!("error: {expected}")),
+        "expected line\n  error: {expected}\ngot\n{stderr}"
+    );
+}
+
+#[test]
+fn the_base_configuration_is_valid() {
+    let (code, stdout, stderr) = validate(GOOD);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.ends_with("configuration is valid\n"), "{stdout}");
+}
+
+#[test]
+fn invalid_socket_address() {
+    refused_with(
+        &GOOD.replace("0.0.0.0:9438", "0.0.0.0:99999"),
+        "exporters.prometheus.endpoint: invalid socket address \"0.0.0.0:99999\"; expected host:port, e.g. 0.0.0.0:9438",
+    );
+}
+
+#[test]
+fn unknown_key_in_a_component() {
+    refused_with(
+        &GOOD.replace("collection_interval", "colection_interval"),
+        "receivers.self.colection_interval: unknown key",
+    );
+}
+
+#[test]
+fn unknown_top_level_key() {
+    refused_with(
+        &format!("{GOOD}recievers: {{}}\n"),
+        "recievers: unknown key (expected one of receivers, exporters, extensions, service)",
+    );
+}
+
+#[test]
+fn unknown_receiver_type() {
+    refused_with(
+        &GOOD.replace(
+            "  self:\n    collection_interval: 15s",
+            "  self: {}\n  snmp: {}",
+        ),
+        "receivers.snmp: unknown receiver type \"snmp\" (known: self)",
+    );
+}
+
+#[test]
+fn malformed_duration() {
+    refused_with(
+        &GOOD.replace("15s", "15 fortnights"),
+        "receivers.self.collection_interval: invalid duration \"15 fortnights\" (unknown time unit \"fortnights\", supported units: ns, us/µs, ms, sec, min, hours, days, weeks, months, years (and few variations)); write it like 15s, 1m30s or 500ms",
+    );
+}
+
+#[test]
+fn pipeline_names_an_undefined_receiver() {
+    refused_with(
+        &GOOD.replace("receivers: [self]", "receivers: [self, ecs/prod]"),
+        "service.pipelines.metrics.receivers: receiver \"ecs/prod\" is not defined under receivers",
+    );
+}
+
+#[test]
+fn missing_environment_variable() {
+    refused_with(
+        &GOOD.replace("    endpoint: http://localhost:4317", "    endpoint: http://localhost:4317\n    headers:\n      authorization: \"Bearer ${env:OTLP_TOKEN}\""),
+        "exporters.otlp.headers.authorization: environment variable OTLP_TOKEN is not set (referenced as ${env:OTLP_TOKEN})",
+    );
+}
+
+#[test]
+fn unknown_enum_value() {
+    refused_with(
+        &GOOD.replace(
+            "    endpoint: http://localhost:4317",
+            "    endpoint: http://localhost:4317\n    compression: zip",
+        ),
+        "exporters.otlp.compression: unknown variant `zip`, expected `gzip` or `none`",
+    );
+}
+
+#[test]
+fn wrong_value_type() {
+    refused_with(
+        &GOOD.replace(
+            "    endpoint: 0.0.0.0:9438",
+            "    endpoint: 0.0.0.0:9438\n    max_series_per_metric: many",
+        ),
+        "exporters.prometheus.max_series_per_metric: invalid type: string \"many\", expected usize",
+    );
+}
+
+#[test]
+fn basic_auth_with_a_plain_password_instead_of_a_hash() {
+    refused_with(
+        &GOOD.replace(
+            "    endpoint: 0.0.0.0:9438",
+            "    endpoint: 0.0.0.0:9438\n    basic_auth_users:\n      admin: secret",
+        ),
+        "exporters.prometheus.basic_auth_users.admin: not a bcrypt hash (expected $2a$, $2b$ or $2y$ followed by cost and 53 characters; make one with `htpasswd -nbBC 10 USER PASSWORD`)",
+    );
+}
+
+#[test]
+fn tls_certificate_that_does_not_exist() {
+    refused_with(
+        &GOOD.replace("    endpoint: 0.0.0.0:9438", "    endpoint: 0.0.0.0:9438\n    tls:\n      cert_file: /nonexistent/cert.pem\n      key_file: /nonexistent/key.pem"),
+        "exporters.prometheus.tls.cert_file: cannot read certificates from /nonexistent/cert.pem: I/O error: No such file or directory (os error 2)",
+    );
+}
+
+#[test]
+fn timeout_not_below_the_interval() {
+    refused_with(
+        &GOOD.replace(
+            "collection_interval: 15s",
+            "collection_interval: 15s\n    timeout: 20s",
+        ),
+        "receivers.self.timeout: must be shorter than the effective collection interval 15s (a run still going when the next is due is skipped)",
+    );
+}
+
+#[test]
+fn spans_sent_to_a_prometheus_exporter() {
+    refused_with(
+        &format!("{GOOD}    traces:\n      exporters: [prometheus]\n"),
+        "service.pipelines.traces.exporters: exporter \"prometheus\" cannot carry spans; use an otlp exporter",
+    );
+}
+
+#[test]
+fn two_servers_on_one_port() {
+    refused_with(
+        &GOOD.replace("0.0.0.0:13133", "0.0.0.0:9438"),
+        "extensions.health_check.endpoint: endpoint 0.0.0.0:9438 is also used by exporters.prometheus.endpoint",
+    );
+}
+
+#[test]
+fn otlp_endpoint_without_a_port() {
+    refused_with(
+        &GOOD.replace("http://localhost:4317", "otel-collector"),
+        "exporters.otlp.endpoint: invalid endpoint \"otel-collector\"; expected host:port, http://host:port or https://host:port",
+    );
+}
+
+#[test]
+fn processors_are_refused_with_a_reason() {
+    refused_with(
+        &format!("processors:\n  batch: {{}}\n{GOOD}"),
+        "processors: this agent has no processors; remove the section (and processors from pipelines)",
+    );
+}
+
+#[test]
+fn no_pipeline() {
+    refused_with(
+        &GOOD.replace("  pipelines:\n    metrics:\n      receivers: [self]\n      exporters: [prometheus, otlp]\n", ""),
+        "service.pipelines: no pipeline defined; add e.g. metrics: {receivers: [self], exporters: [prometheus]}",
+    );
+}
+
+#[test]
+fn broken_yaml() {
+    refused_with(
+        "receivers:\n  self: [\n",
+        "not valid YAML: while parsing a node, did not find expected node content at byte 21 line 3 column 1",
+    );
+}
+
+#[test]
+fn every_problem_is_printed_at_once() {
+    let yaml = GOOD
+        .replace("0.0.0.0:9438", "0.0.0.0:99999")
+        .replace("collection_interval", "colection_interval")
+        .replace("http://localhost:4317", "otel-collector");
+    let (code, _, stderr) = validate(&yaml);
+    assert_eq!(code, 1);
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("error: "))
+        .collect();
+    assert_eq!(errors.len(), 3, "{stderr}");
+    assert!(stderr.contains("3 problems in "), "{stderr}");
+}
+
+#[test]
+fn print_config_fills_defaults_and_redacts_secrets() {
+    let dir = TempDir::new("print-config");
+    let path = dir.path().join("agent.yaml");
+    let yaml = GOOD.replace(
+        "    endpoint: http://localhost:4317",
+        "    endpoint: http://localhost:4317\n    headers:\n      authorization: \"Bearer ${env:OTLP_TOKEN}\"",
+    );
+    std::fs::write(&path, yaml).unwrap();
+    let out = Command::new(BIN)
+        .args(["print-config", "--config"])
+        .arg(&path)
+        .env("OTLP_TOKEN", "tok-9f8e7d6c")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("tok-9f8e7d6c"), "{text}");
+    assert!(text.contains("authorization: \"[REDACTED]\""), "{text}");
+    assert!(text.contains("metric_expiration: 5m"), "{text}");
+    assert!(text.contains("base_interval: 5s"), "{text}");
+}
+
+#[test]
+fn shipped_agent_configurations_are_valid() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../otel-configs");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if !(name == "demo.yaml" || name.starts_with("agent")) {
+            continue;
+        }
+        let out = Command::new(BIN)
+            .args(["validate", "--config"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        checked += 1;
+    }
+    assert!(checked >= 1);
+}

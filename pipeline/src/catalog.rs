@@ -1,0 +1,58 @@
+//! A receiver's metric catalog, like the Collector's mdatagen metadata: every metric it
+//! can emit, with type, unit, attributes and source. The metrics reference in docs/ is
+//! generated from the catalogs, and tests check that receivers emit only what their
+//! catalog lists.
+
+use crate::MetricDesc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Instrument {
+    Gauge,
+    /// A cumulative monotonic sum.
+    Counter,
+    Histogram,
+}
+
+impl Instrument {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Instrument::Gauge => "gauge",
+            Instrument::Counter => "counter",
+            Instrument::Histogram => "histogram",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct CatalogEntry {
+    pub desc: MetricDesc<'static>,
+    pub instrument: Instrument,
+    pub attributes: &'static [&'static str],
+    /// Emitted unless turned off in the configuration.
+    pub enabled: bool,
+    /// Where the value comes from (an API path, a file, the process).
+    pub source: &'static str,
+}
+
+/// A metric a seed document asks for that no available source can supply: listed with
+/// the reason, never emitted with a made-up value.
+#[derive(Debug, Clone, Copy)]
+pub struct Unavailable {
+    pub name: &'static str,
+    pub reason: &'static str,
+}
+
+/// One receiver's catalog.
+#[derive(Debug, Clone, Copy)]
+pub struct Catalog {
+    pub receiver: &'static str,
+    pub description: &'static str,
+    pub metrics: &'static [CatalogEntry],
+    pub unavailable: &'static [Unavailable],
+}
+
+impl Catalog {
+    pub fn get(&self, name: &str) -> Option<&CatalogEntry> {
+        self.metrics.iter().find(|m| m.desc.name == name)
+    }
+}

@@ -1,0 +1,315 @@
+//! The `self` receiver: the agent's own process resources and the pipeline's figures
+//! (runs, failures, skips and durations per receiver; queue, deliveries and drops per
+//! exporter; series and overflow per source), named `ecs_otel_agent_*` on /metrics.
+
+pub mod catalog;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use pipeline::config::{Problems, Validate, duration, join};
+use pipeline::otlp::resource::v1::Resource;
+use pipeline::{
+    HistogramValue, PipelineStats, Receiver, ReceiverError, ScrapeContext, Snapshot,
+    SnapshotBuilder, kv, scope,
+};
+use serde::{Deserialize, Serialize};
+use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System};
+
+use catalog::*;
+
+/// `receivers: self:`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SelfConfig {
+    #[serde(with = "duration")]
+    pub collection_interval: Duration,
+    #[serde(with = "duration")]
+    pub initial_delay: Duration,
+    #[serde(with = "duration::option", skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Duration>,
+}
+
+impl Default for SelfConfig {
+    fn default() -> Self {
+        Self {
+            collection_interval: Duration::from_secs(15),
+            initial_delay: Duration::from_secs(1),
+            timeout: None,
+        }
+    }
+}
+
+impl Validate for SelfConfig {
+    fn validate(&self, path: &str, problems: &mut Problems) {
+        problems.positive(join(path, "collection_interval"), self.collection_interval);
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read the agent's own process: {0}")]
+pub struct SelfError(String);
+
+struct CpuSample {
+    at: Instant,
+    cpu_ms: u64,
+}
+
+pub struct SelfReceiver {
+    stats: Arc<PipelineStats>,
+    resource: Resource,
+    system: Mutex<System>,
+    pid: Pid,
+    cpus: f64,
+    last_cpu: Mutex<Option<CpuSample>>,
+    intervals: Vec<(String, Duration)>,
+}
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+impl SelfReceiver {
+    /// `intervals` are the effective collection intervals of all receivers, reported as
+    /// `ecs_otel_agent_receiver_interval_seconds`.
+    pub fn new(
+        stats: Arc<PipelineStats>,
+        resource: Resource,
+        intervals: Vec<(String, Duration)>,
+    ) -> Result<Self, SelfError> {
+        let pid = sysinfo::get_current_pid().map_err(|e| SelfError(e.to_string()))?;
+        let system = System::new().map_err(|e| SelfError(e.to_string()))?;
+        let cpus = std::thread::available_parallelism()
+            .map(|n| n.get() as f64)
+            .unwrap_or(1.0);
+        Ok(Self {
+            stats,
+            resource,
+            system: Mutex::new(system),
+            pid,
+            cpus,
+            last_cpu: Mutex::new(None),
+            intervals,
+        })
+    }
+
+    fn process(&self, b: &mut SnapshotBuilder) -> Result<(), ReceiverError> {
+        let mut sys = self.system.lock().unwrap_or_else(|p| p.into_inner());
+        sys.refresh_processes_specifics(
+            ProcessesToUpdate::Some(&[self.pid]),
+            false,
+            ProcessRefreshKind::nothing().with_cpu().with_memory(),
+        );
+        let p = sys.process(self.pid).ok_or_else(|| {
+            ReceiverError::new(
+                "unavailable",
+                "the agent's process is not in the process table",
+            )
+        })?;
+        let cpu_ms = p.accumulated_cpu_time();
+        let start = UNIX_EPOCH + Duration::from_secs(p.start_time());
+        b.counter(&CPU_TIME, cpu_ms as f64 / 1000.0, start, []);
+        let now = Instant::now();
+        let mut last = self.last_cpu.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(prev) = last.as_ref() {
+            let wall = now.duration_since(prev.at).as_secs_f64();
+            if wall > 0.0 {
+                let used = cpu_ms.saturating_sub(prev.cpu_ms) as f64 / 1000.0;
+                b.gauge(&CPU_UTILIZATION, used / wall / self.cpus, []);
+            }
+        }
+        *last = Some(CpuSample { at: now, cpu_ms });
+        b.gauge(&MEMORY_USAGE, p.memory(), []);
+        b.gauge(&MEMORY_VIRTUAL, p.virtual_memory(), []);
+        if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
+            b.gauge(&OPEN_FDS, fds.count(), []);
+        }
+        Ok(())
+    }
+
+    fn pipeline(&self, b: &mut SnapshotBuilder) {
+        let start = self.stats.start_time;
+        for (id, r) in self.stats.receivers() {
+            let attrs = || [kv("receiver", id.as_str())];
+            b.counter(&RECEIVER_RUNS, r.runs(), start, attrs());
+            b.counter(&RECEIVER_SKIPPED, r.skipped(), start, attrs());
+            for (reason, n) in r.failures() {
+                b.counter(
+                    &RECEIVER_FAILURES,
+                    n,
+                    start,
+                    [kv("receiver", id.as_str()), kv("reason", reason)],
+                );
+            }
+            let d = r.duration();
+            b.histogram(
+                &RECEIVER_DURATION,
+                &HistogramValue {
+                    bounds: &pipeline::stats::DURATION_BOUNDS,
+                    counts: &d.counts,
+                    sum: d.sum,
+                    min: None,
+                    max: None,
+                },
+                start,
+                attrs(),
+            );
+            if let Some(t) = r.state().last_success {
+                let secs = t
+                    .duration_since(UNIX_EPOCH)
+                    .map(|d| d.as_secs_f64())
+                    .unwrap_or(0.0);
+                b.gauge(&RECEIVER_LAST_SUCCESS, secs, attrs());
+            }
+        }
+        for (id, interval) in &self.intervals {
+            b.gauge(
+                &RECEIVER_INTERVAL,
+                interval.as_secs_f64(),
+                [kv("receiver", id.as_str())],
+            );
+        }
+        for (id, e) in self.stats.exporters() {
+            let c = e.counts();
+            let attrs = || [kv("exporter", id.as_str())];
+            b.gauge(&EXPORTER_QUEUE_SIZE, c.queue_len, attrs());
+            b.gauge(&EXPORTER_QUEUE_CAPACITY, e.capacity, attrs());
+            b.counter(&EXPORTER_SENT, c.sent_batches, start, attrs());
+            b.counter(&EXPORTER_SENT_POINTS, c.sent_points, start, attrs());
+            b.counter(&EXPORTER_FAILED, c.failed_batches, start, attrs());
+            b.counter(&EXPORTER_DROPPED, c.dropped_batches, start, attrs());
+            b.counter(&EXPORTER_RETRIES, c.retries, start, attrs());
+            b.counter(&EXPORTER_REJECTED, c.rejected_points, start, attrs());
+        }
+        for ((exporter, reason), n) in self.stats.dropped_metrics() {
+            b.counter(
+                &EXPORTER_DROPPED_METRICS,
+                n,
+                start,
+                [kv("exporter", exporter), kv("reason", reason)],
+            );
+        }
+        for (source, n) in self.stats.series() {
+            b.gauge(&PROMETHEUS_SERIES, n, [kv("source", source)]);
+        }
+        for ((source, metric), n) in self.stats.overflow() {
+            b.counter(
+                &PROMETHEUS_OVERFLOW,
+                n,
+                start,
+                [kv("source", source), kv("metric", metric)],
+            );
+        }
+    }
+}
+
+#[async_trait]
+impl Receiver for SelfReceiver {
+    async fn scrape(&self, ctx: &ScrapeContext) -> Result<Snapshot, ReceiverError> {
+        let mut b = SnapshotBuilder::new(
+            self.resource.clone(),
+            scope("ecs-otel-agent/receiver/self", VERSION),
+            ctx.started,
+        );
+        b.gauge(&BUILD_INFO, 1, [kv("version", VERSION)]);
+        b.gauge(&UPTIME, self.stats.uptime().as_secs_f64(), []);
+        self.process(&mut b)?;
+        self.pipeline(&mut b);
+        Ok(Snapshot::new(vec![b.build()]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pipeline::otlp::metrics::v1::metric::Data;
+    use std::time::SystemTime;
+    use tokio_util::sync::CancellationToken;
+
+    fn ctx() -> ScrapeContext {
+        ScrapeContext {
+            receiver: "self".into(),
+            started: SystemTime::now(),
+            deadline: tokio::time::Instant::now() + Duration::from_secs(5),
+            interval: Duration::from_secs(15),
+            cancel: CancellationToken::new(),
+            run: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn emits_only_catalog_metrics_and_reports_the_pipeline() {
+        let stats = PipelineStats::new();
+        let r = stats.register_receiver("ecs/prod", Duration::from_secs(60));
+        r.record_failure(Duration::from_millis(20), "timeout", "slow".into());
+        r.record_success(Duration::from_millis(30), vec![]);
+        r.record_skip();
+        stats.register_exporter("otlp", 100).record_dropped(2);
+        stats.set_series("ecs/prod", 1234);
+        stats.add_overflow("ecs/prod", "emcecs_bucket_storage_bytes", 5);
+        let recv = SelfReceiver::new(
+            stats,
+            pipeline::resource([kv("service.name", "ecs-otel-agent")]),
+            vec![("ecs/prod".into(), Duration::from_secs(60))],
+        )
+        .unwrap();
+        let snap = recv.scrape(&ctx()).await.unwrap();
+        let metrics = &snap.resource_metrics[0].scope_metrics[0].metrics;
+        for m in metrics {
+            let entry = CATALOG
+                .get(&m.name)
+                .unwrap_or_else(|| panic!("{} is not in the catalog", m.name));
+            assert_eq!(entry.desc.unit, m.unit, "{}", m.name);
+        }
+        let find = |name: &str| {
+            metrics
+                .iter()
+                .find(|m| m.name == name)
+                .unwrap_or_else(|| panic!("{name} missing"))
+        };
+        let value_of = |name: &str, attr: &str| -> f64 {
+            let points = match &find(name).data {
+                Some(Data::Gauge(g)) => &g.data_points,
+                Some(Data::Sum(s)) => &s.data_points,
+                other => panic!("{other:?}"),
+            };
+            let p = points
+                .iter()
+                .find(|p| {
+                    attr.is_empty()
+                        || p.attributes
+                            .iter()
+                            .any(|kv| format!("{:?}", kv.value).contains(attr))
+                })
+                .unwrap_or_else(|| panic!("{name} has no point with {attr}"));
+            match p.value {
+                Some(pipeline::otlp::metrics::v1::number_data_point::Value::AsInt(i)) => i as f64,
+                Some(pipeline::otlp::metrics::v1::number_data_point::Value::AsDouble(d)) => d,
+                None => panic!(),
+            }
+        };
+        assert_eq!(value_of("ecs_otel_agent.receiver.runs", "ecs/prod"), 2.0);
+        assert_eq!(value_of("ecs_otel_agent.receiver.failures", "timeout"), 1.0);
+        assert_eq!(value_of("ecs_otel_agent.receiver.skipped", "ecs/prod"), 1.0);
+        assert_eq!(value_of("ecs_otel_agent.exporter.dropped", "otlp"), 2.0);
+        assert_eq!(
+            value_of("ecs_otel_agent.prometheus.series", "ecs/prod"),
+            1234.0
+        );
+        assert_eq!(
+            value_of(
+                "ecs_otel_agent.prometheus.series.overflow",
+                "emcecs_bucket_storage_bytes"
+            ),
+            5.0
+        );
+        assert_eq!(
+            value_of("ecs_otel_agent.receiver.interval", "ecs/prod"),
+            60.0
+        );
+        assert!(value_of("ecs_otel_agent.process.memory.usage", "") > 1e6);
+        match &find("ecs_otel_agent.receiver.run.duration").data {
+            Some(Data::Histogram(h)) => assert_eq!(h.data_points[0].count, 2),
+            other => panic!("{other:?}"),
+        }
+    }
+}
