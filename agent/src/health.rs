@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use http::{HeaderValue, Request, Response, StatusCode, header};
-use http_body_util::Full;
 use hyper::body::Incoming;
 use pipeline::PipelineStats;
 use pipeline::http_server::{self, Body};
@@ -223,7 +222,7 @@ impl Health {
 
 fn json_response(code: StatusCode, v: &Value) -> Response<Body> {
     let body = serde_json::to_vec_pretty(v).unwrap_or_default();
-    let mut r = Response::new(Full::new(body.into()));
+    let mut r = Response::new(Body::full(body));
     *r.status_mut() = code;
     r.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -95,12 +95,17 @@ async fn run_worker(
     while let Some(batch) = queue.pop().await {
         let points = batch.data_points();
         let source = batch.source.clone();
+        // The last holder of a large snapshot hands its memory back once it is gone.
+        let last_holder = Arc::downgrade(&batch);
         match exporter.export(batch).await {
             Ok(()) => stats.record_sent(points),
             Err(e) => {
                 tracing::warn!(exporter = %name, source = %source, kind = e.kind, error = %e, "export failed; batch dropped");
                 stats.record_failed(e.message);
             }
+        }
+        if points >= crate::memory::TRIM_AFTER_POINTS && last_holder.strong_count() == 0 {
+            tokio::task::spawn_blocking(crate::memory::release_free_memory);
         }
     }
 }

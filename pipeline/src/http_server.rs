@@ -8,9 +8,11 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::task::{Context, Poll};
+
 use bytes::Bytes;
 use http::{Request, Response};
-use http_body_util::Full;
+use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -19,7 +21,70 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
-pub type Body = Full<Bytes>;
+/// A response body made of shared chunks, written out without concatenating them, so a
+/// large exposition is never copied into one buffer per scrape.
+#[derive(Debug, Clone, Default)]
+pub struct Body {
+    chunks: Arc<[Bytes]>,
+    next: usize,
+    remaining: u64,
+}
+
+impl Body {
+    pub fn full(b: impl Into<Bytes>) -> Self {
+        Self::chunks(Arc::from(vec![b.into()]))
+    }
+
+    pub fn empty() -> Self {
+        Self::default()
+    }
+
+    pub fn chunks(chunks: Arc<[Bytes]>) -> Self {
+        let remaining = chunks.iter().map(|c| c.len() as u64).sum();
+        Self {
+            chunks,
+            next: 0,
+            remaining,
+        }
+    }
+
+    pub fn len(&self) -> u64 {
+        self.remaining
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.remaining == 0
+    }
+}
+
+impl http_body::Body for Body {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        let this = self.get_mut();
+        while let Some(chunk) = this.chunks.get(this.next) {
+            this.next += 1;
+            if !chunk.is_empty() {
+                this.remaining -= chunk.len() as u64;
+                return Poll::Ready(Some(Ok(Frame::data(chunk.clone()))));
+            }
+        }
+        Poll::Ready(None)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.remaining == 0
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.remaining)
+    }
+}
+
 pub type ResponseFuture = Pin<Box<dyn Future<Output = Response<Body>> + Send>>;
 
 /// What the server calls for each request.
@@ -122,7 +187,7 @@ where
 
 /// A plain-text response.
 pub fn text(status: http::StatusCode, body: impl Into<Bytes>) -> Response<Body> {
-    let mut r = Response::new(Full::new(body.into()));
+    let mut r = Response::new(Body::full(body));
     *r.status_mut() = status;
     r.headers_mut().insert(
         http::header::CONTENT_TYPE,

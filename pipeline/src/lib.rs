@@ -13,6 +13,7 @@ pub mod config;
 pub mod exporter;
 pub mod fanout;
 pub mod http_server;
+pub mod memory;
 pub mod queue;
 pub mod receiver;
 pub mod stats;

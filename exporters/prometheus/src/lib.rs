@@ -17,9 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
-use http_body_util::Full;
 use hyper::body::Incoming;
 use pipeline::config::parse_socket_addr;
 use pipeline::http_server::{self, Body};
@@ -270,7 +268,7 @@ impl MetricsHandler {
         let format = negotiate::format(header_str(header::ACCEPT));
         let gzip = negotiate::gzip(header_str(header::ACCEPT_ENCODING));
         let exposition = self.shared.registry().current();
-        let body = match tokio::task::spawn_blocking(move || exposition.body(format, gzip)).await {
+        let rope = match tokio::task::spawn_blocking(move || exposition.body(format, gzip)).await {
             Ok(b) => b,
             Err(e) => {
                 tracing::error!(error = %e, "assembling the exposition failed");
@@ -278,7 +276,9 @@ impl MetricsHandler {
             }
         };
         let head = req.method() == Method::HEAD;
-        let mut r = Response::new(Full::new(if head { Bytes::new() } else { body.clone() }));
+        let body = Body::chunks(rope);
+        let len = body.len();
+        let mut r = Response::new(if head { Body::empty() } else { body });
         let h = r.headers_mut();
         h.insert(
             header::CONTENT_TYPE,
@@ -292,7 +292,7 @@ impl MetricsHandler {
             h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         }
         if head {
-            h.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+            h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
         }
         r
     }

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 
@@ -37,13 +37,17 @@ struct Entry {
     ttl: Duration,
 }
 
+/// An exposition as shared chunks: metadata lines and the sources' own line buffers,
+/// referenced, not copied.
+pub type Rope = Arc<[Bytes]>;
+
 /// One immutable view of all sources, with its encodings made on first use.
 pub struct Exposition {
     sources: Vec<Arc<SourceRender>>,
-    text: OnceLock<Bytes>,
-    om: OnceLock<Bytes>,
-    text_gz: OnceLock<Bytes>,
-    om_gz: OnceLock<Bytes>,
+    text: OnceLock<Rope>,
+    om: OnceLock<Rope>,
+    text_gz: OnceLock<Rope>,
+    om_gz: OnceLock<Rope>,
 }
 
 impl Exposition {
@@ -59,7 +63,7 @@ impl Exposition {
 
     /// The body in `format`, gzip-compressed if asked. May take a while the first time
     /// after a change (large expositions): call it off the async runtime.
-    pub fn body(&self, format: Format, gzip: bool) -> Bytes {
+    pub fn body(&self, format: Format, gzip: bool) -> Rope {
         let plain = || match format {
             Format::Text => self
                 .text
@@ -75,7 +79,18 @@ impl Exposition {
             Format::Text => &self.text_gz,
             Format::OpenMetrics => &self.om_gz,
         };
-        cell.get_or_init(|| compress(plain())).clone()
+        cell.get_or_init(|| Arc::from(vec![compress(plain())]))
+            .clone()
+    }
+
+    /// The body as one contiguous buffer (a copy; for tests and tools).
+    pub fn body_bytes(&self, format: Format, gzip: bool) -> Bytes {
+        let rope = self.body(format, gzip);
+        let mut out = BytesMut::with_capacity(rope.iter().map(Bytes::len).sum());
+        for c in rope.iter() {
+            out.extend_from_slice(c);
+        }
+        out.freeze()
     }
 
     pub fn series(&self) -> usize {
@@ -83,13 +98,18 @@ impl Exposition {
     }
 }
 
-fn compress(data: &[u8]) -> Bytes {
+fn compress(rope: &[Bytes]) -> Bytes {
+    let size: usize = rope.iter().map(Bytes::len).sum();
     // Level 1: a scrape body compresses about 10× at this level, several times faster
     // than the default level.
-    let mut enc = GzEncoder::new(Vec::with_capacity(data.len() / 8), Compression::fast());
-    // Writing into a Vec cannot fail.
-    let _ = enc.write_all(data);
-    Bytes::from(enc.finish().unwrap_or_default())
+    let mut enc = GzEncoder::new(Vec::with_capacity(size / 8), Compression::fast());
+    for chunk in rope {
+        // Writing into a Vec cannot fail.
+        let _ = enc.write_all(chunk);
+    }
+    let mut out = enc.finish().unwrap_or_default();
+    out.shrink_to_fit();
+    Bytes::from(out)
 }
 
 fn escape_help(out: &mut Vec<u8>, help: &str, format: Format) {
@@ -139,23 +159,45 @@ fn write_metadata(out: &mut Vec<u8>, f: &Family, format: Format) {
     }
 }
 
+/// Collects the exposition's chunks: metadata is written into a small buffer that is cut
+/// into a chunk whenever a source's lines (shared, not copied) follow.
+struct RopeBuilder {
+    chunks: Vec<Bytes>,
+    meta: Vec<u8>,
+}
+
+impl RopeBuilder {
+    fn flush(&mut self) {
+        if !self.meta.is_empty() {
+            self.chunks
+                .push(Bytes::from(std::mem::take(&mut self.meta)));
+        }
+    }
+
+    fn push_shared(&mut self, b: Bytes) {
+        if b.is_empty() {
+            return;
+        }
+        self.flush();
+        self.chunks.push(b);
+    }
+
+    fn finish(mut self) -> Rope {
+        self.flush();
+        Arc::from(self.chunks)
+    }
+}
+
 /// The union of all sources: one HELP/TYPE per family, families sorted by name, series
 /// that two sources both expose written once.
-fn assemble(sources: &[Arc<SourceRender>], format: Format) -> Bytes {
+fn assemble(sources: &[Arc<SourceRender>], format: Format) -> Rope {
     let mut all: Vec<&Family> = sources.iter().flat_map(|s| s.families.iter()).collect();
     // Stable: within one name, families keep the order of their sources.
     all.sort_by(|a, b| a.name.text.cmp(&b.name.text));
-    let size: usize = all
-        .iter()
-        .map(|f| {
-            let lines = match format {
-                Format::Text => f.text.len(),
-                Format::OpenMetrics => f.om_lines().len(),
-            };
-            lines + f.help.len() + 2 * f.name.text.len() + 32
-        })
-        .sum();
-    let mut out = Vec::with_capacity(size + 16);
+    let mut out = RopeBuilder {
+        chunks: Vec::with_capacity(all.len() * 2 + 1),
+        meta: Vec::new(),
+    };
     let mut i = 0;
     while i < all.len() {
         let first = all[i];
@@ -164,42 +206,50 @@ fn assemble(sources: &[Arc<SourceRender>], format: Format) -> Bytes {
             j += 1;
         }
         let group = &all[i..j];
-        write_metadata(&mut out, first, format);
+        write_metadata(&mut out.meta, first, format);
         if group.len() == 1 {
-            out.extend_from_slice(lines(first, format));
+            out.push_shared(lines(first, format).clone());
         } else {
             let mut seen: HashSet<u64> = HashSet::new();
             for f in group.iter().filter(|f| f.kind == first.kind) {
-                copy_unique(&mut out, f, format, &mut seen);
+                push_unique(&mut out, f, format, &mut seen);
             }
         }
         i = j;
     }
     if format == Format::OpenMetrics {
-        out.extend_from_slice(b"# EOF\n");
+        out.meta.extend_from_slice(b"# EOF\n");
     }
-    Bytes::from(out)
+    out.finish()
 }
 
-fn lines(f: &Family, format: Format) -> &[u8] {
+fn lines(f: &Family, format: Format) -> &Bytes {
     match format {
         Format::Text => &f.text,
         Format::OpenMetrics => f.om_lines(),
     }
 }
 
-fn copy_unique(out: &mut Vec<u8>, f: &Family, format: Format, seen: &mut HashSet<u64>) {
+/// The family's series that no earlier source in the group exposed, as zero-copy slices
+/// of its buffer (runs of kept series become one slice).
+fn push_unique(out: &mut RopeBuilder, f: &Family, format: Format, seen: &mut HashSet<u64>) {
     let buf = lines(f, format);
     let mut start = 0usize;
+    let mut run_start: Option<usize> = None;
     for span in &f.spans {
         let end = match format {
             Format::Text => span.text_end,
             Format::OpenMetrics => span.om_end,
         } as usize;
         if seen.insert(span.hash) {
-            out.extend_from_slice(&buf[start..end]);
+            run_start.get_or_insert(start);
+        } else if let Some(rs) = run_start.take() {
+            out.push_shared(buf.slice(rs..start));
         }
         start = end;
+    }
+    if let Some(rs) = run_start {
+        out.push_shared(buf.slice(rs..start));
     }
 }
 
@@ -281,6 +331,11 @@ impl Registry {
 
     pub fn sources(&self) -> usize {
         self.sources.len()
+    }
+
+    /// Starts a new exposition with empty caches, as any change does (for benches).
+    pub fn touch(&mut self) {
+        self.rebuild();
     }
 
     fn rebuild(&mut self) {

@@ -7,6 +7,7 @@ use std::hash::{BuildHasher, Hash, Hasher};
 use std::io::Write;
 
 use base64::Engine;
+use bytes::Bytes;
 use pipeline::Batch;
 use pipeline::otlp::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
 use pipeline::otlp::metrics::v1::{
@@ -51,22 +52,54 @@ pub struct SeriesSpan {
     pub om_end: u32,
 }
 
-/// The sample lines of one family from one source.
+/// The sample lines of one family from one source, frozen once rendered: scrapes share
+/// them without copying.
 #[derive(Debug, Clone)]
 pub struct Family {
     pub name: FamilyName,
     pub kind: FamilyKind,
     pub help: String,
-    pub text: Vec<u8>,
+    pub text: Bytes,
     /// OpenMetrics lines when they differ from the text ones (timestamps in seconds);
     /// `None` means the text lines serve both formats.
-    pub om: Option<Vec<u8>>,
+    pub om: Option<Bytes>,
     pub spans: Vec<SeriesSpan>,
 }
 
 impl Family {
-    pub fn om_lines(&self) -> &[u8] {
-        self.om.as_deref().unwrap_or(&self.text)
+    pub fn om_lines(&self) -> &Bytes {
+        self.om.as_ref().unwrap_or(&self.text)
+    }
+}
+
+/// A family while its lines are being written.
+struct FamilyBuf {
+    name: FamilyName,
+    kind: FamilyKind,
+    help: String,
+    text: Vec<u8>,
+    om: Option<Vec<u8>>,
+    spans: Vec<SeriesSpan>,
+}
+
+impl FamilyBuf {
+    /// Growing buffers leave up to half their capacity unused: give it back before the
+    /// lines are kept for the source's lifetime.
+    fn freeze(self) -> Family {
+        let bytes = |mut v: Vec<u8>| {
+            v.shrink_to_fit();
+            Bytes::from(v)
+        };
+        let mut spans = self.spans;
+        spans.shrink_to_fit();
+        Family {
+            name: self.name,
+            kind: self.kind,
+            help: self.help,
+            text: bytes(self.text),
+            om: self.om.map(bytes),
+            spans,
+        }
     }
 }
 
@@ -86,7 +119,7 @@ impl SourceRender {
     pub fn bytes(&self) -> usize {
         self.families
             .iter()
-            .map(|f| f.text.len() + f.om.as_ref().map_or(0, Vec::len))
+            .map(|f| f.text.len() + f.om.as_ref().map_or(0, Bytes::len))
             .sum()
     }
 }
@@ -94,7 +127,7 @@ impl SourceRender {
 struct Renderer<'a> {
     opts: &'a RenderOptions,
     hasher: &'a RandomState,
-    families: Vec<Family>,
+    families: Vec<FamilyBuf>,
     index: HashMap<String, usize>,
     seen: Vec<HashSet<u64>>,
     out: SourceRender,
@@ -135,7 +168,7 @@ pub fn render(batch: &Batch, opts: &RenderOptions, hasher: &RandomState) -> Sour
     let mut families = r.families;
     families.sort_by(|a, b| a.name.text.cmp(&b.name.text));
     r.out.series = families.iter().map(|f| f.spans.len()).sum();
-    r.out.families = families;
+    r.out.families = families.into_iter().map(FamilyBuf::freeze).collect();
     r.out
 }
 
@@ -378,7 +411,7 @@ impl Renderer<'_> {
         }
         let i = self.families.len();
         self.index.insert(name.text.clone(), i);
-        self.families.push(Family {
+        self.families.push(FamilyBuf {
             name,
             kind,
             help: help.to_owned(),
@@ -583,7 +616,7 @@ impl Renderer<'_> {
     }
 }
 
-fn close_span(f: &mut Family, hash: u64) {
+fn close_span(f: &mut FamilyBuf, hash: u64) {
     let text_end = u32::try_from(f.text.len()).unwrap_or(u32::MAX);
     let om_end =
         f.om.as_ref()

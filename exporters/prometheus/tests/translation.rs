@@ -23,7 +23,7 @@ fn text_of(batches: &[Batch], opts: &RenderOptions) -> String {
             Duration::from_secs(60),
         );
     }
-    let body = reg.current().body(Format::Text, false);
+    let body = reg.current().body_bytes(Format::Text, false);
     String::from_utf8(body.to_vec()).unwrap()
 }
 
@@ -34,7 +34,12 @@ fn om_of(batch: &Batch, opts: &RenderOptions) -> String {
         render(batch, opts, &RandomState::new()),
         Duration::from_secs(60),
     );
-    String::from_utf8(reg.current().body(Format::OpenMetrics, false).to_vec()).unwrap()
+    String::from_utf8(
+        reg.current()
+            .body_bytes(Format::OpenMetrics, false)
+            .to_vec(),
+    )
+    .unwrap()
 }
 
 fn builder(service: &str) -> SnapshotBuilder {
@@ -483,5 +488,5 @@ fn expiry_removes_a_silent_source() {
     let later = std::time::Instant::now() + Duration::from_millis(60);
     assert_eq!(reg.expire(later).len(), 1);
     assert_eq!(reg.sources(), 0);
-    assert!(reg.current().body(Format::Text, false).is_empty());
+    assert!(reg.current().body_bytes(Format::Text, false).is_empty());
 }

@@ -1,0 +1,126 @@
+//! /metrics for 10k, 100k and 300k series: our exporter (render on arrival, assemble once
+//! per change, serve shared chunks) against the opentelemetry-prometheus 0.33 bridge
+//! holding the same data (which collects and encodes on every scrape).
+//!
+//!   cargo bench -p benches --bench exposition
+
+use std::collections::hash_map::RandomState;
+use std::hint::black_box;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::time::Duration;
+
+use benches::{Bridge, otlp_batch};
+use criterion::{Criterion, criterion_group, criterion_main};
+use exporter_prometheus::registry::{Format, Registry};
+use exporter_prometheus::render::{RenderOptions, render};
+use exporter_prometheus::{PrometheusConfig, PrometheusExporter};
+use pipeline::{Exporter, PipelineStats};
+
+const SIZES: [usize; 3] = [10_000, 100_000, 300_000];
+
+/// A full scrape over loopback HTTP, body read to the end and discarded.
+fn http_scrape(addr: SocketAddr, gzip: bool) -> usize {
+    let mut s = match TcpStream::connect(addr) {
+        Ok(s) => s,
+        Err(e) => panic!("connect: {e}"),
+    };
+    let enc = if gzip {
+        "Accept-Encoding: gzip\r\n"
+    } else {
+        ""
+    };
+    let req = format!("GET /metrics HTTP/1.1\r\nHost: bench\r\n{enc}Connection: close\r\n\r\n");
+    if let Err(e) = s.write_all(req.as_bytes()) {
+        panic!("write: {e}");
+    }
+    let mut buf = vec![0u8; 1 << 20];
+    let mut total = 0;
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return total,
+            Ok(n) => total += n,
+            Err(e) => panic!("read: {e}"),
+        }
+    }
+}
+
+fn exposition(c: &mut Criterion) {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => panic!("runtime: {e}"),
+    };
+    let opts = RenderOptions::default();
+    let hasher = RandomState::new();
+    for &n in &SIZES {
+        let mut g = c.benchmark_group(format!("series_{n}"));
+        g.sample_size(10);
+        g.measurement_time(Duration::from_secs(if n >= 100_000 { 15 } else { 5 }));
+        let batch = Arc::new(otlp_batch(n));
+
+        // What a snapshot costs when it arrives: translate and render its lines.
+        g.bench_function("ours/render_on_arrival", |b| {
+            b.iter(|| black_box(render(&batch, &opts, &hasher)))
+        });
+
+        let mut reg = Registry::default();
+        reg.replace(
+            batch.source.clone(),
+            render(&batch, &opts, &hasher),
+            Duration::from_secs(600),
+        );
+        // The first scrape after a change: assemble the union of sources (shared chunks).
+        g.bench_function("ours/assemble_after_change", |b| {
+            b.iter(|| {
+                reg.touch();
+                black_box(reg.current().body(Format::Text, false))
+            })
+        });
+        g.bench_function("ours/gzip_after_change", |b| {
+            b.iter(|| {
+                reg.touch();
+                black_box(reg.current().body(Format::Text, true))
+            })
+        });
+
+        // A real scrape: HTTP GET over loopback, the whole body read.
+        let cfg = PrometheusConfig {
+            endpoint: "127.0.0.1:0".into(),
+            max_series_per_metric: n,
+            ..PrometheusConfig::default()
+        };
+        let exporter = match rt.block_on(PrometheusExporter::start(
+            "prometheus",
+            &cfg,
+            PipelineStats::new(),
+        )) {
+            Ok(e) => e,
+            Err(e) => panic!("start: {e}"),
+        };
+        if let Err(e) = rt.block_on(exporter.export(batch.clone())) {
+            panic!("export: {e}");
+        }
+        let addr = exporter.local_addr();
+        g.bench_function("ours/scrape_http", |b| {
+            b.iter(|| black_box(http_scrape(addr, false)))
+        });
+        g.bench_function("ours/scrape_http_gzip", |b| {
+            b.iter(|| black_box(http_scrape(addr, true)))
+        });
+        rt.block_on(exporter.shutdown());
+
+        let bridge = Bridge::new(n);
+        g.bench_function("bridge/scrape_encode_only", |b| {
+            b.iter(|| black_box(bridge.scrape()))
+        });
+        g.finish();
+    }
+}
+
+criterion_group!(benches, exposition);
+criterion_main!(benches);
