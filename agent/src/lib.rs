@@ -1,6 +1,7 @@
 //! The `ecs-otel-agent` binary's library: configuration, wiring, scheduler, health and
 //! the agent's own telemetry.
 
+pub mod catalog;
 pub mod config;
 pub mod health;
 pub mod run;

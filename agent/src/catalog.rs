@@ -1,0 +1,78 @@
+//! The metrics reference (docs/metrics.md), generated from the receivers' catalogs with
+//! the names the Prometheus exporter gives them.
+
+use exporter_prometheus::naming::{FamilyKind, family_name};
+use pipeline::catalog::{Catalog, Instrument};
+
+/// Every receiver's catalog.
+pub fn catalogs() -> Vec<&'static Catalog> {
+    vec![&receiver_self::catalog::CATALOG]
+}
+
+fn prometheus_name(name: &str, unit: &str, instrument: Instrument) -> String {
+    let kind = match instrument {
+        Instrument::Gauge => FamilyKind::Gauge,
+        Instrument::Counter => FamilyKind::Counter,
+        Instrument::Histogram => FamilyKind::Histogram,
+    };
+    family_name(name, unit, kind, true).text
+}
+
+/// The markdown reference.
+pub fn reference_markdown() -> String {
+    let mut out = String::from(
+        "# Metrics reference\n\n\
+         Generated from the receivers' catalogs by `cargo test -p ecs-otel-agent --test catalog` \
+         (run it with `UPDATE_DOCS=1` to rewrite this file); a test fails when this file and \
+         the code disagree.\n\n\
+         OTel names are translated to Prometheus names by the OpenTelemetry compatibility \
+         rules (unit suffix, `_total` for counters). Every series also carries `job` and \
+         `instance` (from `service.name` / `service.instance.id`) and `otel_scope_name` / \
+         `otel_scope_version`; the other resource attributes are on `target_info`.\n",
+    );
+    for c in catalogs() {
+        out.push_str(&format!(
+            "\n## Receiver `{}`\n\n{}\n\n",
+            c.receiver, c.description
+        ));
+        out.push_str(
+            "| Prometheus name | OTel name | type | unit | attributes | source | description |\n",
+        );
+        out.push_str("|---|---|---|---|---|---|---|\n");
+        for m in c.metrics {
+            let attrs = if m.attributes.is_empty() {
+                "—".to_owned()
+            } else {
+                m.attributes
+                    .iter()
+                    .map(|a| format!("`{a}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let unit = if m.desc.unit.is_empty() {
+                "—".to_owned()
+            } else {
+                format!("`{}`", m.desc.unit)
+            };
+            out.push_str(&format!(
+                "| `{}` | `{}` | {} | {} | {} | {} | {}{} |\n",
+                prometheus_name(m.desc.name, m.desc.unit, m.instrument),
+                m.desc.name,
+                m.instrument.as_str(),
+                unit,
+                attrs,
+                m.source,
+                m.desc.description,
+                if m.enabled { "" } else { " (off by default)" },
+            ));
+        }
+        if !c.unavailable.is_empty() {
+            out.push_str("\nNot emitted, because no available source supplies them:\n\n");
+            out.push_str("| seed metric | why |\n|---|---|\n");
+            for u in c.unavailable {
+                out.push_str(&format!("| `{}` | {} |\n", u.name, u.reason));
+            }
+        }
+    }
+    out
+}
