@@ -138,13 +138,43 @@ pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 pub fn server_config(s: &TlsServerSettings) -> Result<Arc<rustls::ServerConfig>, TlsError> {
     let certs = load_certs(&s.cert_file)?;
     let key = load_key(&s.key_file)?;
+    let client_roots = match &s.client_ca_file {
+        Some(ca) => Some(load_certs(ca)?),
+        None => None,
+    };
+    build_server_config(certs, key, client_roots)
+}
+
+/// The same from PEM text held in memory (a generated self-signed certificate).
+pub fn server_config_pem(
+    cert_pem: &str,
+    key_pem: &str,
+) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    let certs = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| TlsError::Certs {
+            path: "(memory)".into(),
+            message: e.to_string(),
+        })?;
+    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|e| TlsError::Key {
+        path: "(memory)".into(),
+        message: e.to_string(),
+    })?;
+    build_server_config(certs, key, None)
+}
+
+fn build_server_config(
+    certs: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    client_roots: Option<Vec<CertificateDer<'static>>>,
+) -> Result<Arc<rustls::ServerConfig>, TlsError> {
     let builder = rustls::ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| TlsError::Setup(e.to_string()))?;
-    let builder = match &s.client_ca_file {
+    let builder = match client_roots {
         Some(ca) => {
             let mut roots = rustls::RootCertStore::empty();
-            for c in load_certs(ca)? {
+            for c in ca {
                 roots
                     .add(c)
                     .map_err(|e| TlsError::Setup(format!("client_ca_file: {e}")))?;

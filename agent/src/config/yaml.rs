@@ -102,7 +102,7 @@ mod tests {
         let y = to_yaml(&v);
         assert_eq!(
             y,
-            "exporters:\n  otlp:\n    headers:\n      authorization: \"[REDACTED]\"\n  prometheus:\n    endpoint: 0.0.0.0:9438\n    users: {}\nn: 5\ns: \"true\"\nservice:\n  pipelines:\n    metrics:\n      receivers:\n        - self\n"
+            "exporters:\n  prometheus:\n    endpoint: 0.0.0.0:9438\n    users: {}\n  otlp:\n    headers:\n      authorization: \"[REDACTED]\"\nservice:\n  pipelines:\n    metrics:\n      receivers:\n        - self\nn: 5\ns: \"true\"\n"
         );
     }
 }
