@@ -111,17 +111,23 @@ pub fn whoami(sim: &Sim, req: &Req) -> Reply {
     if u.security_admin {
         roles.push("SECURITY_ADMIN");
     }
+    let tenant = format!(
+        "urn:storageos:TenantOrg:{}:",
+        crate::ids::uuid(model.cfg.seed, &[0x7E_4A47])
+    );
     let doc = Doc::jaxb(
         "user",
         json!({
             "common_name": user,
-            "distinguished_name": "",
+            "distinguished_name": user,
             "namespace": "",
+            "tenant": tenant,
             "roles": roles,
+            "subtenant_roles": [],
         }),
     );
     // XML wraps the roles in <roles><role>…</role></roles>.
-    let xml = json!({"common_name": user, "distinguished_name": "", "namespace": "", "roles": {"role": roles}});
+    let xml = json!({"common_name": user, "distinguished_name": user, "namespace": "", "tenant": tenant, "roles": {"role": roles}});
     Reply::ok(if req.format == Format::Xml {
         doc.with_xml(xml)
     } else {

@@ -380,6 +380,14 @@ fn window_json(out: &mut Map<String, Value>, w: &Window, t: &Totals, s: &Span, c
         "bytes_deleted".into(),
         json!(c.unit.format(w.bytes_deleted)),
     );
+    out.insert(
+        "total_objects_deleted".into(),
+        json!(w.objects_deleted.to_string()),
+    );
+    out.insert(
+        "total_size_deleted".into(),
+        json!(c.unit.format(w.bytes_deleted)),
+    );
     out.insert("total_size".into(), json!(c.unit.format(t.size)));
     out.insert("total_size_unit".into(), json!(c.unit_name));
     out.insert("total_objects".into(), json!(t.objects.to_string()));

@@ -672,7 +672,12 @@ pub fn sts(sim: &Sim, req: &Req) -> Reply {
             );
         }
     };
-    ok(sim, &action, result)
+    // JSON unwrapped, as the 4.1 spec's example; XML in the AWS Query shape.
+    let xml = json!({
+        format!("{action}Result"): result.clone(),
+        "ResponseMetadata": {"RequestId": request_id(sim)},
+    });
+    Reply::ok(Doc::aws(&format!("{action}Response"), result).with_xml(xml))
 }
 
 /// Every IAM user of the model with their namespace (for tests).

@@ -225,7 +225,14 @@ fn find<'a>(m: &'a Cluster, req: &Req) -> Result<&'a Bucket, Reply> {
 pub fn bucket_info(sim: &Sim, req: &Req) -> Reply {
     let m = sim.model();
     match find(&m, req) {
-        Ok(b) => Reply::ok(Doc::jaxb("object_bucket", bucket_json(&m, b))),
+        Ok(b) => {
+            // The single-bucket answer (per the spec's example) also has `tags` and
+            // `compliance_enabled`, which the list items do not.
+            let mut v = bucket_json(&m, b);
+            v["tags"] = v["TagSet"].clone();
+            v["compliance_enabled"] = json!("false");
+            Reply::ok(Doc::jaxb("object_bucket", v))
+        }
         Err(r) => r,
     }
 }
@@ -255,10 +262,20 @@ pub fn bucket_retention(sim: &Sim, req: &Req) -> Reply {
 pub fn bucket_versioning(sim: &Sim, req: &Req) -> Reply {
     let m = sim.model();
     match find(&m, req) {
-        Ok(b) => Reply::ok(Doc::jaxb(
-            "versioning_info",
-            json!({"status": versioning_word(b.versioning)}),
-        )),
+        Ok(b) => {
+            // S3's shape: no Status for a bucket that never had versioning.
+            let inner = match b.versioning {
+                Versioning::Disabled => json!({}),
+                v => json!({"Status": versioning_word(v)}),
+            };
+            Reply::ok(
+                Doc::jaxb(
+                    "VersioningConfiguration",
+                    json!({"VersioningConfiguration": inner.clone()}),
+                )
+                .with_xml(inner),
+            )
+        }
         Err(r) => r,
     }
 }
@@ -269,12 +286,19 @@ pub fn bucket_object_lock(sim: &Sim, req: &Req) -> Reply {
         Ok(b) => b,
         Err(r) => return r,
     };
-    if m.cfg.version == Version::Ecs35 {
-        return Reply::not_found("object lock is not supported before ECS 3.6");
-    }
     let mut v = json!({"ObjectLockEnabled": if b.object_lock { "Enabled" } else { "" }});
     if let Some(mode) = b.lock_mode {
-        v["Rule"] = json!({"DefaultRetention": {"Mode": mode, "Days": b.lock_days}});
+        let years = if b.lock_years > 0 {
+            json!(b.lock_years)
+        } else {
+            Value::Null
+        };
+        let days = if b.lock_years == 0 {
+            json!(b.lock_days)
+        } else {
+            Value::Null
+        };
+        v["Rule"] = json!({"DefaultRetention": {"Mode": mode, "Years": years, "Days": days}});
     }
     Reply::ok(Doc::jaxb("ObjectLockConfiguration", v))
 }
