@@ -327,6 +327,7 @@ fn encode(reply: Reply, format: Format, effect: &Effect) -> Response<Body> {
     let (status, content_type, mut body, headers) = match reply {
         Reply::Doc(status, mut doc) => {
             if !effect.missing_fields.is_empty() || !effect.na_fields.is_empty() {
+                doc.materialize();
                 tamper(&mut doc.json, &effect.missing_fields, &effect.na_fields);
                 if let Some(x) = doc.xml.as_mut() {
                     tamper(x, &effect.missing_fields, &effect.na_fields);

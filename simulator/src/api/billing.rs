@@ -3,7 +3,8 @@
 //! bulk (POST with an id list), with ECS's units, paging and body rules.
 
 use http::StatusCode;
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::{Value, json};
 
 use crate::format::Doc;
 use crate::model::billing::{Totals, Window, aligned, sample_index, uptodate_till};
@@ -84,30 +85,92 @@ fn ctx(sim: &Sim, req: &Req) -> Result<Ctx, Reply> {
     })
 }
 
-fn tags(b: &Bucket) -> Value {
-    json!(
-        b.tags
-            .iter()
-            .map(|(k, v)| json!({"Key": k, "Value": v}))
-            .collect::<Vec<_>>()
-    )
+#[derive(Serialize)]
+struct Tag<'a> {
+    #[serde(rename = "Key")]
+    key: &'a str,
+    #[serde(rename = "Value")]
+    value: &'a str,
 }
 
-fn bucket_info_json(m: &Cluster, b: &Bucket, c: &Ctx) -> Value {
+fn tags(b: &Bucket) -> Vec<Tag<'_>> {
+    b.tags
+        .iter()
+        .map(|(k, v)| Tag { key: k, value: v })
+        .collect()
+}
+
+#[derive(Serialize)]
+struct BucketInfo<'a> {
+    namespace: &'a str,
+    name: &'a str,
+    sample_time: &'a str,
+    vpool_id: &'a str,
+    total_size: String,
+    total_size_unit: &'a str,
+    total_objects: u64,
+    total_mpu_size: String,
+    total_mpu_parts: String,
+    uptodate_till: &'a str,
+    #[serde(rename = "TagSet")]
+    tag_set: Vec<Tag<'a>>,
+}
+
+/// Text shared by every item of one answer.
+struct Stamps {
+    sample_time: String,
+    uptodate_till: String,
+}
+
+fn stamps(c: &Ctx) -> Stamps {
+    Stamps {
+        sample_time: iso(c.uptodate - 240),
+        uptodate_till: iso(c.uptodate),
+    }
+}
+
+fn vpool<'a>(m: &'a Cluster, b: &Bucket) -> &'a str {
+    m.rgs.get(b.rg).map_or("", |r| r.id.as_str())
+}
+
+fn bucket_info<'a>(m: &'a Cluster, b: &'a Bucket, c: &'a Ctx, st: &'a Stamps) -> BucketInfo<'a> {
     let t = b.billing.totals(c.n);
-    json!({
-        "namespace": b.namespace,
-        "name": b.name,
-        "sample_time": iso(c.uptodate - 240),
-        "vpool_id": m.rgs.get(b.rg).map(|r| r.id.clone()).unwrap_or_default(),
-        "total_size": c.unit.format(t.size),
-        "total_size_unit": c.unit_name,
-        "total_objects": t.objects,
-        "total_mpu_size": c.unit.format(t.mpu_size),
-        "total_mpu_parts": t.mpu_parts.to_string(),
-        "uptodate_till": iso(c.uptodate),
-        "TagSet": tags(b),
-    })
+    BucketInfo {
+        namespace: &b.namespace,
+        name: &b.name,
+        sample_time: &st.sample_time,
+        vpool_id: vpool(m, b),
+        total_size: c.unit.format(t.size),
+        total_size_unit: &c.unit_name,
+        total_objects: t.objects,
+        total_mpu_size: c.unit.format(t.mpu_size),
+        total_mpu_parts: t.mpu_parts.to_string(),
+        uptodate_till: &st.uptodate_till,
+        tag_set: tags(b),
+    }
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum NamespaceInfo<'a> {
+    Valid {
+        namespace: &'a str,
+        valid_namespace: &'static str,
+        total_size: String,
+        total_size_unit: &'a str,
+        total_objects: u64,
+        sample_time: &'a str,
+        uptodate_till: &'a str,
+        total_mpu_size: String,
+        total_mpu_parts: u64,
+        next_marker: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        bucket_billing_info: Option<Vec<BucketInfo<'a>>>,
+    },
+    Invalid {
+        namespace: &'a str,
+        valid_namespace: &'static str,
+    },
 }
 
 fn namespace_totals(ns: &Namespace, n: u64) -> Totals {
@@ -118,7 +181,7 @@ fn namespace_totals(ns: &Namespace, n: u64) -> Totals {
     t
 }
 
-/// Buckets after `marker`, one page.
+/// Buckets after `marker`, one page, and the marker of the next ("" at the end).
 fn bucket_page<'a>(
     sim: &Sim,
     ns: &'a Namespace,
@@ -129,38 +192,39 @@ fn bucket_page<'a>(
     (items.to_vec(), next.unwrap_or_default())
 }
 
-fn namespace_info_json(
+#[allow(clippy::too_many_arguments)]
+fn namespace_info<'a>(
     sim: &Sim,
-    m: &Cluster,
-    ns: &Namespace,
-    c: &Ctx,
+    m: &'a Cluster,
+    ns: &'a Namespace,
+    c: &'a Ctx,
+    st: &'a Stamps,
     detail: bool,
     marker: Option<&str>,
-) -> Value {
+) -> NamespaceInfo<'a> {
     let t = namespace_totals(ns, c.n);
-    let mut v = json!({
-        "namespace": ns.name,
-        "valid_namespace": "true",
-        "total_size": c.unit.format(t.size),
-        "total_size_unit": c.unit_name,
-        "total_objects": t.objects,
-        "sample_time": iso(c.uptodate - 240),
-        "uptodate_till": iso(c.uptodate),
-        "total_mpu_size": c.unit.format(t.mpu_size),
-        "total_mpu_parts": t.mpu_parts,
-        "next_marker": "",
-    });
-    if detail {
+    let (buckets, next_marker) = if detail {
         let (items, next) = bucket_page(sim, ns, marker);
-        v["bucket_billing_info"] = json!(
-            items
-                .iter()
-                .map(|b| bucket_info_json(m, b, c))
-                .collect::<Vec<_>>()
-        );
-        v["next_marker"] = json!(next);
+        (
+            Some(items.iter().map(|b| bucket_info(m, b, c, st)).collect()),
+            next,
+        )
+    } else {
+        (None, String::new())
+    };
+    NamespaceInfo::Valid {
+        namespace: &ns.name,
+        valid_namespace: "true",
+        total_size: c.unit.format(t.size),
+        total_size_unit: &c.unit_name,
+        total_objects: t.objects,
+        sample_time: &st.sample_time,
+        uptodate_till: &st.uptodate_till,
+        total_mpu_size: c.unit.format(t.mpu_size),
+        total_mpu_parts: t.mpu_parts,
+        next_marker,
+        bucket_billing_info: buckets,
     }
-    v
 }
 
 fn detail(req: &Req) -> bool {
@@ -243,83 +307,87 @@ fn xml_ids(body: &[u8]) -> Result<Vec<String>, Reply> {
     }
 }
 
-/// JSON `{"<root>": [items]}`; XML `<root><item>…</item>…</root>`.
-fn wrap_list(root: &str, item: &str, items: Vec<Value>) -> Reply {
-    Reply::ok(Doc::jaxb(root, json!({ root: items })).with_xml(json!({ item: items })))
+macro_rules! try_reply {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(r) => return r,
+        }
+    };
 }
 
-pub fn bucket_info(sim: &Sim, req: &Req) -> Reply {
-    let c = match ctx(sim, req) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+pub fn bucket_info_one(sim: &Sim, req: &Req) -> Reply {
+    let c = try_reply!(ctx(sim, req));
+    let st = stamps(&c);
     let (ns, name) = (&req.segments[3], &req.segments[4]);
     let m = sim.model();
     match m.bucket(ns, name) {
-        Some(b) => Reply::ok(Doc::jaxb(
+        Some(b) => Reply::ok(Doc::typed(
             "bucket_billing_info",
-            bucket_info_json(&m, b, &c),
+            &bucket_info(&m, b, &c, &st),
+            req.format,
         )),
         None => Reply::not_found(&format!("{ns}/{name}")),
     }
 }
 
 pub fn buckets_info(sim: &Sim, req: &Req) -> Reply {
-    let c = match ctx(sim, req) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let names = match ids(req) {
-        Ok(i) => i,
-        Err(r) => return r,
-    };
+    let c = try_reply!(ctx(sim, req));
+    let st = stamps(&c);
+    let names = try_reply!(ids(req));
     let ns = &req.segments[3];
     let m = sim.model();
     if !m.namespaces.contains_key(ns) {
         return Reply::not_found(ns);
     }
-    let items = names
+    let items: Vec<BucketInfo> = names
         .iter()
         .filter_map(|b| m.bucket(ns, b))
-        .map(|b| bucket_info_json(&m, b, &c))
+        .map(|b| bucket_info(&m, b, &c, &st))
         .collect();
-    wrap_list("bucket_billing_infos", "bucket_billing_info", items)
+    Reply::ok(Doc::typed_list(
+        "bucket_billing_infos",
+        "bucket_billing_info",
+        &items,
+        req.format,
+    ))
 }
 
-pub fn namespace_info(sim: &Sim, req: &Req) -> Reply {
-    let c = match ctx(sim, req) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+pub fn namespace_info_one(sim: &Sim, req: &Req) -> Reply {
+    let c = try_reply!(ctx(sim, req));
+    let st = stamps(&c);
     let name = &req.segments[3];
     let m = sim.model();
     match m.namespaces.get(name) {
-        Some(ns) => Reply::ok(Doc::jaxb(
-            "namespace_billing_info",
-            namespace_info_json(sim, &m, ns, &c, detail(req), req.q("marker")),
-        )),
+        Some(ns) => {
+            let v = namespace_info(sim, &m, ns, &c, &st, detail(req), req.q("marker"));
+            Reply::ok(Doc::typed("namespace_billing_info", &v, req.format))
+        }
         None => Reply::not_found(name),
     }
 }
 
 pub fn namespaces_info(sim: &Sim, req: &Req) -> Reply {
-    let c = match ctx(sim, req) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let names = match ids(req) {
-        Ok(i) => i,
-        Err(r) => return r,
-    };
+    let c = try_reply!(ctx(sim, req));
+    let st = stamps(&c);
+    let names = try_reply!(ids(req));
     let m = sim.model();
-    let items = names
+    let items: Vec<NamespaceInfo> = names
         .iter()
         .map(|n| match m.namespaces.get(n) {
-            Some(ns) => namespace_info_json(sim, &m, ns, &c, detail(req), None),
-            None => json!({"namespace": n, "valid_namespace": "false"}),
+            Some(ns) => namespace_info(sim, &m, ns, &c, &st, detail(req), None),
+            None => NamespaceInfo::Invalid {
+                namespace: n,
+                valid_namespace: "false",
+            },
         })
         .collect();
-    wrap_list("namespace_billing_infos", "namespace_billing_info", items)
+    Reply::ok(Doc::typed_list(
+        "namespace_billing_infos",
+        "namespace_billing_info",
+        &items,
+        req.format,
+    ))
 }
 
 /// The sample window of a request: `start_time`, `end_time` (YYYY-MM-DDTHH:MM, on
@@ -364,69 +432,110 @@ fn span(req: &Req, c: &Ctx) -> Result<Span, Reply> {
     })
 }
 
-fn window_json(out: &mut Map<String, Value>, w: &Window, t: &Totals, s: &Span, c: &Ctx) {
-    out.insert("sample_start_time".into(), json!(iso(s.start)));
-    out.insert("sample_end_time".into(), json!(iso(s.end)));
-    out.insert(
-        "objects_created".into(),
-        json!(w.objects_created.to_string()),
-    );
-    out.insert(
-        "objects_deleted".into(),
-        json!(w.objects_deleted.to_string()),
-    );
-    out.insert("bytes_delta".into(), json!(w.bytes_delta().to_string()));
-    out.insert(
-        "bytes_deleted".into(),
-        json!(c.unit.format(w.bytes_deleted)),
-    );
-    out.insert(
-        "total_objects_deleted".into(),
-        json!(w.objects_deleted.to_string()),
-    );
-    out.insert(
-        "total_size_deleted".into(),
-        json!(c.unit.format(w.bytes_deleted)),
-    );
-    out.insert("total_size".into(), json!(c.unit.format(t.size)));
-    out.insert("total_size_unit".into(), json!(c.unit_name));
-    out.insert("total_objects".into(), json!(t.objects.to_string()));
-    out.insert("total_mpu_size".into(), json!(c.unit.format(t.mpu_size)));
-    out.insert("total_mpu_parts".into(), json!(t.mpu_parts));
-    out.insert("ingress".into(), json!(w.ingress));
-    out.insert("egress".into(), json!(w.egress));
-    out.insert("uptodate_till".into(), json!(iso(c.uptodate)));
+/// The window figures every sample answer carries.
+#[derive(Serialize)]
+struct SampleFields<'a> {
+    sample_start_time: &'a str,
+    sample_end_time: &'a str,
+    objects_created: String,
+    objects_deleted: String,
+    bytes_delta: String,
+    bytes_deleted: String,
+    total_objects_deleted: String,
+    total_size_deleted: String,
+    total_size: String,
+    total_size_unit: &'a str,
+    total_objects: String,
+    total_mpu_size: String,
+    total_mpu_parts: u64,
+    ingress: u64,
+    egress: u64,
+    uptodate_till: &'a str,
 }
 
-fn bucket_sample_json(m: &Cluster, b: &Bucket, s: &Span, c: &Ctx) -> Value {
-    let (a, z) = (sample_index(s.start), sample_index(s.end));
-    let mut out = Map::new();
-    out.insert("namespace".into(), json!(b.namespace));
-    out.insert("name".into(), json!(b.name));
-    out.insert(
-        "vpool_id".into(),
-        json!(m.rgs.get(b.rg).map(|r| r.id.clone()).unwrap_or_default()),
-    );
-    window_json(
-        &mut out,
-        &b.billing.window(a, z),
-        &b.billing.totals(z),
-        s,
-        c,
-    );
-    out.insert("TagSet".into(), tags(b));
-    Value::Object(out)
+struct SpanText {
+    start: String,
+    end: String,
+    uptodate: String,
 }
 
-fn namespace_sample_json(
-    sim: &Sim,
-    m: &Cluster,
-    ns: &Namespace,
+fn sample_fields<'a>(w: &Window, t: &Totals, s: &'a SpanText, c: &'a Ctx) -> SampleFields<'a> {
+    SampleFields {
+        sample_start_time: &s.start,
+        sample_end_time: &s.end,
+        objects_created: w.objects_created.to_string(),
+        objects_deleted: w.objects_deleted.to_string(),
+        bytes_delta: w.bytes_delta().to_string(),
+        bytes_deleted: c.unit.format(w.bytes_deleted),
+        total_objects_deleted: w.objects_deleted.to_string(),
+        total_size_deleted: c.unit.format(w.bytes_deleted),
+        total_size: c.unit.format(t.size),
+        total_size_unit: &c.unit_name,
+        total_objects: t.objects.to_string(),
+        total_mpu_size: c.unit.format(t.mpu_size),
+        total_mpu_parts: t.mpu_parts,
+        ingress: w.ingress,
+        egress: w.egress,
+        uptodate_till: &s.uptodate,
+    }
+}
+
+#[derive(Serialize)]
+struct BucketSample<'a> {
+    namespace: &'a str,
+    name: &'a str,
+    vpool_id: &'a str,
+    #[serde(flatten)]
+    fields: SampleFields<'a>,
+    #[serde(rename = "TagSet")]
+    tag_set: Vec<Tag<'a>>,
+}
+
+fn bucket_sample<'a>(
+    m: &'a Cluster,
+    b: &'a Bucket,
     s: &Span,
-    c: &Ctx,
+    st: &'a SpanText,
+    c: &'a Ctx,
+) -> BucketSample<'a> {
+    let (a, z) = (sample_index(s.start), sample_index(s.end));
+    BucketSample {
+        namespace: &b.namespace,
+        name: &b.name,
+        vpool_id: vpool(m, b),
+        fields: sample_fields(&b.billing.window(a, z), &b.billing.totals(z), st, c),
+        tag_set: tags(b),
+    }
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum NamespaceSample<'a> {
+    Valid {
+        namespace: &'a str,
+        #[serde(flatten)]
+        fields: Box<SampleFields<'a>>,
+        next_marker: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        bucket_billing_sample: Option<Vec<BucketSample<'a>>>,
+    },
+    Invalid {
+        namespace: &'a str,
+        valid_namespace: &'static str,
+    },
+}
+
+#[allow(clippy::too_many_arguments)]
+fn namespace_sample<'a>(
+    sim: &Sim,
+    m: &'a Cluster,
+    ns: &'a Namespace,
+    s: &Span,
+    st: &'a SpanText,
+    c: &'a Ctx,
     detail: bool,
     marker: Option<&str>,
-) -> Value {
+) -> NamespaceSample<'a> {
     let (a, z) = (sample_index(s.start), sample_index(s.end));
     let mut w = Window::default();
     let mut t = Totals::default();
@@ -434,131 +543,121 @@ fn namespace_sample_json(
         w.add(&b.billing.window(a, z));
         t.add(&b.billing.totals(z));
     }
-    let mut out = Map::new();
-    out.insert("namespace".into(), json!(ns.name));
-    window_json(&mut out, &w, &t, s, c);
-    out.insert("next_marker".into(), json!(""));
-    if detail {
+    let (buckets, next_marker) = if detail {
         let (items, next) = bucket_page(sim, ns, marker);
-        out.insert(
-            "bucket_billing_sample".into(),
-            json!(
+        (
+            Some(
                 items
                     .iter()
-                    .map(|b| bucket_sample_json(m, b, s, c))
-                    .collect::<Vec<_>>()
+                    .map(|b| bucket_sample(m, b, s, st, c))
+                    .collect(),
             ),
-        );
-        out.insert("next_marker".into(), json!(next));
+            next,
+        )
+    } else {
+        (None, String::new())
+    };
+    NamespaceSample::Valid {
+        namespace: &ns.name,
+        fields: Box::new(sample_fields(&w, &t, st, c)),
+        next_marker,
+        bucket_billing_sample: buckets,
     }
-    Value::Object(out)
 }
 
-pub fn bucket_sample(sim: &Sim, req: &Req) -> Reply {
-    let c = match ctx(sim, req) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let s = match span(req, &c) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+fn span_text(s: &Span, c: &Ctx) -> SpanText {
+    SpanText {
+        start: iso(s.start),
+        end: iso(s.end),
+        uptodate: iso(c.uptodate),
+    }
+}
+
+pub fn bucket_sample_one(sim: &Sim, req: &Req) -> Reply {
+    let c = try_reply!(ctx(sim, req));
+    let s = try_reply!(span(req, &c));
+    let st = span_text(&s, &c);
     let (ns, name) = (&req.segments[3], &req.segments[4]);
     let m = sim.model();
     let Some(b) = m.bucket(ns, name) else {
         return Reply::not_found(&format!("{ns}/{name}"));
     };
-    let v = bucket_sample_json(&m, b, &s, &c);
+    let v = bucket_sample(&m, b, &s, &st, &c);
     if m.cfg.version.wraps_roots() {
-        // As the 4.1 spec's example: wrapped in JSON.
+        // As the 4.1 spec's example: wrapped in JSON, not in XML.
+        let inner = serde_json::to_value(&v).unwrap_or(Value::Null);
         Reply::ok(
             Doc::jaxb(
                 "bucket_billing_sample",
-                json!({"bucket_billing_sample": v.clone()}),
+                json!({"bucket_billing_sample": inner.clone()}),
             )
-            .with_xml(v),
+            .with_xml(inner),
         )
     } else {
-        Reply::ok(Doc::jaxb("bucket_billing_sample", v))
+        Reply::ok(Doc::typed("bucket_billing_sample", &v, req.format))
     }
 }
 
 pub fn buckets_sample(sim: &Sim, req: &Req) -> Reply {
-    let c = match ctx(sim, req) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let s = match span(req, &c) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let names = match ids(req) {
-        Ok(i) => i,
-        Err(r) => return r,
-    };
+    let c = try_reply!(ctx(sim, req));
+    let s = try_reply!(span(req, &c));
+    let st = span_text(&s, &c);
+    let names = try_reply!(ids(req));
     let ns = &req.segments[3];
     let m = sim.model();
     if !m.namespaces.contains_key(ns) {
         return Reply::not_found(ns);
     }
-    let items = names
+    let items: Vec<BucketSample> = names
         .iter()
         .filter_map(|b| m.bucket(ns, b))
-        .map(|b| bucket_sample_json(&m, b, &s, &c))
+        .map(|b| bucket_sample(&m, b, &s, &st, &c))
         .collect();
-    wrap_list(
+    Reply::ok(Doc::typed_list(
         "bucket_billing_sample_infos",
         "bucket_billing_sample",
-        items,
-    )
+        &items,
+        req.format,
+    ))
 }
 
-pub fn namespace_sample(sim: &Sim, req: &Req) -> Reply {
-    let c = match ctx(sim, req) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let s = match span(req, &c) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+pub fn namespace_sample_one(sim: &Sim, req: &Req) -> Reply {
+    let c = try_reply!(ctx(sim, req));
+    let s = try_reply!(span(req, &c));
+    let st = span_text(&s, &c);
     let name = &req.segments[3];
     let m = sim.model();
     match m.namespaces.get(name) {
-        Some(ns) => Reply::ok(Doc::jaxb(
-            "namespace_billing_sample",
-            namespace_sample_json(sim, &m, ns, &s, &c, detail(req), req.q("marker")),
-        )),
+        Some(ns) => {
+            let v = namespace_sample(sim, &m, ns, &s, &st, &c, detail(req), req.q("marker"));
+            Reply::ok(Doc::typed("namespace_billing_sample", &v, req.format))
+        }
         None => Reply::not_found(name),
     }
 }
 
 pub fn namespaces_sample(sim: &Sim, req: &Req) -> Reply {
-    let c = match ctx(sim, req) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let s = match span(req, &c) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let names = match ids(req) {
-        Ok(i) => i,
-        Err(r) => return r,
-    };
+    let c = try_reply!(ctx(sim, req));
+    let s = try_reply!(span(req, &c));
+    let st = span_text(&s, &c);
+    let names = try_reply!(ids(req));
     let m = sim.model();
-    let items = names
+    let items: Vec<NamespaceSample> = names
         .iter()
         .map(|n| match m.namespaces.get(n) {
-            Some(ns) => namespace_sample_json(sim, &m, ns, &s, &c, detail(req), None),
-            None => json!({"namespace": n, "valid_namespace": "false"}),
+            Some(ns) => namespace_sample(sim, &m, ns, &s, &st, &c, detail(req), None),
+            None => NamespaceSample::Invalid {
+                namespace: n,
+                valid_namespace: "false",
+            },
         })
         .collect();
-    wrap_list(
+    Reply::ok(Doc::typed_list(
         "namespace_billing_sample_infos",
         "namespace_billing_sample",
-        items,
-    )
+        &items,
+        req.format,
+    ))
 }
 
 #[cfg(test)]

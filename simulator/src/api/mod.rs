@@ -109,7 +109,7 @@ fn route(req: &Req) -> Option<(&'static str, Handler)> {
         ),
         ["object", "billing", "buckets", _, _, "info"] if get => (
             "/object/billing/buckets/{namespace}/{bucketName}/info",
-            billing::bucket_info,
+            billing::bucket_info_one,
         ),
         ["object", "billing", "buckets", _, "info"] if post => (
             "/object/billing/buckets/{namespace}/info",
@@ -117,7 +117,7 @@ fn route(req: &Req) -> Option<(&'static str, Handler)> {
         ),
         ["object", "billing", "buckets", _, _, "sample"] if get => (
             "/object/billing/buckets/{namespace}/{bucketName}/sample",
-            billing::bucket_sample,
+            billing::bucket_sample_one,
         ),
         ["object", "billing", "buckets", _, "sample"] if post => (
             "/object/billing/buckets/{namespace}/sample",
@@ -125,14 +125,14 @@ fn route(req: &Req) -> Option<(&'static str, Handler)> {
         ),
         ["object", "billing", "namespace", _, "info"] if get => (
             "/object/billing/namespace/{namespace}/info",
-            billing::namespace_info,
+            billing::namespace_info_one,
         ),
         ["object", "billing", "namespace", "info"] if post => {
             ("/object/billing/namespace/info", billing::namespaces_info)
         }
         ["object", "billing", "namespace", _, "sample"] if get => (
             "/object/billing/namespace/{namespace}/sample",
-            billing::namespace_sample,
+            billing::namespace_sample_one,
         ),
         ["object", "billing", "namespace", "sample"] if post => (
             "/object/billing/namespace/sample",
