@@ -3,6 +3,7 @@
 //! receivers, the health endpoints and the scheduler; and takes it all down in order on
 //! SIGTERM or SIGINT.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use exporter_prometheus::PrometheusExporter;
 use pipeline::config::parse_socket_addr;
 use pipeline::fanout::Fanout;
 use pipeline::{PipelineStats, Receiver, http_server, kv};
+use receiver_ecs::CollectorKind;
 use receiver_self::SelfReceiver;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -91,16 +93,51 @@ async fn run_inner(
     let resource = pipeline::resource(agent_resource(cfg).into_iter().map(|(k, v)| kv(k, v)));
     let mut jobs = Vec::new();
     let mut receivers: Vec<Arc<dyn Receiver>> = Vec::new();
+    let service_name = agent_resource(cfg)
+        .into_iter()
+        .find(|(k, _)| k == "service.name")
+        .map(|(_, v)| v)
+        .unwrap_or_else(|| "ecs-otel-agent".into());
+    // One cluster (session) per ECS receiver, shared by its collectors.
+    let mut clusters: BTreeMap<String, Vec<(CollectorKind, Arc<receiver_ecs::Collector>)>> =
+        BTreeMap::new();
     for s in &scheduled {
-        let receiver: Arc<dyn Receiver> = match &s.config {
-            ReceiverConfig::SelfTelemetry(_) => Arc::new(
+        let receiver: Arc<dyn Receiver> = match (&s.config, s.collector) {
+            (ReceiverConfig::SelfTelemetry(_), _) => Arc::new(
                 SelfReceiver::new(stats.clone(), resource.clone(), intervals.clone())
                     .with_context(|| format!("receivers.{}", s.id))?,
             ),
+            (ReceiverConfig::Ecs(ecs), Some(kind)) => {
+                if !clusters.contains_key(&s.receiver) {
+                    let name = s
+                        .receiver
+                        .split_once('/')
+                        .map_or(s.receiver.as_str(), |(_, n)| n);
+                    let built = receiver_ecs::collectors(name, ecs, &service_name)
+                        .with_context(|| format!("receivers.{}", s.receiver))?;
+                    clusters.insert(
+                        s.receiver.clone(),
+                        built.into_iter().map(|(sch, c)| (sch.kind, c)).collect(),
+                    );
+                }
+                clusters
+                    .get(&s.receiver)
+                    .and_then(|c| c.iter().find(|(k, _)| *k == kind))
+                    .map(|(_, c)| c.clone())
+                    .with_context(|| {
+                        format!(
+                            "receivers.{}: collector {} not built",
+                            s.receiver,
+                            kind.name()
+                        )
+                    })?
+            }
+            (ReceiverConfig::Ecs(_), None) => {
+                anyhow::bail!("receivers.{}: an ECS job without a collector", s.id)
+            }
         };
-        let requested = s.config.schedule().interval;
-        if requested != s.interval {
-            tracing::info!(receiver = %s.id, requested = ?requested, effective = ?s.interval, base = ?cfg.service.scheduler.base_interval, "interval rounded up to a multiple of the base interval");
+        if s.requested_interval != s.interval {
+            tracing::info!(receiver = %s.id, requested = ?s.requested_interval, effective = ?s.interval, base = ?cfg.service.scheduler.base_interval, "interval rounded up to a multiple of the base interval");
         }
         receivers.push(receiver.clone());
         jobs.push(Job {
@@ -113,7 +150,7 @@ async fn run_inner(
         });
     }
     for id in cfg.receivers.keys() {
-        if !scheduled.iter().any(|s| &s.id == id) {
+        if !scheduled.iter().any(|s| &s.receiver == id) {
             tracing::warn!(receiver = %id, "defined but not used by any metrics pipeline; not started");
         }
     }

@@ -125,6 +125,15 @@ async fn run_once(job: Arc<Job>, fanout: Arc<Fanout>, run: u64, cancel: Cancella
             span.record("otel.status_message", e.message.as_str());
             span.record("error.type", e.kind);
             tracing::warn!(parent: &span, receiver = %job.id, kind = e.kind, error = %e, "collection failed");
+            if let Some(partial) = e.partial {
+                fanout.dispatch(Arc::new(Batch {
+                    source: job.id.clone(),
+                    seq: run,
+                    collected_at: started,
+                    interval: job.interval,
+                    resource_metrics: partial.resource_metrics,
+                }));
+            }
             job.stats.record_failure(took, e.kind, e.message);
         }
         Err(_) => {

@@ -247,6 +247,26 @@ impl SnapshotBuilder {
         }
     }
 
+    /// A staleness marker: the series existed and has no value now (a node that did not
+    /// answer). OTLP carries it as a point flagged "no recorded value"; the Prometheus
+    /// exporter leaves the series out, so Prometheus marks it stale.
+    pub fn gauge_stale(
+        &mut self,
+        desc: &MetricDesc<'_>,
+        attributes: impl IntoIterator<Item = KeyValue>,
+    ) {
+        let point = NumberDataPoint {
+            attributes: attributes.into_iter().collect(),
+            time_unix_nano: self.time,
+            flags: crate::otlp::metrics::v1::DataPointFlags::NoRecordedValueMask as u32,
+            value: None,
+            ..Default::default()
+        };
+        if let Some(Data::Gauge(g)) = self.metric(desc, Kind::Gauge) {
+            g.data_points.push(point);
+        }
+    }
+
     /// A cumulative monotonic sum (a Prometheus counter) that started counting at `start`.
     pub fn counter(
         &mut self,

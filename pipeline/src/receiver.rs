@@ -43,12 +43,14 @@ impl Snapshot {
 
 /// A failed collection cycle. `kind` is a short, bounded word (`timeout`, `unavailable`,
 /// `auth`, `malformed`, ...) used as the `reason` of the failure counter; `message` names
-/// the place that failed.
+/// the place that failed. A receiver may still hand over what it has (its own figures,
+/// last good values it keeps for a while): `partial` is exported, the run counts as failed.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{message}")]
 pub struct ReceiverError {
     pub kind: &'static str,
     pub message: String,
+    pub partial: Option<Box<Snapshot>>,
 }
 
 impl ReceiverError {
@@ -56,7 +58,13 @@ impl ReceiverError {
         Self {
             kind,
             message: message.into(),
+            partial: None,
         }
+    }
+
+    pub fn with_partial(mut self, snapshot: Snapshot) -> Self {
+        self.partial = Some(Box::new(snapshot));
+        self
     }
 }
 

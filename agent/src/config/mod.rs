@@ -12,6 +12,7 @@ use std::time::Duration;
 use exporter_otlp::OtlpConfig;
 use exporter_prometheus::PrometheusConfig;
 use pipeline::config::{ConfigProblem, Problems, Validate, duration, join, parse_socket_addr};
+use receiver_ecs::{CollectorKind, EcsConfig};
 use receiver_self::SelfConfig;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -55,6 +56,7 @@ impl std::fmt::Display for ComponentId {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ReceiverConfig {
     SelfTelemetry(SelfConfig),
+    Ecs(Box<EcsConfig>),
 }
 
 /// What the scheduler needs of every receiver.
@@ -66,21 +68,43 @@ pub struct Schedule {
 }
 
 impl ReceiverConfig {
-    pub const KINDS: &'static [&'static str] = &["self"];
+    pub const KINDS: &'static [&'static str] = &["self", "ecs"];
 
-    pub fn schedule(&self) -> Schedule {
+    /// The scheduled jobs of a receiver: `self` is one, `ecs/prod` one per enabled
+    /// collector (`ecs/prod/dashboard`, `ecs/prod/node_stats`).
+    pub fn jobs(&self, id: &str) -> Vec<(String, Option<CollectorKind>, Schedule)> {
         match self {
-            ReceiverConfig::SelfTelemetry(c) => Schedule {
-                interval: c.collection_interval,
-                initial_delay: c.initial_delay,
-                timeout: c.timeout,
-            },
+            ReceiverConfig::SelfTelemetry(c) => vec![(
+                id.to_owned(),
+                None,
+                Schedule {
+                    interval: c.collection_interval,
+                    initial_delay: c.initial_delay,
+                    timeout: c.timeout,
+                },
+            )],
+            ReceiverConfig::Ecs(c) => c
+                .schedules()
+                .into_iter()
+                .map(|s| {
+                    (
+                        format!("{id}/{}", s.kind.name()),
+                        Some(s.kind),
+                        Schedule {
+                            interval: s.interval,
+                            initial_delay: s.initial_delay,
+                            timeout: s.timeout,
+                        },
+                    )
+                })
+                .collect(),
         }
     }
 
     fn to_json(&self) -> Value {
         match self {
             ReceiverConfig::SelfTelemetry(c) => serde_json::to_value(c),
+            ReceiverConfig::Ecs(c) => serde_json::to_value(c),
         }
         .unwrap_or(Value::Null)
     }
@@ -223,10 +247,15 @@ pub struct AgentConfig {
     pub service: ServiceConfig,
 }
 
-/// A receiver as the scheduler runs it.
+/// A receiver (or one collector of it) as the scheduler runs it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScheduledReceiver {
+    /// The job: `self`, `ecs/prod/dashboard`.
     pub id: String,
+    /// The configured receiver it belongs to: `self`, `ecs/prod`.
+    pub receiver: String,
+    pub collector: Option<CollectorKind>,
+    pub requested_interval: Duration,
     pub config: ReceiverConfig,
     pub interval: Duration,
     pub initial_delay: Duration,
@@ -245,7 +274,8 @@ pub fn effective_interval(requested: Duration, base: Duration) -> Duration {
 }
 
 impl AgentConfig {
-    /// Receivers that some metrics pipeline uses, with their effective schedule.
+    /// Receivers (and collectors) that some metrics pipeline uses, with their effective
+    /// schedule.
     pub fn scheduled_receivers(&self) -> Vec<ScheduledReceiver> {
         let base = self.service.scheduler.base_interval;
         let mut out: Vec<ScheduledReceiver> = Vec::new();
@@ -254,26 +284,29 @@ impl AgentConfig {
                 let Some(cfg) = self.receivers.get(r) else {
                     continue;
                 };
-                let entry = match out.iter_mut().position(|s| &s.id == r) {
-                    Some(i) => &mut out[i],
-                    None => {
-                        let s = cfg.schedule();
-                        let interval = effective_interval(s.interval, base);
-                        out.push(ScheduledReceiver {
-                            id: r.clone(),
-                            config: cfg.clone(),
-                            interval,
-                            initial_delay: s.initial_delay,
-                            timeout: s.timeout.unwrap_or(interval.mul_f64(0.8)),
-                            exporters: Vec::new(),
-                        });
-                        let last = out.len() - 1;
-                        &mut out[last]
-                    }
-                };
-                for e in &p.exporters {
-                    if !entry.exporters.contains(e) {
-                        entry.exporters.push(e.clone());
+                for (job, collector, s) in cfg.jobs(r) {
+                    let i = match out.iter().position(|x| x.id == job) {
+                        Some(i) => i,
+                        None => {
+                            let interval = effective_interval(s.interval, base);
+                            out.push(ScheduledReceiver {
+                                id: job,
+                                receiver: r.clone(),
+                                collector,
+                                requested_interval: s.interval,
+                                config: cfg.clone(),
+                                interval,
+                                initial_delay: s.initial_delay,
+                                timeout: s.timeout.unwrap_or(interval.mul_f64(0.8)),
+                                exporters: Vec::new(),
+                            });
+                            out.len() - 1
+                        }
+                    };
+                    for e in &p.exporters {
+                        if !out[i].exporters.contains(e) {
+                            out[i].exporters.push(e.clone());
+                        }
                     }
                 }
             }
@@ -485,6 +518,8 @@ pub fn from_yaml(
             "self" => {
                 decode::<SelfConfig>(&v, &path, &mut problems).map(ReceiverConfig::SelfTelemetry)
             }
+            "ecs" => decode::<EcsConfig>(&v, &path, &mut problems)
+                .map(|c| ReceiverConfig::Ecs(Box::new(c))),
             other => {
                 problems.push(
                     path,
@@ -665,7 +700,13 @@ fn check_service(
         problems.push("service.pipelines", "at most one traces pipeline");
     }
     for s in cfg.scheduled_receivers() {
-        let path = join("receivers", &s.id);
+        let path = match s.collector {
+            Some(k) => join(
+                &join(&join("receivers", &s.receiver), "collectors"),
+                k.name(),
+            ),
+            None => join("receivers", &s.id),
+        };
         if s.timeout >= s.interval {
             problems.push(
                 join(&path, "timeout"),

@@ -1,0 +1,823 @@
+//! The ECS receiver's metric catalog (dashboard and node-stats collectors, and the
+//! client's own figures). docs/metrics.md is generated from it.
+
+use pipeline::MetricDesc;
+use pipeline::catalog::{Catalog, CatalogEntry, Instrument, Unavailable};
+
+macro_rules! metric {
+    ($id:ident, $name:literal, $unit:literal, $desc:literal) => {
+        pub const $id: MetricDesc<'static> = MetricDesc::new($name, $unit, $desc);
+    };
+}
+
+// Cluster (local VDC): /dashboard/zones/localzone, /vdc/nodes, /object/capacity, /vdc/alerts.
+metric!(
+    VERSION_INFO,
+    "emcecs.version.info",
+    "",
+    "Always 1; the ECS version and node count are in the attributes"
+);
+metric!(
+    NODES,
+    "emcecs.nodes",
+    "{node}",
+    "Nodes of the local VDC by state"
+);
+metric!(
+    DISKS,
+    "emcecs.disks",
+    "{disk}",
+    "Disks of the local VDC by state"
+);
+metric!(
+    CAPACITY_TOTAL,
+    "emcecs.capacity.total",
+    "By",
+    "Raw capacity of the local VDC"
+);
+metric!(CAPACITY_FREE, "emcecs.capacity.free", "By", "Free capacity");
+metric!(
+    CAPACITY_ALLOCATED,
+    "emcecs.capacity.allocated",
+    "By",
+    "Allocated capacity"
+);
+metric!(
+    CAPACITY_RESERVED,
+    "emcecs.capacity.reserved",
+    "By",
+    "Capacity reserved by the system"
+);
+metric!(
+    CAPACITY_OFFLINE,
+    "emcecs.capacity.offline",
+    "By",
+    "Capacity on disks or nodes that are offline"
+);
+metric!(
+    CAPACITY_USED,
+    "emcecs.capacity.used",
+    "By",
+    "Allocated capacity by what it holds (user data, local protection, system metadata, geo copies, geo cache)"
+);
+metric!(
+    CAPACITY_ALLOCATED_RATIO,
+    "emcecs.capacity.allocated.ratio",
+    "1",
+    "Allocated fraction of the raw capacity"
+);
+metric!(
+    OBJECT_PROVISIONED,
+    "emcecs.object.capacity.provisioned",
+    "By",
+    "Provisioned object capacity (/object/capacity, reported in GB)"
+);
+metric!(
+    OBJECT_AVAILABLE,
+    "emcecs.object.capacity.available",
+    "By",
+    "Available object capacity (/object/capacity, reported in GB)"
+);
+metric!(
+    EFFICIENCY,
+    "emcecs.storage.efficiency.ratio",
+    "1",
+    "User data divided by allocated capacity: how much of what is stored is user data"
+);
+metric!(
+    PROTECTION_OVERHEAD,
+    "emcecs.storage.protection.overhead.ratio",
+    "1",
+    "User data plus local protection, divided by user data (1.33 for erasure coding 12+4)"
+);
+metric!(
+    EC_INFO,
+    "emcecs.erasure_coding.info",
+    "",
+    "Always 1; the erasure-coding scheme derived from the protection overhead is in the attributes"
+);
+metric!(
+    EC_CODED,
+    "emcecs.erasure_coding.coded.ratio",
+    "1",
+    "Fraction of the data already erasure-coded"
+);
+metric!(
+    EC_RATE,
+    "emcecs.erasure_coding.rate",
+    "By/s",
+    "Erasure-coding throughput"
+);
+metric!(
+    GC_PENDING,
+    "emcecs.gc.pending",
+    "By",
+    "Garbage waiting for collection, by type"
+);
+metric!(
+    GC_RECLAIMED,
+    "emcecs.gc.reclaimed",
+    "By",
+    "Garbage reclaimed so far, by type"
+);
+metric!(
+    GC_UNRECLAIMABLE,
+    "emcecs.gc.unreclaimable",
+    "By",
+    "User garbage that cannot be reclaimed"
+);
+metric!(
+    RECOVERY_RATE,
+    "emcecs.recovery.rate",
+    "By/s",
+    "Data recovery throughput"
+);
+metric!(
+    RECOVERY_PENDING,
+    "emcecs.recovery.pending",
+    "By",
+    "Bad chunks waiting to be recovered"
+);
+metric!(
+    RECOVERY_REMAINING,
+    "emcecs.recovery.remaining",
+    "s",
+    "Estimated time until recovery completes"
+);
+metric!(
+    CHUNKS,
+    "emcecs.chunks",
+    "{chunk}",
+    "Chunks by type (repository, XOR, geo copy)"
+);
+metric!(
+    CHUNKS_SIZE,
+    "emcecs.chunks.size",
+    "By",
+    "Size of the chunks by type"
+);
+metric!(
+    ALERTS,
+    "emcecs.alerts.unacknowledged",
+    "{alert}",
+    "Unacknowledged alerts by severity and type"
+);
+// Storage pools, nodes, disks: /dashboard/zones/localzone/{storagepools,nodes,disks}.
+metric!(
+    POOL_CAPACITY,
+    "emcecs.storage_pool.capacity",
+    "By",
+    "Capacity of a storage pool by state (total, free, allocated)"
+);
+metric!(
+    POOL_NODES,
+    "emcecs.storage_pool.nodes",
+    "{node}",
+    "Nodes of a storage pool by state"
+);
+metric!(
+    NODE_HEALTHY,
+    "emcecs.node.healthy",
+    "",
+    "1 when the dashboard reports the node Good"
+);
+metric!(
+    NODE_DISKS,
+    "emcecs.node.disks",
+    "{disk}",
+    "Disks of a node by state"
+);
+metric!(
+    NODE_CAPACITY,
+    "emcecs.node.capacity",
+    "By",
+    "Capacity of a node by state (total, free, allocated)"
+);
+metric!(
+    DISK_HEALTHY,
+    "emcecs.disk.healthy",
+    "",
+    "1 when the dashboard reports the disk Good"
+);
+metric!(
+    DISK_CAPACITY,
+    "emcecs.disk.capacity",
+    "By",
+    "Capacity of a disk by state (total, allocated)"
+);
+// Replication: /dashboard/zones/localzone/replicationgroups, .../rglinksFailed.
+metric!(
+    REPL_INGRESS,
+    "emcecs.replication.ingress",
+    "By/s",
+    "Replication traffic into the local VDC, per replication group"
+);
+metric!(
+    REPL_EGRESS,
+    "emcecs.replication.egress",
+    "By/s",
+    "Replication traffic out of the local VDC, per replication group"
+);
+metric!(
+    REPL_PENDING,
+    "emcecs.replication.pending",
+    "By",
+    "Data waiting to be replicated (repository, journal) or XOR-ed, per replication group"
+);
+metric!(
+    REPL_LAG,
+    "emcecs.replication.lag",
+    "s",
+    "Recovery point: now minus the replication group's replicationRpoTimestamp"
+);
+metric!(
+    REPL_LINKS_FAILED,
+    "emcecs.replication.links.failed",
+    "{link}",
+    "Failed replication group links"
+);
+// ECS 3.5 and earlier only (removed from the dashboard in 3.6).
+metric!(
+    TX_LATENCY,
+    "emcecs.transaction.latency",
+    "s",
+    "S3/Swift transaction latency by operation (ECS 3.5 and earlier)"
+);
+metric!(
+    TX_RATE,
+    "emcecs.transaction.rate",
+    "{transaction}/s",
+    "Transactions per second by operation (ECS 3.5 and earlier)"
+);
+metric!(
+    TX_BANDWIDTH,
+    "emcecs.transaction.bandwidth",
+    "By/s",
+    "Transaction bandwidth by operation (ECS 3.5 and earlier)"
+);
+metric!(
+    TX_TOTAL,
+    "emcecs.transactions",
+    "{transaction}",
+    "Transactions since the cluster's counters started, by result (ECS 3.5 and earlier)"
+);
+metric!(
+    TX_ERRORS,
+    "emcecs.transaction.errors",
+    "{transaction}",
+    "Failed transactions by error code, protocol and category (ECS 3.5 and earlier)"
+);
+// Buckets' settings: /object/namespaces, /object/bucket (refreshed every bucket_config_interval).
+metric!(NAMESPACES, "emcecs.namespaces", "{namespace}", "Namespaces");
+metric!(
+    BUCKETS,
+    "emcecs.buckets",
+    "{bucket}",
+    "Buckets per namespace"
+);
+metric!(
+    BUCKET_LOCK,
+    "emcecs.bucket.object_lock.enabled",
+    "",
+    "1 when object lock is enabled on the bucket"
+);
+metric!(
+    BUCKET_LOCK_RETENTION,
+    "emcecs.bucket.object_lock.default_retention",
+    "s",
+    "Default object-lock retention of the bucket, by mode (GOVERNANCE, COMPLIANCE)"
+);
+metric!(
+    BUCKET_RETENTION,
+    "emcecs.bucket.retention",
+    "s",
+    "Default retention period of the bucket"
+);
+metric!(
+    BUCKET_VERSIONING,
+    "emcecs.bucket.versioning.enabled",
+    "",
+    "1 when versioning is enabled on the bucket (0 suspended or never enabled; ObjectScale 4.x only)"
+);
+metric!(
+    BUCKET_LOCKED,
+    "emcecs.bucket.locked",
+    "",
+    "1 when the bucket is locked by an administrator"
+);
+// Node stats: port 9101 /stats/dt/DTInitStat, the S3 port's ?ping, /dashboard/nodes/{id} on ObjectScale.
+metric!(
+    NODE_DT,
+    "emcecs.node.dt.tables",
+    "{table}",
+    "Directory tables of the node by state (total, unready, unknown); ECS only"
+);
+metric!(
+    NODE_DT_READY,
+    "emcecs.node.dt.ready.ratio",
+    "1",
+    "Fraction of the node's directory tables that are ready; ECS only"
+);
+metric!(
+    NODE_LOAD,
+    "emcecs.node.load_factor",
+    "{connection}",
+    "Active S3 connections of the node (?ping LOAD_FACTOR)"
+);
+metric!(
+    NODE_MAINTENANCE,
+    "emcecs.node.maintenance_mode",
+    "",
+    "1 when the node is in maintenance mode (?ping)"
+);
+metric!(
+    NODE_UP,
+    "emcecs.node.stats.up",
+    "",
+    "1 when the node answered this cycle's stats call (9101 on ECS, /dashboard/nodes/{id} on ObjectScale)"
+);
+// The cluster client's own figures.
+metric!(
+    CLIENT_REQUESTS,
+    "ecs_otel_agent.ecs.requests",
+    "{request}",
+    "Management and node calls by endpoint and status (or timeout, error)"
+);
+metric!(
+    CLIENT_DURATION,
+    "ecs_otel_agent.ecs.request.duration",
+    "s",
+    "Duration of management and node calls by endpoint"
+);
+metric!(
+    CLIENT_LOGINS,
+    "ecs_otel_agent.ecs.logins",
+    "{login}",
+    "Logins by outcome (success, invalid_credentials, token_limit, error)"
+);
+metric!(
+    CLIENT_CIRCUIT,
+    "ecs_otel_agent.ecs.circuit.open",
+    "",
+    "1 while the endpoint's circuit breaker refuses calls"
+);
+
+const fn entry(
+    desc: MetricDesc<'static>,
+    instrument: Instrument,
+    attributes: &'static [&'static str],
+    source: &'static str,
+) -> CatalogEntry {
+    CatalogEntry {
+        desc,
+        instrument,
+        attributes,
+        enabled: true,
+        source,
+    }
+}
+
+use Instrument::{Counter, Gauge, Histogram};
+
+const LZ: &str = "/dashboard/zones/localzone";
+
+pub const CATALOG: Catalog = Catalog {
+    receiver: "ecs",
+    description: "ECS / ObjectScale system state, from the management API (dashboard collector) and each node's stats ports (node_stats collector). \
+A dashboard cycle makes 9 management calls (localzone, its nodes, disks, storage pools, replication groups and failed links, /vdc/nodes, /object/capacity, /vdc/alerts) \
+plus one more per 1,000 unacknowledged alerts beyond the first 1,000; every bucket_config_interval it also reads /object/namespaces (one call per 1,000 namespaces) \
+and one /object/bucket page (1,000 buckets) per namespace. A node_stats cycle makes one /vdc/nodes call, then per node one 9101 call (ECS) or one /dashboard/nodes/{id} call \
+(ObjectScale) and one ?ping call. Every series also carries job (service.name), instance (the cluster), and target_info holds ecs.cluster.name, ecs.vdc.name, ecs.vdc.id.",
+    metrics: &[
+        entry(VERSION_INFO, Gauge, &["version", "nodes"], "/vdc/nodes"),
+        entry(NODES, Gauge, &["state"], LZ),
+        entry(DISKS, Gauge, &["state"], LZ),
+        entry(CAPACITY_TOTAL, Gauge, &[], LZ),
+        entry(CAPACITY_FREE, Gauge, &[], LZ),
+        entry(CAPACITY_ALLOCATED, Gauge, &[], LZ),
+        entry(CAPACITY_RESERVED, Gauge, &[], LZ),
+        entry(CAPACITY_OFFLINE, Gauge, &[], LZ),
+        entry(CAPACITY_USED, Gauge, &["type"], LZ),
+        entry(CAPACITY_ALLOCATED_RATIO, Gauge, &[], LZ),
+        entry(OBJECT_PROVISIONED, Gauge, &[], "/object/capacity"),
+        entry(OBJECT_AVAILABLE, Gauge, &[], "/object/capacity"),
+        entry(EFFICIENCY, Gauge, &[], LZ),
+        entry(PROTECTION_OVERHEAD, Gauge, &[], LZ),
+        entry(EC_INFO, Gauge, &["scheme"], LZ),
+        entry(EC_CODED, Gauge, &[], LZ),
+        entry(EC_RATE, Gauge, &[], LZ),
+        entry(GC_PENDING, Gauge, &["type"], LZ),
+        entry(GC_RECLAIMED, Gauge, &["type"], LZ),
+        entry(GC_UNRECLAIMABLE, Gauge, &[], LZ),
+        entry(RECOVERY_RATE, Gauge, &[], LZ),
+        entry(RECOVERY_PENDING, Gauge, &[], LZ),
+        entry(RECOVERY_REMAINING, Gauge, &[], LZ),
+        entry(CHUNKS, Gauge, &["type"], LZ),
+        entry(CHUNKS_SIZE, Gauge, &["type"], LZ),
+        entry(ALERTS, Gauge, &["severity", "type"], "/vdc/alerts"),
+        entry(
+            POOL_CAPACITY,
+            Gauge,
+            &["storage_pool", "storage_pool_id", "state"],
+            "/dashboard/zones/localzone/storagepools",
+        ),
+        entry(
+            POOL_NODES,
+            Gauge,
+            &["storage_pool", "storage_pool_id", "state"],
+            "/dashboard/zones/localzone/storagepools",
+        ),
+        entry(
+            NODE_HEALTHY,
+            Gauge,
+            &["node", "node_id"],
+            "/dashboard/zones/localzone/nodes",
+        ),
+        entry(
+            NODE_DISKS,
+            Gauge,
+            &["node", "node_id", "state"],
+            "/dashboard/zones/localzone/nodes",
+        ),
+        entry(
+            NODE_CAPACITY,
+            Gauge,
+            &["node", "node_id", "state"],
+            "/dashboard/zones/localzone/nodes",
+        ),
+        entry(
+            DISK_HEALTHY,
+            Gauge,
+            &["node", "disk", "slot", "storage_pool"],
+            "/dashboard/zones/localzone/disks",
+        ),
+        entry(
+            DISK_CAPACITY,
+            Gauge,
+            &["node", "disk", "slot", "state"],
+            "/dashboard/zones/localzone/disks",
+        ),
+        entry(
+            REPL_INGRESS,
+            Gauge,
+            &["replication_group", "replication_group_id"],
+            "/dashboard/zones/localzone/replicationgroups",
+        ),
+        entry(
+            REPL_EGRESS,
+            Gauge,
+            &["replication_group", "replication_group_id"],
+            "/dashboard/zones/localzone/replicationgroups",
+        ),
+        entry(
+            REPL_PENDING,
+            Gauge,
+            &["replication_group", "replication_group_id", "type"],
+            "/dashboard/zones/localzone/replicationgroups",
+        ),
+        entry(
+            REPL_LAG,
+            Gauge,
+            &["replication_group", "replication_group_id"],
+            "/dashboard/zones/localzone/replicationgroups",
+        ),
+        entry(
+            REPL_LINKS_FAILED,
+            Gauge,
+            &["replication_group"],
+            "/dashboard/zones/localzone/rglinksFailed",
+        ),
+        entry(TX_LATENCY, Gauge, &["operation"], LZ),
+        entry(TX_RATE, Gauge, &["operation"], LZ),
+        entry(TX_BANDWIDTH, Gauge, &["operation"], LZ),
+        entry(TX_TOTAL, Counter, &["result"], LZ),
+        entry(TX_ERRORS, Counter, &["code", "protocol", "category"], LZ),
+        entry(NAMESPACES, Gauge, &[], "/object/namespaces"),
+        entry(BUCKETS, Gauge, &["namespace"], "/object/bucket"),
+        entry(
+            BUCKET_LOCK,
+            Gauge,
+            &["namespace", "bucket"],
+            "/object/bucket",
+        ),
+        entry(
+            BUCKET_LOCK_RETENTION,
+            Gauge,
+            &["namespace", "bucket", "mode"],
+            "/object/bucket",
+        ),
+        entry(
+            BUCKET_RETENTION,
+            Gauge,
+            &["namespace", "bucket"],
+            "/object/bucket",
+        ),
+        entry(
+            BUCKET_VERSIONING,
+            Gauge,
+            &["namespace", "bucket"],
+            "/object/bucket",
+        ),
+        entry(
+            BUCKET_LOCKED,
+            Gauge,
+            &["namespace", "bucket"],
+            "/object/bucket",
+        ),
+        entry(
+            NODE_DT,
+            Gauge,
+            &["node", "node_ip", "state"],
+            "http://<node>:9101/stats/dt/DTInitStat",
+        ),
+        entry(
+            NODE_DT_READY,
+            Gauge,
+            &["node", "node_ip"],
+            "http://<node>:9101/stats/dt/DTInitStat",
+        ),
+        entry(
+            NODE_LOAD,
+            Gauge,
+            &["node", "node_ip"],
+            "http://<node>:9020/?ping",
+        ),
+        entry(
+            NODE_MAINTENANCE,
+            Gauge,
+            &["node", "node_ip"],
+            "http://<node>:9020/?ping",
+        ),
+        entry(
+            NODE_UP,
+            Gauge,
+            &["node", "node_ip"],
+            "9101, or /dashboard/nodes/{id} on ObjectScale",
+        ),
+        entry(
+            CLIENT_REQUESTS,
+            Counter,
+            &["endpoint", "status"],
+            "the agent's ECS client",
+        ),
+        entry(
+            CLIENT_DURATION,
+            Histogram,
+            &["endpoint"],
+            "the agent's ECS client",
+        ),
+        entry(
+            CLIENT_LOGINS,
+            Counter,
+            &["outcome"],
+            "the agent's ECS client",
+        ),
+        entry(
+            CLIENT_CIRCUIT,
+            Gauge,
+            &["endpoint"],
+            "the agent's ECS client",
+        ),
+    ],
+    unavailable: &[
+        Unavailable {
+            name: "emcecs_storage_compression_ratio",
+            reason: "ECS's APIs do not report compression.",
+        },
+        Unavailable {
+            name: "emcecs_storage_deduplication_ratio",
+            reason: "ECS does not deduplicate and reports no such figure.",
+        },
+        Unavailable {
+            name: "emcecs_storage_effective_capacity_bytes",
+            reason: "Needs the compression and deduplication ratios, which ECS does not report.",
+        },
+        Unavailable {
+            name: "emcecs_bucket_locked_objects_total",
+            reason: "Needs per-object lock state; ECS exposes object lock only as bucket settings (see emcecs_bucket_object_lock_*).",
+        },
+        Unavailable {
+            name: "emcecs_bucket_lock_remaining_days",
+            reason: "Needs each object's retain-until date; only the bucket's default retention is exposed (emcecs_bucket_object_lock_default_retention_seconds).",
+        },
+        Unavailable {
+            name: "emcecs_bucket_compliance_violations_total",
+            reason: "No ECS API reports refused deletions; they would come from access logs.",
+        },
+        Unavailable {
+            name: "emcecs_replication_throughput_bytes_per_sec{source_vdc,target_vdc}",
+            reason: "ECS reports replication traffic per replication group, not per VDC pair: see emcecs_replication_ingress/egress_bytes_per_second.",
+        },
+        Unavailable {
+            name: "emcecs_replication_queue_depth (objects)",
+            reason: "ECS reports pending replication in bytes, not objects: see emcecs_replication_pending_bytes.",
+        },
+        Unavailable {
+            name: "emcecs_replication_failed_objects_total",
+            reason: "No ECS API counts failed object replications.",
+        },
+        Unavailable {
+            name: "emcecs_node_dt_tables on ObjectScale 4.x",
+            reason: "ObjectScale 4.1 no longer serves port 9101.",
+        },
+        Unavailable {
+            name: "emcecs_transaction_* on ECS 3.6+",
+            reason: "Removed from the dashboard API in ECS 3.6; they live in the Flux API, which this agent does not read yet.",
+        },
+    ],
+};
+
+/// The paychex/prometheus-emcecs-exporter names, exposed with `compatibility_names`.
+pub mod compat {
+    use super::MetricDesc;
+
+    macro_rules! compat {
+        ($id:ident, $name:literal, $desc:literal) => {
+            pub const $id: MetricDesc<'static> = MetricDesc::new($name, "", $desc);
+        };
+    }
+
+    compat!(
+        GOOD_NODES,
+        "emcecs_cluster_good_nodes",
+        "Good nodes (paychex name)"
+    );
+    compat!(
+        BAD_NODES,
+        "emcecs_cluster_bad_nodes",
+        "Bad nodes (paychex name)"
+    );
+    compat!(
+        GOOD_DISKS,
+        "emcecs_cluster_good_disks",
+        "Good disks (paychex name)"
+    );
+    compat!(
+        BAD_DISKS,
+        "emcecs_cluster_bad_disks",
+        "Bad disks (paychex name)"
+    );
+    compat!(
+        SPACE_FREE,
+        "emcecs_cluster_space_free",
+        "Free space in bytes (paychex name)"
+    );
+    compat!(
+        SPACE_TOTAL,
+        "emcecs_cluster_space_total",
+        "Total space in bytes (paychex name)"
+    );
+    compat!(
+        ALERTS_CRITICAL,
+        "emcecs_cluster_alerts_critical",
+        "Unacknowledged critical alerts (paychex name; a gauge, not a counter)"
+    );
+    compat!(
+        ALERTS_ERROR,
+        "emcecs_cluster_alerts_error",
+        "Unacknowledged error alerts (paychex name; a gauge)"
+    );
+    compat!(
+        ALERTS_INFO,
+        "emcecs_cluster_alerts_info",
+        "Unacknowledged info alerts (paychex name; a gauge)"
+    );
+    compat!(
+        ALERTS_WARNING,
+        "emcecs_cluster_alerts_warning",
+        "Unacknowledged warning alerts (paychex name; a gauge)"
+    );
+    compat!(
+        TX_SUCCESS,
+        "emcecs_cluster_transaction_success",
+        "Successful transactions (paychex name; ECS 3.5)"
+    );
+    compat!(
+        TX_ERROR,
+        "emcecs_cluster_transaction_error",
+        "Failed transactions (paychex name; ECS 3.5)"
+    );
+    compat!(
+        TX_ERROR_DETAIL,
+        "emcecs_cluster_transaction_error_detail",
+        "Failed transactions by code (paychex name; ECS 3.5)"
+    );
+    compat!(
+        TX_READ_LATENCY,
+        "emcecs_cluster_transaction_read_latency",
+        "Read latency in ms (paychex name; ECS 3.5)"
+    );
+    compat!(
+        TX_WRITE_LATENCY,
+        "emcecs_cluster_transaction_write_latency",
+        "Write latency in ms (paychex name; ECS 3.5)"
+    );
+    compat!(
+        TX_READ_TPS,
+        "emcecs_cluster_transaction_read_per_second",
+        "Reads per second (paychex name; ECS 3.5)"
+    );
+    compat!(
+        TX_WRITE_TPS,
+        "emcecs_cluster_transaction_write_per_second",
+        "Writes per second (paychex name; ECS 3.5)"
+    );
+    compat!(
+        TX_READ_BW,
+        "emcecs_cluster_transaction_read_bandwidth",
+        "Read bandwidth (paychex name; ECS 3.5)"
+    );
+    compat!(
+        TX_WRITE_BW,
+        "emcecs_cluster_transaction_write_bandwidth",
+        "Write bandwidth (paychex name; ECS 3.5)"
+    );
+    compat!(
+        REPL_INGRESS,
+        "emcecs_cluster_replication_ingress_traffic",
+        "Replication ingress (paychex name; label node holds the RG)"
+    );
+    compat!(
+        REPL_EGRESS,
+        "emcecs_cluster_replication_egress_traffic",
+        "Replication egress (paychex name; label node holds the RG)"
+    );
+    compat!(
+        REPL_DATA_PENDING,
+        "emcecs_cluster_data_replication_pending",
+        "Data pending replication (paychex name)"
+    );
+    compat!(
+        REPL_JOURNAL_PENDING,
+        "emcecs_cluster_journal_replication_pending",
+        "Journal pending replication (paychex name)"
+    );
+    compat!(
+        REPL_XOR_PENDING,
+        "emcecs_cluster_chunks_pending_xor",
+        "Chunks pending XOR (paychex name)"
+    );
+    compat!(
+        REPL_LAST,
+        "emcecs_cluster_last_replication_timestamp",
+        "replicationRpoTimestamp (paychex name)"
+    );
+    compat!(
+        VERSION,
+        "emcecs_cluster_version",
+        "Always 1; version and node count in labels (paychex name)"
+    );
+    compat!(
+        DT_TOTAL,
+        "emcecs_node_dtTotal",
+        "Directory tables (paychex name)"
+    );
+    compat!(
+        DT_UNREADY,
+        "emcecs_node_dtUnready",
+        "Unready directory tables (paychex name)"
+    );
+    compat!(
+        DT_UNKNOWN,
+        "emcecs_node_dtUnknown",
+        "Unknown directory tables (paychex name)"
+    );
+    compat!(
+        ACTIVE_CONNECTIONS,
+        "emcecs_node_activeConnections",
+        "Load factor (paychex name)"
+    );
+
+    pub const ALL: &[MetricDesc<'static>] = &[
+        GOOD_NODES,
+        BAD_NODES,
+        GOOD_DISKS,
+        BAD_DISKS,
+        SPACE_FREE,
+        SPACE_TOTAL,
+        ALERTS_CRITICAL,
+        ALERTS_ERROR,
+        ALERTS_INFO,
+        ALERTS_WARNING,
+        TX_SUCCESS,
+        TX_ERROR,
+        TX_ERROR_DETAIL,
+        TX_READ_LATENCY,
+        TX_WRITE_LATENCY,
+        TX_READ_TPS,
+        TX_WRITE_TPS,
+        TX_READ_BW,
+        TX_WRITE_BW,
+        REPL_INGRESS,
+        REPL_EGRESS,
+        REPL_DATA_PENDING,
+        REPL_JOURNAL_PENDING,
+        REPL_XOR_PENDING,
+        REPL_LAST,
+        VERSION,
+        DT_TOTAL,
+        DT_UNREADY,
+        DT_UNKNOWN,
+        ACTIVE_CONNECTIONS,
+    ];
+}

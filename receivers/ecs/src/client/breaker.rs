@@ -1,0 +1,139 @@
+//! A circuit breaker per endpoint, so that an API that keeps failing is not hammered:
+//! open after K consecutive failures, refuse calls for a cool-down, then let one probe
+//! through; its success closes the breaker, its failure opens it again.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    Closed {
+        failures: u32,
+    },
+    Open {
+        until: Instant,
+    },
+    /// One probe is in flight.
+    HalfOpen,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    None,
+    Opened,
+    Closed,
+}
+
+#[derive(Debug, Clone)]
+pub struct Breaker {
+    pub state: State,
+    threshold: u32,
+    cool_down: Duration,
+}
+
+impl Breaker {
+    pub fn new(threshold: u32, cool_down: Duration) -> Self {
+        Self {
+            state: State::Closed { failures: 0 },
+            threshold: threshold.max(1),
+            cool_down,
+        }
+    }
+
+    /// May a call go through now? `Err` carries how long until the next probe.
+    pub fn admit(&mut self, now: Instant) -> Result<(), Duration> {
+        match self.state {
+            State::Closed { .. } => Ok(()),
+            State::Open { until } if now < until => Err(until - now),
+            State::Open { .. } => {
+                self.state = State::HalfOpen;
+                Ok(())
+            }
+            State::HalfOpen => Err(Duration::ZERO),
+        }
+    }
+
+    pub fn record(&mut self, success: bool, now: Instant) -> Change {
+        match (self.state, success) {
+            (State::Closed { .. }, true) => {
+                self.state = State::Closed { failures: 0 };
+                Change::None
+            }
+            (State::Closed { failures }, false) => {
+                if failures + 1 >= self.threshold {
+                    self.state = State::Open {
+                        until: now + self.cool_down,
+                    };
+                    Change::Opened
+                } else {
+                    self.state = State::Closed {
+                        failures: failures + 1,
+                    };
+                    Change::None
+                }
+            }
+            (State::HalfOpen, true) | (State::Open { .. }, true) => {
+                self.state = State::Closed { failures: 0 };
+                Change::Closed
+            }
+            (State::HalfOpen, false) | (State::Open { .. }, false) => {
+                self.state = State::Open {
+                    until: now + self.cool_down,
+                };
+                Change::Opened
+            }
+        }
+    }
+
+    pub fn is_open(&self) -> bool {
+        !matches!(self.state, State::Closed { .. })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opens_after_k_failures_probes_after_cool_down_and_closes_on_success() {
+        let t0 = Instant::now();
+        let mut b = Breaker::new(3, Duration::from_secs(10));
+        for _ in 0..2 {
+            assert!(b.admit(t0).is_ok());
+            assert_eq!(b.record(false, t0), Change::None);
+        }
+        assert!(b.admit(t0).is_ok());
+        assert_eq!(b.record(false, t0), Change::Opened);
+        assert_eq!(
+            b.admit(t0 + Duration::from_secs(5)),
+            Err(Duration::from_secs(5))
+        );
+        // After the cool-down: exactly one probe.
+        let later = t0 + Duration::from_secs(11);
+        assert!(b.admit(later).is_ok());
+        assert!(b.admit(later).is_err(), "a second probe must wait");
+        assert_eq!(b.record(true, later), Change::Closed);
+        assert!(b.admit(later).is_ok());
+    }
+
+    #[test]
+    fn a_failed_probe_opens_again() {
+        let t0 = Instant::now();
+        let mut b = Breaker::new(1, Duration::from_secs(10));
+        b.record(false, t0);
+        let later = t0 + Duration::from_secs(10);
+        assert!(b.admit(later).is_ok());
+        assert_eq!(b.record(false, later), Change::Opened);
+        assert!(b.admit(later + Duration::from_secs(9)).is_err());
+    }
+
+    #[test]
+    fn successes_reset_the_count() {
+        let t0 = Instant::now();
+        let mut b = Breaker::new(2, Duration::from_secs(10));
+        b.record(false, t0);
+        b.record(true, t0);
+        assert_eq!(b.record(false, t0), Change::None);
+    }
+}

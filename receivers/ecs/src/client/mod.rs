@@ -1,0 +1,756 @@
+//! The ECS management client: one session per cluster and user, shared by all collectors
+//! of that cluster. Logs in with Basic auth once and reuses the token; on a 401 logs in
+//! again, at most twice per call; after a refused login waits (doubling) before trying
+//! again, so a refused login never becomes a login storm; logs out on shutdown. At most N
+//! calls in flight per cluster, a deadline per call, a circuit breaker per endpoint, a
+//! client span per call, and counters per endpoint and status.
+
+pub mod breaker;
+pub mod parse;
+pub mod tls;
+pub mod xml;
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use pipeline::config::Secret;
+use pipeline::stats::DurationHistogram;
+use pipeline::trace::{http_client_span, record_error, record_status};
+use serde_json::Value;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use crate::config::EcsConfig;
+use breaker::{Breaker, Change};
+
+/// Re-logins allowed within one call after a 401.
+pub const MAX_RELOGINS: u32 = 2;
+const MAX_LOGIN_BACKOFF: Duration = Duration::from_secs(600);
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ClientError {
+    #[error("{route}: cannot reach {endpoint}: {message}")]
+    Transport {
+        route: String,
+        endpoint: String,
+        message: String,
+    },
+    #[error("{route}: no answer within {after:?}")]
+    Timeout { route: String, after: Duration },
+    #[error("{route}: HTTP {status}{}: {message}", code.map(|c| format!(" (ECS code {c})")).unwrap_or_default())]
+    Status {
+        route: String,
+        status: u16,
+        code: Option<u32>,
+        message: String,
+    },
+    #[error("login to {endpoint} as {user} refused: {message}")]
+    Auth {
+        endpoint: String,
+        user: String,
+        message: String,
+    },
+    #[error(
+        "login to {endpoint} as {user} refused: the user has reached ECS's limit of concurrent tokens ({message}); other sessions of this user must log out or expire"
+    )]
+    TokenLimit {
+        endpoint: String,
+        user: String,
+        message: String,
+    },
+    #[error("not logging in to {endpoint} again for {wait:?} after the last refusal: {last}")]
+    LoginBackoff {
+        endpoint: String,
+        wait: Duration,
+        last: String,
+    },
+    #[error("{route}: circuit open after repeated failures; next try in {retry_in:?}")]
+    CircuitOpen { route: String, retry_in: Duration },
+    #[error("{route}: malformed answer: {message}")]
+    Malformed { route: String, message: String },
+    #[error("{0}")]
+    Setup(String),
+}
+
+impl ClientError {
+    /// A short, bounded word for counters and `error.type`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ClientError::Transport { .. } => "unavailable",
+            ClientError::Timeout { .. } => "timeout",
+            ClientError::Status { status, .. } if *status >= 500 => "server_error",
+            ClientError::Status { .. } => "client_error",
+            ClientError::Auth { .. } | ClientError::LoginBackoff { .. } => "auth",
+            ClientError::TokenLimit { .. } => "token_limit",
+            ClientError::CircuitOpen { .. } => "circuit_open",
+            ClientError::Malformed { .. } => "malformed",
+            ClientError::Setup(_) => "config",
+        }
+    }
+}
+
+/// An answer: status, body (and the session token, when the answer carries one).
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Bytes,
+    token: Option<String>,
+}
+
+/// The ECS release family, from `/vdc/nodes`: picks endpoints and expectations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// ECS up to 3.5: dashboard transaction figures, port 9101.
+    Ecs35,
+    /// ECS 3.6 to 3.x: no transaction figures, port 9101.
+    Ecs36,
+    /// ObjectScale 4.x: no port 9101.
+    ObjectScale4,
+}
+
+impl Family {
+    pub fn from_version(v: &str) -> Family {
+        let mut parts = v.split('.').filter_map(|p| p.parse::<u32>().ok());
+        match (parts.next(), parts.next()) {
+            (Some(major), _) if major >= 4 => Family::ObjectScale4,
+            (Some(3), Some(minor)) if minor >= 6 => Family::Ecs36,
+            _ => Family::Ecs35,
+        }
+    }
+
+    pub fn has_dt_stats(self) -> bool {
+        self != Family::ObjectScale4
+    }
+}
+
+#[derive(Debug, Default)]
+struct RouteStats {
+    by_status: BTreeMap<String, u64>,
+    duration: DurationHistogram,
+}
+
+#[derive(Debug, Default)]
+struct LoginState {
+    failures: u32,
+    next_attempt: Option<Instant>,
+    last_error: Option<String>,
+}
+
+/// A copy of the client's counters.
+#[derive(Debug, Clone, Default)]
+pub struct ClientStats {
+    /// (route, status or error kind) → calls.
+    pub requests: BTreeMap<(String, String), u64>,
+    /// route → (bucket counts, sum of seconds).
+    pub durations: BTreeMap<String, (Vec<u64>, f64)>,
+    /// outcome → logins.
+    pub logins: BTreeMap<String, u64>,
+    /// routes whose breaker is open.
+    pub open_circuits: Vec<String>,
+}
+
+pub struct EcsClient {
+    http: reqwest::Client,
+    base: String,
+    user: String,
+    password: Secret,
+    request_timeout: Duration,
+    login_backoff: Duration,
+    token: Mutex<Option<String>>,
+    login_lock: tokio::sync::Mutex<()>,
+    login_state: Mutex<LoginState>,
+    permits: Semaphore,
+    breakers: Mutex<BTreeMap<String, Breaker>>,
+    breaker_cfg: (u32, Duration),
+    routes: Mutex<BTreeMap<String, RouteStats>>,
+    logins: Mutex<BTreeMap<String, u64>>,
+    family: Mutex<Option<(Family, String)>>,
+    pub started: SystemTime,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The ECS error body's code and text, if the body is one.
+fn ecs_error(body: &[u8]) -> (Option<u32>, String) {
+    let text = String::from_utf8_lossy(body);
+    if let Ok(v) = serde_json::from_slice::<Value>(body) {
+        let code = parse::uint(&v["code"]).map(|c| c as u32);
+        let msg = [parse::text(&v["description"]), parse::text(&v["details"])]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(": ");
+        return (
+            code,
+            if msg.is_empty() {
+                text.chars().take(200).collect()
+            } else {
+                msg
+            },
+        );
+    }
+    if let Ok((_, v)) = xml::parse(&text) {
+        let code = parse::uint(&v["code"]).map(|c| c as u32);
+        let msg = [
+            parse::text(&v["description"]),
+            parse::text(&v["details"]),
+            parse::text(&v["Error"]["Message"]),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(": ");
+        if code.is_some() || !msg.is_empty() {
+            return (code, msg);
+        }
+    }
+    (None, text.chars().take(200).collect())
+}
+
+/// A management call.
+#[derive(Debug, Clone)]
+pub struct Call<'a> {
+    pub method: reqwest::Method,
+    /// Path and query: `/object/bucket?namespace=ns1&limit=1000`.
+    pub path: String,
+    /// The endpoint it is counted and broken under: `/object/bucket`.
+    pub route: &'a str,
+    pub body: Option<Vec<u8>>,
+    pub headers: Vec<(&'static str, String)>,
+    /// No call may run past this (the collection run's deadline).
+    pub deadline: Option<Instant>,
+}
+
+impl<'a> Call<'a> {
+    pub fn get(route: &'a str, path: impl Into<String>) -> Self {
+        Self {
+            method: reqwest::Method::GET,
+            path: path.into(),
+            route,
+            body: None,
+            headers: Vec::new(),
+            deadline: None,
+        }
+    }
+
+    pub fn post_json(route: &'a str, path: impl Into<String>, body: &Value) -> Self {
+        Self {
+            method: reqwest::Method::POST,
+            path: path.into(),
+            route,
+            body: Some(serde_json::to_vec(body).unwrap_or_default()),
+            headers: vec![("Content-Type", "application/json".into())],
+            deadline: None,
+        }
+    }
+
+    pub fn until(mut self, deadline: Instant) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    pub fn header(mut self, k: &'static str, v: impl Into<String>) -> Self {
+        self.headers.push((k, v.into()));
+        self
+    }
+}
+
+impl EcsClient {
+    pub fn new(cfg: &EcsConfig) -> Result<Self, ClientError> {
+        let password = cfg
+            .secret()
+            .ok_or_else(|| ClientError::Setup("no password (password or password_file)".into()))?;
+        let tls = tls::client_config(&cfg.tls).map_err(ClientError::Setup)?;
+        if cfg.tls.insecure_skip_verify {
+            tracing::warn!(endpoint = %cfg.endpoint, "tls.insecure_skip_verify is set: the cluster's certificate is not checked");
+        }
+        let mut base = cfg.base_url();
+        let mut builder = reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
+            .connect_timeout(cfg.request_timeout.min(Duration::from_secs(10)))
+            .pool_idle_timeout(Duration::from_secs(90))
+            .redirect(reqwest::redirect::Policy::none());
+        if let Some(name) = &cfg.tls.server_name {
+            // Check the certificate against `server_name` while connecting to the address
+            // of the endpoint.
+            if let Ok(uri) = base.parse::<http::Uri>()
+                && let (Some(host), port) = (uri.host(), uri.port_u16().unwrap_or(4443))
+                && let Ok(ip) = host.trim_matches(['[', ']']).parse::<std::net::IpAddr>()
+            {
+                builder = builder.resolve(name, std::net::SocketAddr::new(ip, port));
+                base = base.replacen(host, name, 1);
+            }
+        }
+        let http = builder
+            .build()
+            .map_err(|e| ClientError::Setup(e.to_string()))?;
+        Ok(Self {
+            http,
+            base,
+            user: cfg.username.clone(),
+            password,
+            request_timeout: cfg.request_timeout,
+            login_backoff: cfg.login_backoff,
+            token: Mutex::new(None),
+            login_lock: tokio::sync::Mutex::new(()),
+            login_state: Mutex::new(LoginState::default()),
+            permits: Semaphore::new(cfg.max_concurrent_requests.max(1)),
+            breakers: Mutex::new(BTreeMap::new()),
+            breaker_cfg: (
+                cfg.circuit_breaker.failure_threshold,
+                cfg.circuit_breaker.cool_down,
+            ),
+            routes: Mutex::new(BTreeMap::new()),
+            logins: Mutex::new(BTreeMap::new()),
+            family: Mutex::new(None),
+            started: SystemTime::now(),
+        })
+    }
+
+    pub fn endpoint(&self) -> &str {
+        &self.base
+    }
+
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    /// The cluster's release family and version string, once `/vdc/nodes` was read.
+    pub fn family(&self) -> Option<(Family, String)> {
+        lock(&self.family).clone()
+    }
+
+    pub fn set_version(&self, version: &str) {
+        let f = Family::from_version(version);
+        let mut cur = lock(&self.family);
+        if cur.as_ref().map(|c| c.1.as_str()) != Some(version) {
+            tracing::info!(endpoint = %self.base, version, family = ?f, "ECS version detected");
+        }
+        *cur = Some((f, version.to_owned()));
+    }
+
+    fn count(&self, route: &str, outcome: &str, took: Duration) {
+        let mut routes = lock(&self.routes);
+        let r = routes.entry(route.to_owned()).or_default();
+        *r.by_status.entry(outcome.to_owned()).or_insert(0) += 1;
+        r.duration.record(took);
+    }
+
+    fn count_login(&self, outcome: &str) {
+        *lock(&self.logins).entry(outcome.to_owned()).or_insert(0) += 1;
+    }
+
+    pub fn stats(&self) -> ClientStats {
+        let routes = lock(&self.routes);
+        let mut s = ClientStats::default();
+        for (route, r) in routes.iter() {
+            for (status, n) in &r.by_status {
+                s.requests.insert((route.clone(), status.clone()), *n);
+            }
+            let h = r.duration.snapshot();
+            s.durations.insert(route.clone(), (h.counts, h.sum));
+        }
+        s.logins = lock(&self.logins).clone();
+        s.open_circuits = lock(&self.breakers)
+            .iter()
+            .filter(|(_, b)| b.is_open())
+            .map(|(k, _)| k.clone())
+            .collect();
+        s
+    }
+
+    fn remaining(deadline: Option<Instant>, default: Duration) -> Duration {
+        match deadline {
+            Some(d) => d.saturating_duration_since(Instant::now()).min(default),
+            None => default,
+        }
+    }
+
+    /// One HTTP exchange, as a client span, counted.
+    async fn send(
+        &self,
+        c: &Call<'_>,
+        url: &str,
+        token: Option<&str>,
+        basic: bool,
+    ) -> Result<Answer, ClientError> {
+        let timeout = Self::remaining(c.deadline, self.request_timeout);
+        if timeout.is_zero() {
+            self.count(c.route, "timeout", Duration::ZERO);
+            return Err(ClientError::Timeout {
+                route: c.route.to_owned(),
+                after: Duration::ZERO,
+            });
+        }
+        let span = http_client_span(c.method.as_str(), url);
+        let mut req = self
+            .http
+            .request(c.method.clone(), url)
+            .timeout(timeout)
+            .header("Accept", "application/json");
+        if let Some(t) = token {
+            req = req.header("X-SDS-AUTH-TOKEN", t);
+        }
+        if basic {
+            req = req.basic_auth(&self.user, Some(self.password.expose()));
+        }
+        for (k, v) in &c.headers {
+            req = req.header(*k, v.as_str());
+        }
+        if let Some(b) = &c.body {
+            req = req.body(b.clone());
+        }
+        let started = Instant::now();
+        let result = async {
+            let resp = req.send().await?;
+            let status = resp.status().as_u16();
+            let token = resp
+                .headers()
+                .get("x-sds-auth-token")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let body = resp.bytes().await?;
+            Ok::<_, reqwest::Error>(Answer {
+                status,
+                body,
+                token,
+            })
+        }
+        .instrument(span.clone())
+        .await;
+        let took = started.elapsed();
+        match result {
+            Ok(a) => {
+                record_status(&span, a.status);
+                self.count(c.route, &a.status.to_string(), took);
+                Ok(a)
+            }
+            Err(e) if e.is_timeout() => {
+                record_error(&span, "timeout", "no answer in time");
+                self.count(c.route, "timeout", took);
+                Err(ClientError::Timeout {
+                    route: c.route.to_owned(),
+                    after: timeout,
+                })
+            }
+            Err(e) => {
+                let message = error_chain(&e);
+                record_error(&span, "transport", &message);
+                self.count(c.route, "error", took);
+                Err(ClientError::Transport {
+                    route: c.route.to_owned(),
+                    endpoint: self.base.clone(),
+                    message,
+                })
+            }
+        }
+    }
+
+    /// The current token, logging in first if there is none.
+    async fn token(&self, deadline: Option<Instant>) -> Result<String, ClientError> {
+        if let Some(t) = lock(&self.token).clone() {
+            return Ok(t);
+        }
+        let _one_login = self.login_lock.lock().await;
+        if let Some(t) = lock(&self.token).clone() {
+            return Ok(t);
+        }
+        {
+            let st = lock(&self.login_state);
+            if let Some(at) = st.next_attempt
+                && Instant::now() < at
+            {
+                return Err(ClientError::LoginBackoff {
+                    endpoint: self.base.clone(),
+                    wait: at - Instant::now(),
+                    last: st.last_error.clone().unwrap_or_default(),
+                });
+            }
+        }
+        let result = self.login(deadline).await;
+        let mut st = lock(&self.login_state);
+        match &result {
+            Ok(t) => {
+                *lock(&self.token) = Some(t.clone());
+                *st = LoginState::default();
+            }
+            Err(e) => {
+                st.failures += 1;
+                let wait = self
+                    .login_backoff
+                    .saturating_mul(1 << (st.failures - 1).min(10))
+                    .min(MAX_LOGIN_BACKOFF);
+                st.next_attempt = Some(Instant::now() + wait);
+                st.last_error = Some(e.to_string());
+                tracing::warn!(endpoint = %self.base, user = %self.user, error = %e, retry_in = ?wait, "ECS login failed");
+            }
+        }
+        result
+    }
+
+    async fn login(&self, deadline: Option<Instant>) -> Result<String, ClientError> {
+        let call = Call {
+            deadline,
+            ..Call::get("/login", "/login")
+        };
+        let url = format!("{}/login", self.base);
+        let a = match self.send(&call, &url, None, true).await {
+            Ok(a) => a,
+            Err(e) => {
+                self.count_login("error");
+                return Err(e);
+            }
+        };
+        if a.status == 200 {
+            return match a.token {
+                Some(t) if !t.is_empty() => {
+                    self.count_login("success");
+                    tracing::info!(endpoint = %self.base, user = %self.user, "logged in to ECS");
+                    Ok(t)
+                }
+                _ => {
+                    self.count_login("error");
+                    Err(ClientError::Malformed {
+                        route: "/login".into(),
+                        message: "HTTP 200 without an X-SDS-AUTH-TOKEN header".into(),
+                    })
+                }
+            };
+        }
+        let (code, message) = ecs_error(&a.body);
+        let err = match (a.status, code) {
+            (401, _) => {
+                self.count_login("invalid_credentials");
+                ClientError::Auth {
+                    endpoint: self.base.clone(),
+                    user: self.user.clone(),
+                    message: if message.is_empty() {
+                        "invalid credentials".into()
+                    } else {
+                        message
+                    },
+                }
+            }
+            (403, Some(1031)) | (403, None) if message.to_ascii_lowercase().contains("token") => {
+                self.count_login("token_limit");
+                ClientError::TokenLimit {
+                    endpoint: self.base.clone(),
+                    user: self.user.clone(),
+                    message,
+                }
+            }
+            (status, code) => {
+                self.count_login("error");
+                ClientError::Status {
+                    route: "/login".into(),
+                    status,
+                    code,
+                    message,
+                }
+            }
+        };
+        Err(err)
+    }
+
+    fn breaker_admit(&self, route: &str) -> Result<(), ClientError> {
+        let mut b = lock(&self.breakers);
+        let (k, cool) = self.breaker_cfg;
+        let breaker = b
+            .entry(route.to_owned())
+            .or_insert_with(|| Breaker::new(k, cool));
+        breaker
+            .admit(Instant::now())
+            .map_err(|retry_in| ClientError::CircuitOpen {
+                route: route.to_owned(),
+                retry_in,
+            })
+    }
+
+    fn breaker_record(&self, route: &str, success: bool) {
+        let mut b = lock(&self.breakers);
+        let (k, cool) = self.breaker_cfg;
+        let breaker = b
+            .entry(route.to_owned())
+            .or_insert_with(|| Breaker::new(k, cool));
+        match breaker.record(success, Instant::now()) {
+            Change::Opened => {
+                tracing::warn!(endpoint = %self.base, route, cool_down = ?cool, "circuit opened: the endpoint keeps failing; calls are refused until a probe succeeds")
+            }
+            Change::Closed => {
+                tracing::info!(endpoint = %self.base, route, "circuit closed: the endpoint answers again")
+            }
+            Change::None => {}
+        }
+    }
+
+    /// A management call with the session: logs in when needed, logs in again on a 401
+    /// (at most twice), respects the breaker and the in-flight limit. Non-2xx answers are
+    /// errors naming the endpoint.
+    pub async fn call(&self, c: Call<'_>) -> Result<Answer, ClientError> {
+        self.breaker_admit(c.route)?;
+        let permit = tokio::select! {
+            p = self.permits.acquire() => p.map_err(|_| ClientError::Setup("client closed".into()))?,
+            _ = sleep_until_opt(c.deadline) => {
+                self.breaker_record(c.route, false);
+                return Err(ClientError::Timeout { route: c.route.to_owned(), after: Duration::ZERO });
+            }
+        };
+        let url = format!("{}{}", self.base, c.path);
+        let mut relogins = 0;
+        let result = loop {
+            let token = match self.token(c.deadline).await {
+                Ok(t) => t,
+                // No session: the endpoint itself did not fail.
+                Err(e) => {
+                    drop(permit);
+                    return Err(e);
+                }
+            };
+            match self.send(&c, &url, Some(&token), false).await {
+                Ok(a) if a.status == 401 => {
+                    {
+                        let mut cur = lock(&self.token);
+                        if cur.as_deref() == Some(token.as_str()) {
+                            *cur = None;
+                        }
+                    }
+                    if relogins >= MAX_RELOGINS {
+                        let (_, message) = ecs_error(&a.body);
+                        break Err(ClientError::Auth {
+                            endpoint: self.base.clone(),
+                            user: self.user.clone(),
+                            message: format!(
+                                "{}: still 401 after {MAX_RELOGINS} new logins: {message}",
+                                c.route
+                            ),
+                        });
+                    }
+                    relogins += 1;
+                    tracing::info!(endpoint = %self.base, route = c.route, relogins, "token refused (expired or revoked); logging in again");
+                }
+                Ok(a) if a.status >= 500 => {
+                    self.breaker_record(c.route, false);
+                    let (code, message) = ecs_error(&a.body);
+                    break Err(ClientError::Status {
+                        route: c.route.to_owned(),
+                        status: a.status,
+                        code,
+                        message,
+                    });
+                }
+                Ok(a) if a.status >= 400 => {
+                    // The endpoint answered: a client error does not trip the breaker.
+                    self.breaker_record(c.route, true);
+                    let (code, message) = ecs_error(&a.body);
+                    break Err(ClientError::Status {
+                        route: c.route.to_owned(),
+                        status: a.status,
+                        code,
+                        message,
+                    });
+                }
+                Ok(a) => {
+                    self.breaker_record(c.route, true);
+                    break Ok(a);
+                }
+                Err(e) => {
+                    self.breaker_record(c.route, false);
+                    break Err(e);
+                }
+            }
+        };
+        drop(permit);
+        result
+    }
+
+    /// A call whose answer is JSON.
+    pub async fn json(&self, c: Call<'_>) -> Result<Value, ClientError> {
+        let route = c.route.to_owned();
+        let a = self.call(c).await?;
+        serde_json::from_slice(&a.body).map_err(|e| ClientError::Malformed {
+            route,
+            message: format!(
+                "invalid JSON ({e}); {} bytes, starting {:?}",
+                a.body.len(),
+                String::from_utf8_lossy(&a.body[..a.body.len().min(60)])
+            ),
+        })
+    }
+
+    /// A plain GET to a node port (9101, 9020): no session, no in-flight limit (nodes are
+    /// separate hosts), its own timeout.
+    pub async fn node_get(
+        &self,
+        route: &'static str,
+        url: &str,
+        timeout: Duration,
+    ) -> Result<Answer, ClientError> {
+        let c = Call {
+            deadline: Some(Instant::now() + timeout),
+            ..Call::get(route, url)
+        };
+        let a = self.send(&c, url, None, false).await?;
+        if a.status >= 400 {
+            let (code, message) = ecs_error(&a.body);
+            return Err(ClientError::Status {
+                route: route.to_owned(),
+                status: a.status,
+                code,
+                message,
+            });
+        }
+        Ok(a)
+    }
+
+    /// Ends the session (frees one of the user's tokens).
+    pub async fn logout(&self) {
+        let token = lock(&self.token).take();
+        let Some(token) = token else { return };
+        let c = Call {
+            deadline: Some(Instant::now() + Duration::from_secs(5)),
+            ..Call::get("/logout", "/logout")
+        };
+        let url = format!("{}/logout", self.base);
+        match self.send(&c, &url, Some(&token), false).await {
+            Ok(a) if a.status == 200 || a.status == 401 => {
+                tracing::info!(endpoint = %self.base, user = %self.user, "logged out of ECS")
+            }
+            Ok(a) => {
+                tracing::warn!(endpoint = %self.base, status = a.status, "logout answered with an error")
+            }
+            Err(e) => {
+                tracing::warn!(endpoint = %self.base, error = %e, "logout failed; the token will expire by itself")
+            }
+        }
+    }
+
+    /// Whether a session token is held right now.
+    pub fn has_session(&self) -> bool {
+        lock(&self.token).is_some()
+    }
+}
+
+async fn sleep_until_opt(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        cur = s.source();
+    }
+    parts.join(": ")
+}

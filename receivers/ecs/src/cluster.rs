@@ -1,0 +1,182 @@
+//! What the collectors of one cluster share: the client (one session), the cluster's
+//! identity for the resource, and the last good answer of each endpoint, served for a few
+//! cycles when a later call fails.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::SystemTime;
+
+use pipeline::otlp::resource::v1::Resource;
+use pipeline::{HistogramValue, SnapshotBuilder, kv};
+use serde_json::Value;
+use tokio::time::Instant;
+
+use crate::catalog::*;
+use crate::client::{Call, ClientError, EcsClient};
+use crate::config::EcsConfig;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+pub struct Cluster {
+    pub name: String,
+    pub cfg: EcsConfig,
+    pub client: EcsClient,
+    /// `service.name` of the cluster's resource (the `job` label).
+    pub service_name: String,
+    vdc: Mutex<Option<(String, String)>>,
+    last_good: Mutex<HashMap<String, (Value, u32)>>,
+    logged_out: AtomicBool,
+}
+
+impl Cluster {
+    pub fn new(name: &str, cfg: &EcsConfig, service_name: &str) -> Result<Self, ClientError> {
+        Ok(Self {
+            name: cfg.cluster_name.clone().unwrap_or_else(|| name.to_owned()),
+            cfg: cfg.clone(),
+            client: EcsClient::new(cfg)?,
+            service_name: service_name.to_owned(),
+            vdc: Mutex::new(None),
+            last_good: Mutex::new(HashMap::new()),
+            logged_out: AtomicBool::new(false),
+        })
+    }
+
+    pub fn set_vdc(&self, name: &str, id: &str) {
+        *lock(&self.vdc) = Some((name.to_owned(), id.to_owned()));
+    }
+
+    /// The resource every series of this cluster is reported under.
+    pub fn resource(&self) -> Resource {
+        let mut attrs = vec![
+            kv("service.name", self.service_name.as_str()),
+            kv("service.instance.id", self.name.as_str()),
+            kv("ecs.cluster.name", self.name.as_str()),
+        ];
+        if let Some((name, id)) = lock(&self.vdc).clone() {
+            attrs.push(kv("ecs.vdc.name", name));
+            attrs.push(kv("ecs.vdc.id", id));
+        }
+        if let Some((_, version)) = self.client.family() {
+            attrs.push(kv("ecs.version", version));
+        }
+        if let Ok(uri) = self.client.endpoint().parse::<http::Uri>()
+            && let Some(host) = uri.host()
+        {
+            attrs.push(kv("server.address", host));
+        }
+        pipeline::resource(attrs)
+    }
+
+    /// A JSON call; on failure, the last good answer of the same route while it is no
+    /// older than `keep_last_good_cycles` failures. Failures become `warnings`.
+    pub async fn fetch(
+        &self,
+        route: &str,
+        path: &str,
+        deadline: Instant,
+        warnings: &mut Vec<String>,
+    ) -> Result<Value, ClientError> {
+        match self
+            .client
+            .json(Call::get(route, path).until(deadline))
+            .await
+        {
+            Ok(v) => {
+                lock(&self.last_good).insert(route.to_owned(), (v.clone(), 0));
+                Ok(v)
+            }
+            Err(e) => {
+                let keep = self.cfg.keep_last_good_cycles;
+                let mut lg = lock(&self.last_good);
+                match lg.get_mut(route) {
+                    Some((v, n)) if *n < keep => {
+                        *n += 1;
+                        warnings.push(format!(
+                            "{e}; serving the last good answer ({n} of {keep} cycles)"
+                        ));
+                        tracing::warn!(cluster = %self.name, route, error = %e, cycles = *n, keep, "call failed; last good answer served");
+                        Ok(v.clone())
+                    }
+                    Some(_) => {
+                        lg.remove(route);
+                        warnings.push(format!(
+                            "{e}; the last good answer is too old and its series expired"
+                        ));
+                        tracing::warn!(cluster = %self.name, route, error = %e, "call failed; last good answer expired");
+                        Err(e)
+                    }
+                    None => {
+                        warnings.push(e.to_string());
+                        tracing::warn!(cluster = %self.name, route, error = %e, "call failed");
+                        Err(e)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Logs out, once, however many collectors share the cluster.
+    pub async fn shutdown(&self) {
+        if !self.logged_out.swap(true, Ordering::SeqCst) {
+            self.client.logout().await;
+        }
+    }
+
+    /// The client's own figures.
+    pub fn report_client(&self, b: &mut SnapshotBuilder) {
+        let s = self.client.stats();
+        let start = self.client.started;
+        for ((route, status), n) in &s.requests {
+            b.counter(
+                &CLIENT_REQUESTS,
+                *n,
+                start,
+                [
+                    kv("endpoint", route.as_str()),
+                    kv("status", status.as_str()),
+                ],
+            );
+        }
+        for (route, (counts, sum)) in &s.durations {
+            b.histogram(
+                &CLIENT_DURATION,
+                &HistogramValue {
+                    bounds: &pipeline::stats::DURATION_BOUNDS,
+                    counts,
+                    sum: *sum,
+                    min: None,
+                    max: None,
+                },
+                start,
+                [kv("endpoint", route.as_str())],
+            );
+        }
+        for (outcome, n) in &s.logins {
+            b.counter(&CLIENT_LOGINS, *n, start, [kv("outcome", outcome.as_str())]);
+        }
+        for route in s
+            .requests
+            .keys()
+            .map(|(r, _)| r)
+            .collect::<std::collections::BTreeSet<_>>()
+        {
+            let open = s.open_circuits.iter().any(|o| o == route);
+            b.gauge(
+                &CLIENT_CIRCUIT,
+                i64::from(open),
+                [kv("endpoint", route.as_str())],
+            );
+        }
+    }
+
+    pub fn builder(&self, time: SystemTime) -> SnapshotBuilder {
+        SnapshotBuilder::new(
+            self.resource(),
+            pipeline::scope("ecs-otel-agent/receiver/ecs", env!("CARGO_PKG_VERSION")),
+            time,
+        )
+    }
+}

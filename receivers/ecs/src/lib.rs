@@ -1,0 +1,89 @@
+//! The ECS receiver: one cluster per `receivers: ecs/<name>`, one shared management session,
+//! and a scheduled collector per enabled `collectors:` entry (`ecs/<name>/dashboard`,
+//! `ecs/<name>/node_stats`), each with its own interval and source of series.
+
+pub mod catalog;
+pub mod client;
+pub mod cluster;
+pub mod config;
+pub mod dashboard;
+pub mod node_stats;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use pipeline::{Receiver, ReceiverError, ScrapeContext, Snapshot};
+
+pub use client::ClientError;
+pub use cluster::Cluster;
+pub use config::{CollectorKind, CollectorSchedule, EcsConfig};
+
+/// A query parameter value, percent-encoded.
+pub fn percent(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+enum Inner {
+    Dashboard(dashboard::Dashboard),
+    NodeStats(node_stats::NodeStats),
+}
+
+/// One scheduled collector of a cluster.
+pub struct Collector {
+    pub kind: CollectorKind,
+    pub cluster: Arc<Cluster>,
+    inner: Inner,
+}
+
+#[async_trait]
+impl Receiver for Collector {
+    async fn scrape(&self, ctx: &ScrapeContext) -> Result<Snapshot, ReceiverError> {
+        match &self.inner {
+            Inner::Dashboard(d) => d.collect(ctx).await,
+            Inner::NodeStats(n) => n.collect(ctx).await,
+        }
+    }
+
+    async fn shutdown(&self) {
+        self.cluster.shutdown().await;
+    }
+}
+
+/// The collectors of one cluster, ready to schedule. `name` is the receiver's name
+/// (`prod` of `ecs/prod`), `service_name` the `service.name` of its series.
+pub fn collectors(
+    name: &str,
+    cfg: &EcsConfig,
+    service_name: &str,
+) -> Result<Vec<(CollectorSchedule, Arc<Collector>)>, ClientError> {
+    let cluster = Arc::new(Cluster::new(name, cfg, service_name)?);
+    let mut out = Vec::new();
+    for (i, s) in cfg.schedules().into_iter().enumerate() {
+        // The first collector also reports the shared client's figures.
+        let report_client = i == 0;
+        let inner = match s.kind {
+            CollectorKind::Dashboard => {
+                Inner::Dashboard(dashboard::Dashboard::new(cluster.clone(), report_client))
+            }
+            CollectorKind::NodeStats => {
+                Inner::NodeStats(node_stats::NodeStats::new(cluster.clone(), report_client))
+            }
+        };
+        out.push((
+            s,
+            Arc::new(Collector {
+                kind: s.kind,
+                cluster: cluster.clone(),
+                inner,
+            }),
+        ));
+    }
+    Ok(out)
+}

@@ -1,0 +1,349 @@
+//! The node-stats collector: each node's directory tables (port 9101, ECS only) and load
+//! factor and maintenance mode (the S3 port's `?ping`), with a timeout per node so that a
+//! dead node does not hold up the others. On ObjectScale 4.x, where 9101 is gone, the
+//! node's state comes from `/dashboard/nodes/{id}`. A node that does not answer gets
+//! staleness markers for its series, so they end instead of freezing.
+
+use std::sync::Arc;
+
+use pipeline::{ReceiverError, ScrapeContext, Snapshot, SnapshotBuilder, kv};
+use serde_json::Value;
+use tokio::time::Instant;
+
+use crate::catalog::{compat, *};
+use crate::client::parse::{list, num, text, uint};
+use crate::client::{Call, ClientError, Family, xml};
+use crate::cluster::Cluster;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeInfo {
+    pub name: String,
+    pub id: String,
+    pub ip: String,
+}
+
+/// What one node answered.
+#[derive(Debug, Default)]
+struct NodeResult {
+    /// (total, unready, unknown) directory tables.
+    dt: Option<(u64, u64, u64)>,
+    /// /dashboard/nodes/{id} healthStatus (ObjectScale).
+    healthy: Option<bool>,
+    stats_error: Option<ClientError>,
+    load_factor: Option<f64>,
+    maintenance: Option<bool>,
+    ping_error: Option<ClientError>,
+}
+
+pub struct NodeStats {
+    cluster: Arc<Cluster>,
+    report_client: bool,
+}
+
+/// Totals of a DTInitStat document: the entry without a `type` (or the sum of all).
+pub fn dt_totals(body: &str) -> Result<(u64, u64, u64), String> {
+    let (_, root) = xml::parse(body)?;
+    let entries = list(&root, "entry");
+    if entries.is_empty() {
+        return Err("no <entry> element".into());
+    }
+    let read = |e: &Value, k: &str| uint(&e[k]);
+    let pick: Vec<&Value> = match entries.iter().find(|e| e.get("type").is_none()) {
+        Some(e) => vec![*e],
+        None => entries,
+    };
+    let mut t = (0u64, 0u64, 0u64);
+    for e in pick {
+        t.0 += read(e, "total_dt_num").ok_or("entry without a readable total_dt_num")?;
+        t.1 += read(e, "unready_dt_num").unwrap_or(0);
+        t.2 += read(e, "unknown_dt_num").unwrap_or(0);
+    }
+    Ok(t)
+}
+
+/// LOAD_FACTOR value and MAINTENANCE_MODE status of a `?ping` answer.
+pub fn ping(body: &str) -> Result<(Option<f64>, Option<bool>), String> {
+    let (_, root) = xml::parse(body)?;
+    let mut lf = None;
+    let mut mm = None;
+    for item in list(&root, "PingItem") {
+        match text(&item["Name"]).unwrap_or("") {
+            "LOAD_FACTOR" => lf = num(&item["Value"]),
+            "MAINTENANCE_MODE" => mm = text(&item["Status"]).map(|s| s.eq_ignore_ascii_case("ON")),
+            _ => {}
+        }
+    }
+    // Old answers have one item whose Value is the load factor (paychex reads that).
+    if lf.is_none()
+        && let Some(first) = list(&root, "PingItem").first()
+    {
+        lf = num(&first["Value"]);
+    }
+    Ok((lf, mm))
+}
+
+impl NodeStats {
+    pub fn new(cluster: Arc<Cluster>, report_client: bool) -> Self {
+        Self {
+            cluster,
+            report_client,
+        }
+    }
+
+    async fn node(&self, n: NodeInfo, family: Family, deadline: Instant) -> (NodeInfo, NodeResult) {
+        let cfg = &self.cluster.cfg.collectors.node_stats;
+        let timeout = cfg
+            .node_timeout
+            .min(deadline.saturating_duration_since(Instant::now()));
+        let client = &self.cluster.client;
+        let stats = async {
+            if family.has_dt_stats() {
+                let url = format!("http://{}:{}/stats/dt/DTInitStat", n.ip, cfg.port);
+                let a = client
+                    .node_get("node:/stats/dt/DTInitStat", &url, timeout)
+                    .await?;
+                let body = String::from_utf8_lossy(&a.body);
+                dt_totals(&body)
+                    .map(|t| (Some(t), None))
+                    .map_err(|m| ClientError::Malformed {
+                        route: format!("{} {}", n.ip, "/stats/dt/DTInitStat"),
+                        message: m,
+                    })
+            } else {
+                let call = Call::get(
+                    "/dashboard/nodes/{id}",
+                    format!(
+                        "/dashboard/nodes/{}?dataType=current",
+                        crate::percent(&n.id)
+                    ),
+                )
+                .until(Instant::now() + timeout);
+                let v = client.json(call).await?;
+                Ok((
+                    None,
+                    text(&v["healthStatus"]).map(|h| h.eq_ignore_ascii_case("good")),
+                ))
+            }
+        };
+        let ping_call = async {
+            if cfg.ping_port == 0 {
+                return Ok((None, None));
+            }
+            let url = format!("http://{}:{}/?ping", n.ip, cfg.ping_port);
+            let a = client.node_get("node:/?ping", &url, timeout).await?;
+            ping(&String::from_utf8_lossy(&a.body)).map_err(|m| ClientError::Malformed {
+                route: format!("{} /?ping", n.ip),
+                message: m,
+            })
+        };
+        let (s, p) = tokio::join!(stats, ping_call);
+        let mut r = NodeResult::default();
+        match s {
+            Ok((dt, healthy)) => {
+                r.dt = dt;
+                r.healthy = healthy;
+            }
+            Err(e) => r.stats_error = Some(e),
+        }
+        match p {
+            Ok((lf, mm)) => {
+                r.load_factor = lf;
+                r.maintenance = mm;
+            }
+            Err(e) => r.ping_error = Some(e),
+        }
+        (n, r)
+    }
+
+    pub async fn collect(&self, ctx: &ScrapeContext) -> Result<Snapshot, ReceiverError> {
+        let cl = &self.cluster;
+        let mut warnings = Vec::new();
+        let nodes_v = match cl
+            .fetch("/vdc/nodes", "/vdc/nodes", ctx.deadline, &mut warnings)
+            .await
+        {
+            Ok(v) => v,
+            Err(e) => {
+                let mut b = cl.builder(ctx.started);
+                if self.report_client {
+                    cl.report_client(&mut b);
+                }
+                let partial = Snapshot {
+                    resource_metrics: vec![b.build()],
+                    warnings,
+                };
+                return Err(
+                    ReceiverError::new(e.kind(), format!("cannot list the nodes: {e}"))
+                        .with_partial(partial),
+                );
+            }
+        };
+        let nodes: Vec<NodeInfo> = list(&nodes_v, "node")
+            .iter()
+            .filter_map(|n| {
+                Some(NodeInfo {
+                    name: text(&n["nodename"]).unwrap_or("").to_owned(),
+                    id: text(&n["nodeid"]).unwrap_or("").to_owned(),
+                    ip: text(&n["mgmt_ip"])
+                        .or(text(&n["ip"]))?
+                        .split(':')
+                        .next()?
+                        .to_owned(),
+                })
+            })
+            .collect();
+        if let Some(version) = list(&nodes_v, "node")
+            .iter()
+            .find_map(|n| text(&n["version"]))
+        {
+            cl.client.set_version(version);
+        }
+        let family = cl.client.family().map_or(Family::Ecs36, |f| f.0);
+        let mut tasks = tokio::task::JoinSet::new();
+        let me = Arc::new(Self {
+            cluster: cl.clone(),
+            report_client: false,
+        });
+        for n in nodes {
+            let me = me.clone();
+            let deadline = ctx.deadline;
+            tasks.spawn(async move { me.node(n, family, deadline).await });
+        }
+        let mut results = Vec::new();
+        while let Some(r) = tasks.join_next().await {
+            match r {
+                Ok(x) => results.push(x),
+                Err(e) => warnings.push(format!("node task failed: {e}")),
+            }
+        }
+        results.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+        let mut b = cl.builder(ctx.started);
+        for (n, r) in &results {
+            emit(&mut b, n, r, family, cl.cfg.compatibility_names);
+            if let Some(e) = &r.stats_error {
+                warnings.push(format!("node {} ({}): {e}", n.name, n.ip));
+            }
+            if let Some(e) = &r.ping_error {
+                warnings.push(format!("node {} ({}) ping: {e}", n.name, n.ip));
+            }
+        }
+        if self.report_client {
+            cl.report_client(&mut b);
+        }
+        let snapshot = Snapshot {
+            resource_metrics: vec![b.build()],
+            warnings,
+        };
+        let all_failed =
+            !results.is_empty() && results.iter().all(|(_, r)| r.stats_error.is_some());
+        if let Some((_, r)) = results.iter().find(|(_, r)| {
+            r.stats_error
+                .as_ref()
+                .is_some_and(|e| matches!(e.kind(), "auth" | "token_limit"))
+        }) {
+            let e = r
+                .stats_error
+                .clone()
+                .unwrap_or(ClientError::Setup(String::new()));
+            return Err(ReceiverError::new(e.kind(), e.to_string()).with_partial(snapshot));
+        }
+        if all_failed {
+            return Err(
+                ReceiverError::new("unavailable", "no node answered its stats call")
+                    .with_partial(snapshot),
+            );
+        }
+        Ok(snapshot)
+    }
+}
+
+fn emit(b: &mut SnapshotBuilder, n: &NodeInfo, r: &NodeResult, family: Family, compat_on: bool) {
+    let attrs = || [kv("node", n.name.as_str()), kv("node_ip", n.ip.as_str())];
+    let with = |state: &str| {
+        [
+            kv("node", n.name.as_str()),
+            kv("node_ip", n.ip.as_str()),
+            kv("state", state),
+        ]
+    };
+    let ip = || [kv("node", n.ip.as_str())];
+    let answered = r.stats_error.is_none();
+    b.gauge(
+        &NODE_UP,
+        i64::from(answered && r.healthy != Some(false)),
+        attrs(),
+    );
+    if family.has_dt_stats() {
+        match r.dt {
+            Some((total, unready, unknown)) => {
+                b.gauge(&NODE_DT, total, with("total"));
+                b.gauge(&NODE_DT, unready, with("unready"));
+                b.gauge(&NODE_DT, unknown, with("unknown"));
+                if total > 0 {
+                    b.gauge(
+                        &NODE_DT_READY,
+                        total.saturating_sub(unready + unknown) as f64 / total as f64,
+                        attrs(),
+                    );
+                }
+                if compat_on {
+                    b.gauge(&compat::DT_TOTAL, total, ip());
+                    b.gauge(&compat::DT_UNREADY, unready, ip());
+                    b.gauge(&compat::DT_UNKNOWN, unknown, ip());
+                }
+            }
+            None => {
+                for s in ["total", "unready", "unknown"] {
+                    b.gauge_stale(&NODE_DT, with(s));
+                }
+                b.gauge_stale(&NODE_DT_READY, attrs());
+                if compat_on {
+                    for d in [compat::DT_TOTAL, compat::DT_UNREADY, compat::DT_UNKNOWN] {
+                        b.gauge_stale(&d, ip());
+                    }
+                }
+            }
+        }
+    }
+    match r.load_factor {
+        Some(lf) => {
+            b.gauge(&NODE_LOAD, lf, attrs());
+            if compat_on {
+                b.gauge(&compat::ACTIVE_CONNECTIONS, lf, ip());
+            }
+        }
+        None if r.ping_error.is_some() => {
+            b.gauge_stale(&NODE_LOAD, attrs());
+            if compat_on {
+                b.gauge_stale(&compat::ACTIVE_CONNECTIONS, ip());
+            }
+        }
+        None => {}
+    }
+    match r.maintenance {
+        Some(m) => b.gauge(&NODE_MAINTENANCE, i64::from(m), attrs()),
+        None if r.ping_error.is_some() => b.gauge_stale(&NODE_MAINTENANCE, attrs()),
+        None => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dt_totals_take_the_untyped_entry_and_accept_floats() {
+        let doc = "<x><entry><total_dt_num>384.0</total_dt_num><unready_dt_num>12.0</unready_dt_num><unknown_dt_num>0</unknown_dt_num></entry><entry><type>OB</type><total_dt_num>256</total_dt_num><unready_dt_num>8</unready_dt_num></entry></x>";
+        assert_eq!(dt_totals(doc), Ok((384, 12, 0)));
+        let typed_only = "<x><entry><type>A</type><total_dt_num>10</total_dt_num></entry><entry><type>B</type><total_dt_num>5</total_dt_num><unready_dt_num>1</unready_dt_num></entry></x>";
+        assert_eq!(dt_totals(typed_only), Ok((15, 1, 0)));
+        assert!(dt_totals("<x><entry><total_dt_num>").is_err());
+        assert!(dt_totals("<x></x>").is_err());
+    }
+
+    #[test]
+    fn ping_items() {
+        let doc = "<PingList xmlns=\"x\"><PingItem><Name>LOAD_FACTOR</Name><Value>42</Value></PingItem><PingItem><Name>MAINTENANCE_MODE</Name><Status>OFF</Status></PingItem></PingList>";
+        assert_eq!(ping(doc), Ok((Some(42.0), Some(false))));
+    }
+}
