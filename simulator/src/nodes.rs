@@ -139,7 +139,7 @@ async fn answer(sim: Arc<Sim>, node: usize, port: Port, req: Request<Incoming>) 
 }
 
 /// Binds `ip:port`; accepts for one node until `stop`. A node that is down (faults)
-/// closes every connection at once.
+/// closes every connection at once, including those opened before it went down.
 pub async fn listen(
     sim: Arc<Sim>,
     node: usize,
@@ -165,7 +165,14 @@ pub async fn listen(
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |req| {
                     let sim = sim.clone();
-                    async move { Ok::<_, std::convert::Infallible>(answer(sim, node, port, req).await) }
+                    async move {
+                        // A node that went down since the connection opened: failing the
+                        // service makes hyper drop the connection, as a dead host would.
+                        if sim.faults.node_down(node) {
+                            return Err(std::io::Error::other("node down"));
+                        }
+                        Ok(answer(sim, node, port, req).await)
+                    }
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(hyper_util::rt::TokioIo::new(stream), service)

@@ -279,7 +279,7 @@ metric!(
     BUCKET_LOCK,
     "emcecs.bucket.object_lock.enabled",
     "",
-    "1 when object lock is enabled on the bucket"
+    "1 when object lock is enabled on the bucket (ECS 3.6 and later)"
 );
 metric!(
     BUCKET_LOCK_RETENTION,
@@ -626,6 +626,30 @@ and one /object/bucket page (1,000 buckets) per namespace. A node_stats cycle ma
         },
     ],
 };
+
+/// Pages of a marker/limit listing of `items` at 1,000 per page (an empty list is one call).
+fn pages(items: u64) -> u64 {
+    items.div_ceil(1000).max(1)
+}
+
+/// Management calls of one dashboard cycle, as the catalog's description states them.
+/// `bucket_refresh` holds the number of buckets of each namespace when the cycle also
+/// refreshes the bucket settings (every `bucket_config_interval`).
+pub fn dashboard_calls(unacked_alerts: u64, bucket_refresh: Option<&[u64]>) -> u64 {
+    let base = 8 + pages(unacked_alerts);
+    match bucket_refresh {
+        Some(per_ns) => {
+            base + pages(per_ns.len() as u64) + per_ns.iter().map(|b| pages(*b)).sum::<u64>()
+        }
+        None => base,
+    }
+}
+
+/// Calls of one node-stats cycle: `/vdc/nodes`, then per node its stats call (9101 or
+/// `/dashboard/nodes/{id}`) and, unless `ping_port` is 0, its `?ping`.
+pub fn node_stats_calls(nodes: u64, ping: bool) -> u64 {
+    1 + nodes * (1 + u64::from(ping))
+}
 
 /// The paychex/prometheus-emcecs-exporter names, exposed with `compatibility_names`.
 pub mod compat {

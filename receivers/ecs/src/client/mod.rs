@@ -38,7 +38,7 @@ pub enum ClientError {
         endpoint: String,
         message: String,
     },
-    #[error("{route}: no answer within {after:?}")]
+    #[error("{route}: no answer within {} ms", (after.as_secs_f64() * 1000.0).round())]
     Timeout { route: String, after: Duration },
     #[error("{route}: HTTP {status}{}: {message}", code.map(|c| format!(" (ECS code {c})")).unwrap_or_default())]
     Status {
@@ -536,7 +536,10 @@ impl EcsClient {
                     },
                 }
             }
-            (403, Some(1031)) | (403, None) if message.to_ascii_lowercase().contains("token") => {
+            (403, code)
+                if code == Some(1031)
+                    || (code.is_none() && message.to_ascii_lowercase().contains("token")) =>
+            {
                 self.count_login("token_limit");
                 ClientError::TokenLimit {
                     endpoint: self.base.clone(),

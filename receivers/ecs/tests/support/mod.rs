@@ -1,0 +1,236 @@
+//! A simulator per test, a receiver configured for it, and readers of the snapshots.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use ecs_sim::{ModelConfig, RunningSim, SimConfig, Version};
+use pipeline::otlp::common::v1::any_value::Value as AnyValue;
+use pipeline::otlp::metrics::v1::{metric::Data, number_data_point};
+use pipeline::{Receiver, ReceiverError, ScrapeContext, Snapshot};
+use receiver_ecs::{Collector, CollectorKind, EcsConfig};
+use testkit::TempDir;
+use tokio_util::sync::CancellationToken;
+
+pub const USER: &str = "emcmonitor";
+
+pub struct Env {
+    pub sim: RunningSim,
+    pub cfg: EcsConfig,
+    _dir: TempDir,
+}
+
+/// A small simulated cluster of `version`, over HTTPS with its own certificate.
+pub async fn start(version: Version, tweak: impl FnOnce(&mut SimConfig)) -> Env {
+    let mut sc = SimConfig {
+        model: ModelConfig {
+            version,
+            ..ModelConfig::small()
+        },
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        ..SimConfig::default()
+    };
+    tweak(&mut sc);
+    let sim = ecs_sim::start(sc).await.expect("simulator starts");
+    let dir = TempDir::new("ecs-receiver-test");
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, sim.cert_pem.as_deref().unwrap()).unwrap();
+    let mut cfg = EcsConfig {
+        endpoint: sim.url(),
+        username: USER.into(),
+        password: Some(pipeline::config::Secret::new("monitor-pass")),
+        cluster_name: Some("lab".into()),
+        ..EcsConfig::default()
+    };
+    cfg.tls.ca_file = Some(ca);
+    Env {
+        sim,
+        cfg,
+        _dir: dir,
+    }
+}
+
+impl Env {
+    /// The collectors of one cluster for the current config.
+    pub fn collectors(&self) -> Vec<Arc<Collector>> {
+        receiver_ecs::collectors("lab", &self.cfg, "ecs-otel-agent")
+            .expect("collectors build")
+            .into_iter()
+            .map(|(_, c)| c)
+            .collect()
+    }
+
+    pub fn tokens(&self) -> usize {
+        self.sim.sim.sessions.count(USER)
+    }
+
+    /// (logins, logouts, refused logins) the simulator saw.
+    pub fn logins(&self) -> (u64, u64, u64) {
+        self.sim.sim.sessions.totals()
+    }
+
+    pub fn calls(&self, method_route: &str) -> u64 {
+        self.sim.sim.log.calls(method_route)
+    }
+}
+
+pub fn of(cs: &[Arc<Collector>], kind: CollectorKind) -> Arc<Collector> {
+    cs.iter().find(|c| c.kind == kind).cloned().unwrap()
+}
+
+/// One scheduled run of `c` with `timeout`.
+pub async fn run(c: &Collector, run: u64, timeout: Duration) -> Result<Snapshot, ReceiverError> {
+    let ctx = ScrapeContext {
+        receiver: "ecs/lab".into(),
+        started: SystemTime::now(),
+        deadline: tokio::time::Instant::now() + timeout,
+        interval: Duration::from_secs(60),
+        cancel: CancellationToken::new(),
+        run,
+    };
+    c.scrape(&ctx).await
+}
+
+pub async fn ok(c: &Collector, n: u64) -> Snapshot {
+    match run(c, n, Duration::from_secs(20)).await {
+        Ok(s) => s,
+        Err(e) => panic!("run {n} of {:?} failed: {} {}", c.kind, e.kind, e.message),
+    }
+}
+
+/// One data point as the tests read it.
+#[derive(Debug, Clone)]
+pub struct Point {
+    pub name: String,
+    pub attrs: BTreeMap<String, String>,
+    pub value: f64,
+    /// Marked "no recorded value" (a staleness marker).
+    pub stale: bool,
+}
+
+fn any_text(v: &Option<pipeline::otlp::common::v1::AnyValue>) -> String {
+    match v.as_ref().and_then(|v| v.value.as_ref()) {
+        Some(AnyValue::StringValue(s)) => s.clone(),
+        Some(AnyValue::IntValue(i)) => i.to_string(),
+        Some(AnyValue::DoubleValue(d)) => d.to_string(),
+        Some(AnyValue::BoolValue(b)) => b.to_string(),
+        _ => String::new(),
+    }
+}
+
+pub fn points(s: &Snapshot) -> Vec<Point> {
+    let mut out = Vec::new();
+    for rm in &s.resource_metrics {
+        for sm in &rm.scope_metrics {
+            for m in &sm.metrics {
+                let nums = match &m.data {
+                    Some(Data::Gauge(g)) => &g.data_points,
+                    Some(Data::Sum(g)) => &g.data_points,
+                    Some(Data::Histogram(h)) => {
+                        for p in &h.data_points {
+                            out.push(Point {
+                                name: m.name.clone(),
+                                attrs: p
+                                    .attributes
+                                    .iter()
+                                    .map(|kv| (kv.key.clone(), any_text(&kv.value)))
+                                    .collect(),
+                                value: p.count as f64,
+                                stale: p.flags & 1 == 1,
+                            });
+                        }
+                        continue;
+                    }
+                    _ => continue,
+                };
+                for p in nums {
+                    out.push(Point {
+                        name: m.name.clone(),
+                        attrs: p
+                            .attributes
+                            .iter()
+                            .map(|kv| (kv.key.clone(), any_text(&kv.value)))
+                            .collect(),
+                        value: match p.value {
+                            Some(number_data_point::Value::AsInt(i)) => i as f64,
+                            Some(number_data_point::Value::AsDouble(d)) => d,
+                            None => f64::NAN,
+                        },
+                        stale: p.flags & 1 == 1,
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Points of `name` whose attributes include `attrs`.
+pub fn find(s: &Snapshot, name: &str, attrs: &[(&str, &str)]) -> Vec<Point> {
+    points(s)
+        .into_iter()
+        .filter(|p| {
+            p.name == name
+                && attrs
+                    .iter()
+                    .all(|(k, v)| p.attrs.get(*k).map(String::as_str) == Some(*v))
+        })
+        .collect()
+}
+
+/// The one live value of `name` with `attrs`.
+pub fn value(s: &Snapshot, name: &str, attrs: &[(&str, &str)]) -> f64 {
+    let ps: Vec<Point> = find(s, name, attrs)
+        .into_iter()
+        .filter(|p| !p.stale)
+        .collect();
+    assert_eq!(ps.len(), 1, "{name} {attrs:?}: {ps:?}");
+    ps[0].value
+}
+
+pub fn names(s: &Snapshot) -> std::collections::BTreeSet<String> {
+    points(s).into_iter().map(|p| p.name).collect()
+}
+
+/// Resource attributes of the snapshot.
+pub fn resource(s: &Snapshot) -> BTreeMap<String, String> {
+    s.resource_metrics[0]
+        .resource
+        .as_ref()
+        .map(|r| {
+            r.attributes
+                .iter()
+                .map(|kv| (kv.key.clone(), any_text(&kv.value)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Polls `cond` every 50 ms until it holds or `deadline` passes.
+pub async fn eventually<F, Fut>(deadline: Duration, what: &str, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let end = tokio::time::Instant::now() + deadline;
+    loop {
+        if cond().await {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < end,
+            "not within {deadline:?}: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Logs out through the collectors and checks that the simulator holds no token of ours.
+pub async fn finish(env: &Env, cs: &[Arc<Collector>]) {
+    for c in cs {
+        c.shutdown().await;
+    }
+    assert_eq!(env.tokens(), 0, "tokens left after shutdown");
+}
