@@ -35,192 +35,193 @@ async fn figures_match_the_model(version: Version) {
     assert!(dash.warnings.is_empty(), "{:?}", dash.warnings);
     assert!(nodes.warnings.is_empty(), "{:?}", nodes.warnings);
     let o = env.sim.sim.faults.overrides();
-    let m = env.sim.model();
+    {
+        let m = env.sim.model();
 
-    // The resource names the cluster and its VDC.
-    let r = resource(&dash);
-    assert_eq!(r["ecs.cluster.name"], "lab");
-    assert_eq!(r["service.instance.id"], "lab");
-    assert_eq!(r["ecs.vdc.name"], m.vdc_name);
-    assert_eq!(r["ecs.vdc.id"], m.vdc_id);
-    assert_eq!(r["ecs.version"], version.build());
+        // The resource names the cluster and its VDC.
+        let r = resource(&dash);
+        assert_eq!(r["ecs.cluster.name"], "lab");
+        assert_eq!(r["service.instance.id"], "lab");
+        assert_eq!(r["ecs.vdc.name"], m.vdc_name);
+        assert_eq!(r["ecs.vdc.id"], m.vdc_id);
+        assert_eq!(r["ecs.version"], version.build());
 
-    assert_eq!(
-        value(
-            &dash,
-            "emcecs.version.info",
-            &[("version", version.build())]
-        ),
-        1.0
-    );
-    assert_eq!(
-        value(&dash, "emcecs.nodes", &[("state", "good")]),
-        m.nodes.len() as f64
-    );
-    let (c0, c1) = (m.capacity(t0, &o), m.capacity(t1, &o));
-    between(
-        value(&dash, "emcecs.capacity.total", &[]),
-        c0.total as f64,
-        c1.total as f64,
-        "total",
-    );
-    between(
-        value(&dash, "emcecs.capacity.free", &[]),
-        c0.free as f64,
-        c1.free as f64,
-        "free",
-    );
-    between(
-        value(&dash, "emcecs.capacity.used", &[("type", "user_data")]),
-        c0.user_data as f64,
-        c1.user_data as f64,
-        "user data",
-    );
-    // Storage efficiency and protection overhead are derived, not read.
-    let eff = value(&dash, "emcecs.storage.efficiency.ratio", &[]);
-    between(
-        eff,
-        c0.user_data as f64 / c0.allocated as f64,
-        c1.user_data as f64 / c1.allocated as f64,
-        "efficiency",
-    );
-    for sev in ["critical", "error", "warning", "info"] {
-        let got: f64 = find(&dash, "emcecs.alerts.unacknowledged", &[("severity", sev)])
-            .iter()
-            .map(|p| p.value)
-            .sum();
-        assert_eq!(got, m.unacked(&sev.to_ascii_uppercase()) as f64, "{sev}");
-    }
-    for (i, g) in m.rgs.iter().enumerate() {
-        let attrs = [("replication_group", g.name.as_str())];
-        let lag = value(&dash, "emcecs.replication.lag", &attrs);
-        let (r0, r1) = (m.replication(i, t0, &o), m.replication(i, t1, &o));
-        // The agent's clock is the simulator's clock here (no offset), give or take
-        // the second the cycle took; the RPO timestamp may move on in between.
-        let (newest, oldest) = (
-            r0.rpo_timestamp.max(r1.rpo_timestamp),
-            r0.rpo_timestamp.min(r1.rpo_timestamp),
-        );
-        between(
-            lag,
-            (t0 - newest - 1) as f64,
-            (t1 - oldest + 1) as f64,
-            "lag",
-        );
-        between(
+        assert_eq!(
             value(
                 &dash,
-                "emcecs.replication.pending",
-                &[attrs[0], ("type", "xor")],
+                "emcecs.version.info",
+                &[("version", version.build())]
             ),
-            r0.pending_xor as f64,
-            r1.pending_xor as f64,
-            "xor",
+            1.0
         );
         assert_eq!(
-            value(&dash, "emcecs.replication.links.failed", &attrs),
-            f64::from(u8::from(g.link_failed)),
-            "{}",
-            g.name
+            value(&dash, "emcecs.nodes", &[("state", "good")]),
+            m.nodes.len() as f64
         );
-    }
-    // Bucket settings.
-    let buckets: usize = m.namespaces.values().map(|n| n.buckets.len()).sum();
-    // Only ObjectScale lists the versioning status with the buckets; ECS 3.5 not even
-    // the object-lock settings.
-    let versioned = find(&dash, "emcecs.bucket.versioning.enabled", &[]);
-    let expect = if version == Version::ObjectScale41 {
-        buckets
-    } else {
-        0
-    };
-    assert_eq!(versioned.len(), expect);
-    let locks = find(&dash, "emcecs.bucket.object_lock.enabled", &[]);
-    let expect = if version == Version::Ecs35 {
-        0
-    } else {
-        buckets
-    };
-    assert_eq!(locks.len(), expect);
-    for ns in m.namespaces.values() {
-        assert_eq!(
-            value(&dash, "emcecs.buckets", &[("namespace", ns.name.as_str())]),
-            ns.buckets.len() as f64
+        let (c0, c1) = (m.capacity(t0, &o), m.capacity(t1, &o));
+        between(
+            value(&dash, "emcecs.capacity.total", &[]),
+            c0.total as f64,
+            c1.total as f64,
+            "total",
         );
-        for b in ns.buckets.values().filter(|_| version != Version::Ecs35) {
-            let at = [("namespace", ns.name.as_str()), ("bucket", b.name.as_str())];
-            assert_eq!(
-                value(&dash, "emcecs.bucket.object_lock.enabled", &at),
-                f64::from(u8::from(b.object_lock)),
-                "{}",
-                b.name
+        between(
+            value(&dash, "emcecs.capacity.free", &[]),
+            c0.free as f64,
+            c1.free as f64,
+            "free",
+        );
+        between(
+            value(&dash, "emcecs.capacity.used", &[("type", "user_data")]),
+            c0.user_data as f64,
+            c1.user_data as f64,
+            "user data",
+        );
+        // Storage efficiency and protection overhead are derived, not read.
+        let eff = value(&dash, "emcecs.storage.efficiency.ratio", &[]);
+        between(
+            eff,
+            c0.user_data as f64 / c0.allocated as f64,
+            c1.user_data as f64 / c1.allocated as f64,
+            "efficiency",
+        );
+        for sev in ["critical", "error", "warning", "info"] {
+            let got: f64 = find(&dash, "emcecs.alerts.unacknowledged", &[("severity", sev)])
+                .iter()
+                .map(|p| p.value)
+                .sum();
+            assert_eq!(got, m.unacked(&sev.to_ascii_uppercase()) as f64, "{sev}");
+        }
+        for (i, g) in m.rgs.iter().enumerate() {
+            let attrs = [("replication_group", g.name.as_str())];
+            let lag = value(&dash, "emcecs.replication.lag", &attrs);
+            let (r0, r1) = (m.replication(i, t0, &o), m.replication(i, t1, &o));
+            // The agent's clock is the simulator's clock here (no offset), give or take
+            // the second the cycle took; the RPO timestamp may move on in between.
+            let (newest, oldest) = (
+                r0.rpo_timestamp.max(r1.rpo_timestamp),
+                r0.rpo_timestamp.min(r1.rpo_timestamp),
             );
-            if let Some(mode) = b.lock_mode {
-                let secs = value(
+            between(
+                lag,
+                (t0 - newest - 1) as f64,
+                (t1 - oldest + 1) as f64,
+                "lag",
+            );
+            between(
+                value(
                     &dash,
-                    "emcecs.bucket.object_lock.default_retention",
-                    &[at[0], at[1], ("mode", mode)],
+                    "emcecs.replication.pending",
+                    &[attrs[0], ("type", "xor")],
+                ),
+                r0.pending_xor as f64,
+                r1.pending_xor as f64,
+                "xor",
+            );
+            assert_eq!(
+                value(&dash, "emcecs.replication.links.failed", &attrs),
+                f64::from(u8::from(g.link_failed)),
+                "{}",
+                g.name
+            );
+        }
+        // Bucket settings.
+        let buckets: usize = m.namespaces.values().map(|n| n.buckets.len()).sum();
+        // Only ObjectScale lists the versioning status with the buckets; ECS 3.5 not even
+        // the object-lock settings.
+        let versioned = find(&dash, "emcecs.bucket.versioning.enabled", &[]);
+        let expect = if version == Version::ObjectScale41 {
+            buckets
+        } else {
+            0
+        };
+        assert_eq!(versioned.len(), expect);
+        let locks = find(&dash, "emcecs.bucket.object_lock.enabled", &[]);
+        let expect = if version == Version::Ecs35 {
+            0
+        } else {
+            buckets
+        };
+        assert_eq!(locks.len(), expect);
+        for ns in m.namespaces.values() {
+            assert_eq!(
+                value(&dash, "emcecs.buckets", &[("namespace", ns.name.as_str())]),
+                ns.buckets.len() as f64
+            );
+            for b in ns.buckets.values().filter(|_| version != Version::Ecs35) {
+                let at = [("namespace", ns.name.as_str()), ("bucket", b.name.as_str())];
+                assert_eq!(
+                    value(&dash, "emcecs.bucket.object_lock.enabled", &at),
+                    f64::from(u8::from(b.object_lock)),
+                    "{}",
+                    b.name
                 );
-                // S3 sets days or years, never both.
-                let days = if b.lock_days > 0 {
-                    f64::from(b.lock_days)
-                } else {
-                    f64::from(b.lock_years) * 365.0
-                };
-                let expected = days * 86_400.0;
-                assert_eq!(secs, expected, "{}", b.name);
+                if let Some(mode) = b.lock_mode {
+                    let secs = value(
+                        &dash,
+                        "emcecs.bucket.object_lock.default_retention",
+                        &[at[0], at[1], ("mode", mode)],
+                    );
+                    // S3 sets days or years, never both.
+                    let days = if b.lock_days > 0 {
+                        f64::from(b.lock_days)
+                    } else {
+                        f64::from(b.lock_years) * 365.0
+                    };
+                    let expected = days * 86_400.0;
+                    assert_eq!(secs, expected, "{}", b.name);
+                }
+            }
+        }
+        // ECS 3.5 still reports transactions; later versions do not.
+        let tx = find(&dash, "emcecs.transaction.latency", &[]);
+        assert_eq!(!tx.is_empty(), version.has_transactions(), "{tx:?}");
+
+        // Node stats: one series set per node.
+        for (i, n) in m.nodes.iter().enumerate() {
+            let at = [("node", n.name.as_str())];
+            assert_eq!(
+                value(&nodes, "emcecs.node.stats.up", &at),
+                1.0,
+                "{}",
+                n.name
+            );
+            let lf = value(&nodes, "emcecs.node.load_factor", &at);
+            assert!(
+                lf == m.load_factor(i, t0) as f64 || lf == m.load_factor(i, t1) as f64,
+                "{}: load factor {lf}",
+                n.name
+            );
+            let dt = find(
+                &nodes,
+                "emcecs.node.dt.tables",
+                &[at[0], ("state", "total")],
+            );
+            if version.has_dt_stats() {
+                let (total, unready, unknown) = m.dt_stats(i, &o);
+                assert_eq!(dt.len(), 1, "{}", n.name);
+                assert_eq!(dt[0].value, total as f64);
+                assert_eq!(
+                    value(
+                        &nodes,
+                        "emcecs.node.dt.tables",
+                        &[at[0], ("state", "unready")]
+                    ),
+                    unready as f64
+                );
+                assert_eq!(
+                    value(
+                        &nodes,
+                        "emcecs.node.dt.tables",
+                        &[at[0], ("state", "unknown")]
+                    ),
+                    unknown as f64
+                );
+            } else {
+                assert!(dt.is_empty(), "ObjectScale has no port 9101: {dt:?}");
             }
         }
     }
-    // ECS 3.5 still reports transactions; later versions do not.
-    let tx = find(&dash, "emcecs.transaction.latency", &[]);
-    assert_eq!(!tx.is_empty(), version.has_transactions(), "{tx:?}");
-
-    // Node stats: one series set per node.
-    for (i, n) in m.nodes.iter().enumerate() {
-        let at = [("node", n.name.as_str())];
-        assert_eq!(
-            value(&nodes, "emcecs.node.stats.up", &at),
-            1.0,
-            "{}",
-            n.name
-        );
-        let lf = value(&nodes, "emcecs.node.load_factor", &at);
-        assert!(
-            lf == m.load_factor(i, t0) as f64 || lf == m.load_factor(i, t1) as f64,
-            "{}: load factor {lf}",
-            n.name
-        );
-        let dt = find(
-            &nodes,
-            "emcecs.node.dt.tables",
-            &[at[0], ("state", "total")],
-        );
-        if version.has_dt_stats() {
-            let (total, unready, unknown) = m.dt_stats(i, &o);
-            assert_eq!(dt.len(), 1, "{}", n.name);
-            assert_eq!(dt[0].value, total as f64);
-            assert_eq!(
-                value(
-                    &nodes,
-                    "emcecs.node.dt.tables",
-                    &[at[0], ("state", "unready")]
-                ),
-                unready as f64
-            );
-            assert_eq!(
-                value(
-                    &nodes,
-                    "emcecs.node.dt.tables",
-                    &[at[0], ("state", "unknown")]
-                ),
-                unknown as f64
-            );
-        } else {
-            assert!(dt.is_empty(), "ObjectScale has no port 9101: {dt:?}");
-        }
-    }
-    drop(m);
     finish(&env, &cs).await;
 }
 
@@ -320,30 +321,31 @@ async fn compatibility_names_are_there_only_when_asked() {
     let cs = env.collectors();
     let d = ok(&of(&cs, Dashboard), 1).await;
     let n = ok(&of(&cs, NodeStats), 1).await;
-    let m = env.sim.model();
-    assert_eq!(
-        value(&d, "emcecs_cluster_good_nodes", &[]),
-        m.nodes.len() as f64
-    );
-    let ip = m.nodes[0].mgmt_ip.to_string();
-    assert_eq!(
-        value(&n, "emcecs_node_dtTotal", &[("node", ip.as_str())]),
-        m.dt_stats(0, &env.sim.sim.faults.overrides()).0 as f64
-    );
-    // Alerts are gauges here, not the paychex exporter's counters.
-    let alerts = d.resource_metrics[0].scope_metrics[0]
-        .metrics
-        .iter()
-        .find(|x| x.name == "emcecs_cluster_alerts_critical")
-        .expect("compat alerts");
-    assert!(
-        matches!(
-            alerts.data,
-            Some(pipeline::otlp::metrics::v1::metric::Data::Gauge(_))
-        ),
-        "{alerts:?}"
-    );
-    drop(m);
+    {
+        let m = env.sim.model();
+        assert_eq!(
+            value(&d, "emcecs_cluster_good_nodes", &[]),
+            m.nodes.len() as f64
+        );
+        let ip = m.nodes[0].mgmt_ip.to_string();
+        assert_eq!(
+            value(&n, "emcecs_node_dtTotal", &[("node", ip.as_str())]),
+            m.dt_stats(0, &env.sim.sim.faults.overrides()).0 as f64
+        );
+        // Alerts are gauges here, not the paychex exporter's counters.
+        let alerts = d.resource_metrics[0].scope_metrics[0]
+            .metrics
+            .iter()
+            .find(|x| x.name == "emcecs_cluster_alerts_critical")
+            .expect("compat alerts");
+        assert!(
+            matches!(
+                alerts.data,
+                Some(pipeline::otlp::metrics::v1::metric::Data::Gauge(_))
+            ),
+            "{alerts:?}"
+        );
+    }
     finish(&env, &cs).await;
 }
 

@@ -222,23 +222,24 @@ async fn a_node_that_never_answers_is_cut_off_by_its_own_timeout() {
     .await
     .expect("the cycle ends on the node timeout")
     .expect("the stats calls still answered");
-    let m = env.sim.model();
-    for n in &m.nodes {
-        let at = [("node", n.name.as_str())];
-        assert_eq!(value(&s, "emcecs.node.stats.up", &at), 1.0);
-        let lf = find(&s, "emcecs.node.load_factor", &at);
-        assert!(lf.len() == 1 && lf[0].stale, "{lf:?}");
+    {
+        let m = env.sim.model();
+        for n in &m.nodes {
+            let at = [("node", n.name.as_str())];
+            assert_eq!(value(&s, "emcecs.node.stats.up", &at), 1.0);
+            let lf = find(&s, "emcecs.node.load_factor", &at);
+            assert!(lf.len() == 1 && lf[0].stale, "{lf:?}");
+        }
+        assert!(
+            s.warnings
+                .iter()
+                .filter(|w| w.contains("no answer within 300 ms"))
+                .count()
+                == m.nodes.len(),
+            "{:?}",
+            s.warnings
+        );
     }
-    assert!(
-        s.warnings
-            .iter()
-            .filter(|w| w.contains("no answer within 300 ms"))
-            .count()
-            == m.nodes.len(),
-        "{:?}",
-        s.warnings
-    );
-    drop(m);
     finish(&env, &cs).await;
 }
 
