@@ -18,6 +18,10 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Consecutive failed runs after which a receiver counts as unhealthy, not degraded.
 const RECEIVER_UNHEALTHY_AFTER: u64 = 3;
+/// Failures that leave a receiver degraded however long they last: the agent is working
+/// and waits for the source (ECS's token limit frees up as other sessions end); calling it
+/// unhealthy would invite an orchestrator to restart it, which only adds sessions.
+const DEGRADED_ONLY: &[&str] = &["token_limit"];
 /// Consecutive failed export attempts after which an exporter counts as unhealthy.
 const EXPORTER_UNHEALTHY_AFTER: u64 = 5;
 
@@ -64,7 +68,11 @@ impl Health {
         let s = r.state();
         let status = if s.last_attempt.is_none() {
             Status::Degraded
-        } else if s.consecutive_failures >= RECEIVER_UNHEALTHY_AFTER {
+        } else if s.consecutive_failures >= RECEIVER_UNHEALTHY_AFTER
+            && !s
+                .last_error_kind
+                .is_some_and(|k| DEGRADED_ONLY.contains(&k))
+        {
             Status::Unhealthy
         } else if s.consecutive_failures > 0 || !s.warnings.is_empty() {
             Status::Degraded
@@ -84,6 +92,7 @@ impl Health {
             "last_attempt": rfc3339(s.last_attempt),
             "last_success": rfc3339(s.last_success),
             "last_error": s.last_error,
+            "last_error_kind": s.last_error_kind,
             "consecutive_failures": s.consecutive_failures,
             "warnings": s.warnings,
             "runs": r.runs(),

@@ -99,8 +99,14 @@ impl Telemetry {
                 let only_ours = Targets::new()
                     .with_target("ecs_otel_agent", LevelFilter::INFO)
                     .with_target("receiver", LevelFilter::INFO);
+                // Source locations, thread names and busy/idle times are noise to
+                // whoever reads a collection trace in Jaeger or Tempo.
                 let layer = tracing_opentelemetry::layer()
                     .with_tracer(tracer)
+                    .with_location(false)
+                    .with_threads(false)
+                    .with_target(false)
+                    .with_tracked_inactivity(false)
                     .with_filter(only_ours);
                 (Some(provider), Some(layer))
             }

@@ -55,9 +55,14 @@ fn kubernetes_manifest_embeds_a_valid_agent_configuration() {
     let dir = TempDir::new("k8s-config");
     let path = dir.path().join("agent.yaml");
     std::fs::write(&path, body).unwrap();
+    // As the Deployment's env (one value, two from the credentials Secret) provides them.
+    assert!(manifest.contains("secretKeyRef: {name: ecs-otel-agent-credentials, key: password}"));
     let out = Command::new(env!("CARGO_BIN_EXE_ecs-otel-agent"))
         .args(["validate", "--config"])
         .arg(&path)
+        .env("ECS_ENDPOINT", "https://ecs.example.com:4443")
+        .env("ECS_USERNAME", "monitor")
+        .env("ECS_PASSWORD", "from-the-secret")
         .output()
         .unwrap();
     assert!(

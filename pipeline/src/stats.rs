@@ -59,6 +59,8 @@ pub struct ReceiverState {
     pub last_attempt: Option<SystemTime>,
     pub last_success: Option<SystemTime>,
     pub last_error: Option<String>,
+    /// The kind of `last_error` (`timeout`, `token_limit`, ...).
+    pub last_error_kind: Option<&'static str>,
     pub consecutive_failures: u64,
     pub warnings: Vec<String>,
 }
@@ -93,6 +95,7 @@ impl ReceiverStats {
         s.last_attempt = Some(now);
         s.last_success = Some(now);
         s.last_error = None;
+        s.last_error_kind = None;
         s.consecutive_failures = 0;
         s.warnings = warnings;
     }
@@ -104,6 +107,7 @@ impl ReceiverStats {
         let mut s = lock(&self.state);
         s.last_attempt = Some(SystemTime::now());
         s.last_error = Some(message);
+        s.last_error_kind = Some(reason);
         s.consecutive_failures += 1;
     }
 

@@ -33,7 +33,8 @@ pub fn http_client_span(method: &str, url: &str) -> Span {
         http.request.method = %method,
         url.full = %redact_url(url),
         server.address = %host,
-        server.port = port,
+        // i64: tracing-opentelemetry turns unsigned fields into strings.
+        server.port = i64::from(port),
         http.response.status_code = Empty,
         error.type = Empty,
     )
@@ -41,7 +42,7 @@ pub fn http_client_span(method: &str, url: &str) -> Span {
 
 /// Records the response status; 4xx and 5xx mark the span as an error.
 pub fn record_status(span: &Span, status: u16) {
-    span.record("http.response.status_code", status);
+    span.record("http.response.status_code", i64::from(status));
     if status >= 400 {
         span.record("error.type", status.to_string());
         span.record("otel.status_code", "ERROR");

@@ -387,7 +387,7 @@ pub const CATALOG: Catalog = Catalog {
 A dashboard cycle makes 9 management calls (localzone, its nodes, disks, storage pools, replication groups and failed links, /vdc/nodes, /object/capacity, /vdc/alerts) \
 plus one more per 1,000 unacknowledged alerts beyond the first 1,000; every bucket_config_interval it also reads /object/namespaces (one call per 1,000 namespaces) \
 and one /object/bucket page (1,000 buckets) per namespace. A node_stats cycle makes one /vdc/nodes call, then per node one 9101 call (ECS) or one /dashboard/nodes/{id} call \
-(ObjectScale) and one ?ping call. Every series also carries job (service.name), instance (the cluster), and target_info holds ecs.cluster.name, ecs.vdc.name, ecs.vdc.id.",
+(ObjectScale) and one ?ping call; if it runs before the dashboard collector ever has, it first reads /dashboard/zones/localzone once for the VDC's name and id. Every series also carries job (service.name), instance (the cluster), and target_info holds ecs.cluster.name, ecs.vdc.name, ecs.vdc.id.",
     metrics: &[
         entry(VERSION_INFO, Gauge, &["version", "nodes"], "/vdc/nodes"),
         entry(NODES, Gauge, &["state"], LZ),

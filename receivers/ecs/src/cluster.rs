@@ -13,6 +13,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::catalog::*;
+use crate::client::parse::text;
 use crate::client::{Call, ClientError, EcsClient};
 use crate::config::EcsConfig;
 
@@ -46,6 +47,27 @@ impl Cluster {
 
     pub fn set_vdc(&self, name: &str, id: &str) {
         *lock(&self.vdc) = Some((name.to_owned(), id.to_owned()));
+    }
+
+    /// Learns the VDC's name and id (one `/dashboard/zones/localzone` call) unless a
+    /// collector already did, so that every collector reports under the same resource
+    /// from its first cycle on. A failure only leaves them out until a later cycle.
+    pub async fn identify(&self, deadline: Instant) {
+        if lock(&self.vdc).is_some() {
+            return;
+        }
+        let call =
+            Call::get("/dashboard/zones/localzone", "/dashboard/zones/localzone").until(deadline);
+        match self.client.json(call).await {
+            Ok(z) => {
+                if let (Some(name), Some(id)) = (text(&z["name"]), text(&z["id"])) {
+                    self.set_vdc(name, id);
+                }
+            }
+            Err(e) => {
+                tracing::debug!(cluster = %self.name, error = %e, "VDC identity not read yet")
+            }
+        }
     }
 
     /// The resource every series of this cluster is reported under.

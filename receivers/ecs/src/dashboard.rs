@@ -11,6 +11,7 @@ use pipeline::otlp::common::v1::KeyValue;
 use pipeline::{ReceiverError, ScrapeContext, Snapshot, SnapshotBuilder, kv};
 use serde_json::Value;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use crate::catalog::{compat, *};
 use crate::client::parse::{
@@ -174,7 +175,12 @@ impl Dashboard {
         let mut tasks = tokio::task::JoinSet::new();
         for ns in namespaces.clone() {
             let cluster = self.cluster.clone();
-            tasks.spawn(async move { (ns.clone(), read_buckets(&cluster, &ns, deadline).await) });
+            // Spawned tasks do not inherit the span: hand it over, so the calls stay
+            // children of the cycle's trace.
+            tasks.spawn(
+                async move { (ns.clone(), read_buckets(&cluster, &ns, deadline).await) }
+                    .instrument(tracing::Span::current()),
+            );
         }
         let mut buckets = Vec::new();
         let mut failed = 0;

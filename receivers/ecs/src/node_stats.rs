@@ -9,6 +9,7 @@ use std::sync::Arc;
 use pipeline::{ReceiverError, ScrapeContext, Snapshot, SnapshotBuilder, kv};
 use serde_json::Value;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use crate::catalog::{compat, *};
 use crate::client::parse::{list, num, text, uint};
@@ -198,6 +199,7 @@ impl NodeStats {
         {
             cl.client.set_version(version);
         }
+        cl.identify(ctx.deadline).await;
         let family = cl.client.family().map_or(Family::Ecs36, |f| f.0);
         let mut tasks = tokio::task::JoinSet::new();
         let me = Arc::new(Self {
@@ -207,7 +209,12 @@ impl NodeStats {
         for n in nodes {
             let me = me.clone();
             let deadline = ctx.deadline;
-            tasks.spawn(async move { me.node(n, family, deadline).await });
+            // Spawned tasks do not inherit the span: hand it over, so the calls stay
+            // children of the cycle's trace.
+            tasks.spawn(
+                async move { me.node(n, family, deadline).await }
+                    .instrument(tracing::Span::current()),
+            );
         }
         let mut results = Vec::new();
         while let Some(r) = tasks.join_next().await {

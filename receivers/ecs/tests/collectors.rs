@@ -360,3 +360,15 @@ async fn a_disabled_collector_is_not_built() {
     assert_eq!(env.sim.sim.log.total(), 0);
     let _ = Duration::ZERO;
 }
+
+#[tokio::test]
+async fn every_collector_reports_the_same_resource_from_its_first_cycle() {
+    let env = start(Version::Ecs38, |_| {}).await;
+    let cs = env.collectors();
+    // The node collector first: it has to learn the VDC itself.
+    let n = ok(&of(&cs, NodeStats), 1).await;
+    let d = ok(&of(&cs, Dashboard), 1).await;
+    assert_eq!(resource(&n), resource(&d));
+    assert_eq!(resource(&n)["ecs.vdc.name"], env.sim.model().vdc_name);
+    finish(&env, &cs).await;
+}

@@ -61,11 +61,13 @@ pub enum ClientError {
         user: String,
         message: String,
     },
-    #[error("not logging in to {endpoint} again for {wait:?} after the last refusal: {last}")]
+    #[error("not logging in to {endpoint} again for {:.1} s after the last refusal: {last}", wait.as_secs_f64())]
     LoginBackoff {
         endpoint: String,
         wait: Duration,
         last: String,
+        /// The kind of the last refusal, which this error stands for until the next try.
+        last_kind: &'static str,
     },
     #[error("{route}: circuit open after repeated failures; next try in {retry_in:?}")]
     CircuitOpen { route: String, retry_in: Duration },
@@ -83,7 +85,8 @@ impl ClientError {
             ClientError::Timeout { .. } => "timeout",
             ClientError::Status { status, .. } if *status >= 500 => "server_error",
             ClientError::Status { .. } => "client_error",
-            ClientError::Auth { .. } | ClientError::LoginBackoff { .. } => "auth",
+            ClientError::Auth { .. } => "auth",
+            ClientError::LoginBackoff { last_kind, .. } => last_kind,
             ClientError::TokenLimit { .. } => "token_limit",
             ClientError::CircuitOpen { .. } => "circuit_open",
             ClientError::Malformed { .. } => "malformed",
@@ -136,7 +139,7 @@ struct RouteStats {
 struct LoginState {
     failures: u32,
     next_attempt: Option<Instant>,
-    last_error: Option<String>,
+    last_error: Option<(String, &'static str)>,
 }
 
 /// A copy of the client's counters.
@@ -465,10 +468,12 @@ impl EcsClient {
             if let Some(at) = st.next_attempt
                 && Instant::now() < at
             {
+                let (last, last_kind) = st.last_error.clone().unwrap_or(("".into(), "auth"));
                 return Err(ClientError::LoginBackoff {
                     endpoint: self.base.clone(),
                     wait: at - Instant::now(),
-                    last: st.last_error.clone().unwrap_or_default(),
+                    last,
+                    last_kind,
                 });
             }
         }
@@ -486,7 +491,7 @@ impl EcsClient {
                     .saturating_mul(1 << (st.failures - 1).min(10))
                     .min(MAX_LOGIN_BACKOFF);
                 st.next_attempt = Some(Instant::now() + wait);
-                st.last_error = Some(e.to_string());
+                st.last_error = Some((e.to_string(), e.kind()));
                 tracing::warn!(endpoint = %self.base, user = %self.user, error = %e, retry_in = ?wait, "ECS login failed");
             }
         }

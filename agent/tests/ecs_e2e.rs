@@ -1,0 +1,513 @@
+//! The built agent with the ECS receiver against the simulator (in this process, so the
+//! tests can read its model and inject faults), a real OTLP receiver (rotel) and a real
+//! Prometheus server. Every value is checked against the simulator's model.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use ecs_sim::{ModelConfig, RunningSim, SimConfig, Version};
+use testkit::{
+    Proc, Prometheus, Rotel, TempDir, free_port, http_get, promtool_check_metrics, wait_until,
+};
+
+const USER: &str = "emcmonitor";
+
+fn loopback() -> SocketAddr {
+    format!("127.0.0.1:{}", free_port()).parse().unwrap()
+}
+
+struct Setup {
+    sim: RunningSim,
+    rotel: Rotel,
+    prom: SocketAddr,
+    health: SocketAddr,
+    agent: Proc,
+    // Field order: the simulator stops before its runtime.
+    rt: tokio::runtime::Runtime,
+    _dir: TempDir,
+}
+
+fn setup(version: Version, sim_cfg: impl FnOnce(&mut SimConfig), receivers: &str) -> Setup {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut sc = SimConfig {
+        model: ModelConfig {
+            version,
+            ..ModelConfig::small()
+        },
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        ..SimConfig::default()
+    };
+    sim_cfg(&mut sc);
+    let sim = rt.block_on(ecs_sim::start(sc)).unwrap();
+    let dir = TempDir::new("ecs-e2e");
+    let ca = dir.path().join("ecs-ca.pem");
+    std::fs::write(&ca, sim.cert_pem.as_deref().unwrap()).unwrap();
+    let rotel = Rotel::start(free_port());
+    let (prom, health) = (loopback(), loopback());
+    let cfg = dir.path().join("agent.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            r#"
+receivers:
+  ecs/lab:
+    endpoint: {url}
+    username: {USER}
+    password: ${{env:E2E_ECS_PASSWORD}}
+    tls:
+      ca_file: {ca}
+    collection_interval: 1s
+    initial_delay: 0s
+  self:
+    collection_interval: 1s
+exporters:
+  prometheus:
+    endpoint: {prom}
+  otlp:
+    endpoint: http://{otlp}
+    timeout: 5s
+extensions:
+  health_check:
+    endpoint: {health}
+service:
+  extensions: [health_check]
+  scheduler:
+    base_interval: 1s
+  pipelines:
+    metrics:
+      receivers: [{receivers}]
+      exporters: [prometheus, otlp]
+    traces:
+      exporters: [otlp]
+"#,
+            url = sim.url(),
+            ca = ca.display(),
+            otlp = rotel.grpc,
+        ),
+    )
+    .unwrap();
+    let agent = Proc::spawn(
+        Command::new(env!("CARGO_BIN_EXE_ecs-otel-agent"))
+            .arg("--config")
+            .arg(&cfg)
+            .env("E2E_ECS_PASSWORD", "monitor-pass")
+            .env("RUST_LOG", "info"),
+    );
+    wait_until(Duration::from_secs(30), "the agent to be ready", || {
+        http_get(health, "/health/ready", &[]).is_ok_and(|(s, _)| s == 200)
+    });
+    Setup {
+        sim,
+        rotel,
+        prom,
+        health,
+        agent,
+        rt,
+        _dir: dir,
+    }
+}
+
+impl Setup {
+    fn metrics(&self) -> String {
+        let (status, body) = http_get(self.prom, "/metrics", &[]).unwrap();
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    fn health(&self) -> serde_json::Value {
+        let (_, body) = http_get(self.health, "/health", &[]).unwrap();
+        serde_json::from_str(&body).unwrap()
+    }
+
+    /// SIGTERM, a clean exit, and the session given back to ECS.
+    fn stop(mut self) {
+        let kill = Command::new("kill")
+            .args(["-TERM", &self.agent.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+        let status = self.agent.wait_exit(Duration::from_secs(20));
+        assert!(status.success(), "exit {status:?}\n{}", self.agent.output());
+        assert_eq!(
+            self.sim.sim.sessions.count(USER),
+            0,
+            "the agent logged out\n{}",
+            self.agent.output()
+        );
+        let Setup { sim, rt, .. } = self;
+        rt.block_on(sim.stop());
+    }
+}
+
+/// One sample of a text exposition.
+#[derive(Debug, Clone)]
+struct Sample {
+    name: String,
+    labels: BTreeMap<String, String>,
+    value: f64,
+}
+
+fn parse_exposition(text: &str) -> Vec<Sample> {
+    let mut out = Vec::new();
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let (head, value) = line.rsplit_once(' ').unwrap();
+        let (name, labels) = match head.split_once('{') {
+            Some((n, rest)) => (n, rest.trim_end_matches('}')),
+            None => (head, ""),
+        };
+        let mut map = BTreeMap::new();
+        let mut rest = labels;
+        while let Some((k, v)) = rest.split_once("=\"") {
+            let mut val = String::new();
+            let mut chars = v.char_indices();
+            let mut end = v.len();
+            while let Some((i, c)) = chars.next() {
+                match c {
+                    '\\' => {
+                        if let Some((_, n)) = chars.next() {
+                            val.push(match n {
+                                'n' => '\n',
+                                o => o,
+                            });
+                        }
+                    }
+                    '"' => {
+                        end = i + 1;
+                        break;
+                    }
+                    c => val.push(c),
+                }
+            }
+            map.insert(k.trim_start_matches(',').to_owned(), val);
+            rest = &v[end..];
+        }
+        out.push(Sample {
+            name: name.to_owned(),
+            labels: map,
+            value: value.parse().unwrap(),
+        });
+    }
+    out
+}
+
+fn samples<'a>(all: &'a [Sample], name: &str, labels: &[(&str, &str)]) -> Vec<&'a Sample> {
+    all.iter()
+        .filter(|s| {
+            s.name == name
+                && labels
+                    .iter()
+                    .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
+        })
+        .collect()
+}
+
+fn one(all: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
+    let s = samples(all, name, labels);
+    assert_eq!(s.len(), 1, "{name} {labels:?}: {s:?}");
+    s[0].value
+}
+
+/// Values rotel printed for a metric: (attributes, value) per data point, latest last.
+fn rotel_points(out: &str, metric: &str) -> Vec<(BTreeMap<String, String>, f64)> {
+    let mut points = Vec::new();
+    let mut in_metric = false;
+    let mut attrs = BTreeMap::new();
+    let mut in_attrs = false;
+    for line in out.lines() {
+        let t = line.trim();
+        if let Some(name) = t.strip_prefix("-> Name: ") {
+            in_metric = name == metric;
+            continue;
+        }
+        if t.starts_with("Metric #") || t.starts_with("ResourceMetrics #") {
+            in_metric = false;
+        }
+        if !in_metric {
+            continue;
+        }
+        if t.starts_with("NumberDataPoints #") {
+            attrs = BTreeMap::new();
+            in_attrs = false;
+        } else if t == "Data point attributes:" {
+            in_attrs = true;
+        } else if in_attrs && let Some(kv) = t.strip_prefix("-> ") {
+            if let Some((k, v)) = kv.split_once(": ") {
+                let v = v
+                    .strip_prefix("Str(")
+                    .and_then(|v| v.strip_suffix(')'))
+                    .unwrap_or(v);
+                attrs.insert(k.to_owned(), v.to_owned());
+            }
+        } else if let Some(v) = t.strip_prefix("Value: ") {
+            in_attrs = false;
+            if let Ok(v) = v.parse::<f64>() {
+                points.push((attrs.clone(), v));
+            }
+        } else if !t.starts_with("-> ") {
+            in_attrs = false;
+        }
+    }
+    points
+}
+
+/// Whether a span rotel printed has a parent (here: the collection cycle's root span).
+fn has_parent(span: &str) -> bool {
+    span.lines()
+        .find(|l| l.trim_start().starts_with("Parent ID"))
+        .and_then(|l| l.split_once(':'))
+        .is_some_and(|(_, id)| !id.trim().is_empty())
+}
+
+fn check_version(version: Version) {
+    let s = setup(version, |_| {}, "ecs/lab, self");
+    wait_until(
+        Duration::from_secs(30),
+        "the cluster's series on /metrics",
+        || s.metrics().contains("emcecs_node_stats_up{"),
+    );
+    let m = s.sim.model();
+    let o = s.sim.sim.faults.overrides();
+    let t = s.sim.sim.clock.now();
+    // Raw capacity does not move with time; free space does (checked in the receiver's
+    // own tests against the model at both ends of a cycle).
+    let total = m.capacity(t, &o).total as f64;
+    assert_eq!(total, m.capacity(t + 3600, &o).total as f64);
+
+    let body = s.metrics();
+    let all = parse_exposition(&body);
+    assert_eq!(one(&all, "emcecs_capacity_total_bytes", &[]), total);
+    assert_eq!(
+        one(&all, "emcecs_nodes", &[("state", "good")]),
+        m.nodes.len() as f64
+    );
+    assert_eq!(
+        one(&all, "emcecs_version_info", &[("version", version.build())]),
+        1.0
+    );
+    for sev in ["critical", "error", "warning", "info"] {
+        let n: f64 = samples(&all, "emcecs_alerts_unacknowledged", &[("severity", sev)])
+            .iter()
+            .map(|x| x.value)
+            .sum();
+        assert_eq!(n, m.unacked(&sev.to_ascii_uppercase()) as f64, "{sev}");
+    }
+    for ns in m.namespaces.values() {
+        assert_eq!(
+            one(&all, "emcecs_buckets", &[("namespace", ns.name.as_str())]),
+            ns.buckets.len() as f64
+        );
+    }
+    for (i, n) in m.nodes.iter().enumerate() {
+        let at = ("node", n.name.as_str());
+        assert_eq!(one(&all, "emcecs_node_stats_up", &[at]), 1.0, "{}", n.name);
+        let dt = samples(&all, "emcecs_node_dt_tables", &[at, ("state", "total")]);
+        if version.has_dt_stats() {
+            assert_eq!(dt.len(), 1, "{}", n.name);
+            assert_eq!(dt[0].value, m.dt_stats(i, &o).0 as f64);
+        } else {
+            assert!(dt.is_empty(), "ObjectScale has no 9101: {dt:?}");
+        }
+    }
+    let tx = samples(&all, "emcecs_transaction_latency_seconds", &[]);
+    assert_eq!(!tx.is_empty(), version.has_transactions(), "{tx:?}");
+    // target_info carries the cluster's identity.
+    let ti = samples(&all, "target_info", &[("ecs_cluster_name", "lab")]);
+    assert_eq!(ti.len(), 1, "{body}");
+    assert_eq!(ti[0].labels["ecs_vdc_name"], m.vdc_name);
+    assert_eq!(ti[0].labels["instance"], "lab");
+
+    // promtool accepts the exposition as served.
+    let (ok, report) = promtool_check_metrics(body.as_bytes());
+    assert!(ok && report.is_empty(), "promtool: {report}");
+
+    // Prometheus stores the same figures.
+    let server = Prometheus::start(&[s.prom], "");
+    let q = "emcecs_nodes{state=\"good\",instance=\"lab\"}";
+    wait_until(
+        Duration::from_secs(60),
+        "Prometheus to store the cluster",
+        || server.query(q).contains("\"result\":[{"),
+    );
+    let r: serde_json::Value = serde_json::from_str(&server.query(q)).unwrap();
+    assert_eq!(
+        r["data"]["result"][0]["value"][1],
+        serde_json::json!(m.nodes.len().to_string()),
+        "{r}"
+    );
+
+    // rotel receives the same values, under the cluster's resource, and the spans.
+    wait_until(
+        Duration::from_secs(30),
+        "rotel to print the cluster's metrics and spans",
+        || {
+            let out = s.rotel.output();
+            out.contains("emcecs.capacity.total")
+                && out.contains("collect ecs/lab/dashboard")
+                && out.contains("/dashboard/zones/localzone")
+        },
+    );
+    let out = s.rotel.output();
+    let cap = rotel_points(&out, "emcecs.capacity.total");
+    assert!(!cap.is_empty(), "{out}");
+    assert!(cap.iter().all(|(_, v)| *v == total), "{cap:?}");
+    let good = rotel_points(&out, "emcecs.nodes");
+    assert!(
+        good.iter()
+            .any(|(a, v)| a.get("state").map(String::as_str) == Some("good")
+                && *v == m.nodes.len() as f64),
+        "{good:?}"
+    );
+    assert!(
+        out.split("Span #").any(|span| span
+            .contains("/dashboard/zones/localzone?dataType=current)")
+            && span.contains("http.response.status_code: Int(200)")
+            && has_parent(span)),
+        "no child span of a management call in rotel's output"
+    );
+    for attr in [
+        "ecs.cluster.name: Str(lab)".to_owned(),
+        format!("ecs.vdc.name: Str({})", m.vdc_name),
+        format!("ecs.version: Str({})", version.build()),
+    ] {
+        assert!(out.contains(&attr), "{attr} missing from rotel's output");
+    }
+    drop(m);
+    s.stop();
+}
+
+#[test]
+fn ecs_3_5_series_match_the_model_on_both_exporters() {
+    check_version(Version::Ecs35);
+}
+
+#[test]
+fn ecs_3_8_series_match_the_model_on_both_exporters() {
+    check_version(Version::Ecs38);
+}
+
+#[test]
+fn objectscale_4_1_series_match_the_model_on_both_exporters() {
+    check_version(Version::ObjectScale41);
+}
+
+#[test]
+fn the_token_limit_leaves_the_agent_degraded_without_a_login_storm() {
+    let s = setup(
+        Version::Ecs38,
+        |c| c.faults.token_limit_reached = true,
+        "ecs/lab",
+    );
+    let started = Instant::now();
+    // Three failed runs make a receiver unhealthy, except for this reason.
+    wait_until(
+        Duration::from_secs(30),
+        "three failed runs of each collector",
+        || {
+            let h = s.health();
+            ["ecs/lab/dashboard", "ecs/lab/node_stats"].iter().all(|r| {
+                h["components"]["receivers"][r]["consecutive_failures"]
+                    .as_u64()
+                    .is_some_and(|n| n >= 3)
+            })
+        },
+    );
+    let h = s.health();
+    assert_eq!(h["status"], "degraded", "{h:#}");
+    let r = &h["components"]["receivers"]["ecs/lab/dashboard"];
+    assert_eq!(r["status"], "degraded", "{h:#}");
+    assert_eq!(r["last_error_kind"], "token_limit", "{h:#}");
+    let msg = r["last_error"].as_str().unwrap();
+    assert!(
+        msg.contains("limit of concurrent tokens") && msg.contains(USER),
+        "{msg}"
+    );
+    // One login attempt, then the 30 s back-off: no storm however many runs failed.
+    let logins = s.sim.sim.log.calls("GET /login");
+    assert!(started.elapsed() < Duration::from_secs(30) || logins <= 3);
+    assert_eq!(logins, 1, "{}", s.agent.output());
+    assert!(
+        s.agent.output().contains("ECS login failed"),
+        "{}",
+        s.agent.output()
+    );
+    s.stop();
+}
+
+#[test]
+fn a_dead_node_ends_its_series_and_leaves_an_error_span() {
+    let s = setup(Version::Ecs38, |_| {}, "ecs/lab");
+    let (dead, ip) = {
+        let m = s.sim.model();
+        (m.nodes[1].name.clone(), m.nodes[1].mgmt_ip.to_string())
+    };
+    let dt_of = |name: &str| {
+        samples(
+            &parse_exposition(&s.metrics()),
+            "emcecs_node_dt_tables",
+            &[("node", name), ("state", "total")],
+        )
+        .len()
+    };
+    wait_until(Duration::from_secs(30), "the node's series", || {
+        dt_of(&dead) == 1
+    });
+    let server = Prometheus::start(&[s.prom], "");
+    let q = format!("emcecs_node_dt_tables{{node=\"{dead}\",state=\"total\"}}");
+    wait_until(
+        Duration::from_secs(60),
+        "Prometheus to store the node",
+        || server.query(&q).contains("\"result\":[{"),
+    );
+
+    s.sim.sim.faults.update(|f| f.nodes_down = vec![1]);
+    wait_until(Duration::from_secs(30), "the node's series to end", || {
+        dt_of(&dead) == 0
+    });
+    let all = parse_exposition(&s.metrics());
+    assert_eq!(one(&all, "emcecs_node_stats_up", &[("node", &dead)]), 0.0);
+    let alive = s.sim.model().nodes[0].name.clone();
+    assert_eq!(one(&all, "emcecs_node_stats_up", &[("node", &alive)]), 1.0);
+    assert_eq!(
+        samples(&all, "emcecs_node_dt_tables", &[("node", &alive)]).len(),
+        3
+    );
+    // Prometheus sees the series end (a staleness marker), not a frozen value.
+    wait_until(
+        Duration::from_secs(60),
+        "Prometheus to mark the series stale",
+        || server.query(&q).contains("\"result\":[]"),
+    );
+    // The failed call is a client span with an error, naming the node's address.
+    wait_until(
+        Duration::from_secs(30),
+        "rotel to print the failed node call",
+        || {
+            let out = s.rotel.output();
+            out.split("Span #").any(|span| {
+                span.contains(&format!(
+                    "url.full: Str(http://{ip}:9101/stats/dt/DTInitStat)"
+                )) && span.contains("STATUS_CODE_ERROR")
+                    && span.contains("error.type: Str(transport)")
+                    && span.contains("server.port: Int(9101)")
+                    && has_parent(span)
+            })
+        },
+    );
+    // Health says what is wrong without calling the whole agent broken.
+    let h = s.health();
+    let r = &h["components"]["receivers"]["ecs/lab/node_stats"];
+    let warnings = r["warnings"].to_string();
+    assert!(warnings.contains(&dead) && warnings.contains(&ip), "{h:#}");
+    assert_eq!(h["status"], "degraded", "{h:#}");
+    s.stop();
+}
