@@ -6,7 +6,11 @@ use pipeline::catalog::{Catalog, Instrument};
 
 /// Every receiver's catalog.
 pub fn catalogs() -> Vec<&'static Catalog> {
-    vec![&receiver_self::catalog::CATALOG]
+    vec![
+        &receiver_ecs::catalog::CATALOG,
+        &receiver_ecs::catalog::COMPAT_CATALOG,
+        &receiver_self::catalog::CATALOG,
+    ]
 }
 
 fn prometheus_name(name: &str, unit: &str, instrument: Instrument) -> String {

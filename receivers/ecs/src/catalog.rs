@@ -627,6 +627,83 @@ and one /object/bucket page (1,000 buckets) per namespace. A node_stats cycle ma
     ],
 };
 
+const fn compat_entry(
+    desc: MetricDesc<'static>,
+    attributes: &'static [&'static str],
+    source: &'static str,
+) -> CatalogEntry {
+    CatalogEntry {
+        desc,
+        instrument: Gauge,
+        attributes,
+        enabled: false,
+        source,
+    }
+}
+
+/// The compatibility names (`compatibility_names: true`), for the reference.
+pub const COMPAT_CATALOG: Catalog = Catalog {
+    receiver: "ecs (compatibility_names: true)",
+    description: "The names of paychex/prometheus-emcecs-exporter, emitted besides the ones above when `compatibility_names` is on, so that existing dashboards keep working. \
+Two of that exporter's bugs are not copied: the alert figures are gauges (it exposed them as counters), and replication is read per replication group (it read the wrong JSON level). \
+Like the originals they have no unit suffix and camelCase node names, which promtool's lint reports.",
+    metrics: &[
+        compat_entry(compat::GOOD_NODES, &["vdc"], LZ),
+        compat_entry(compat::BAD_NODES, &["vdc"], LZ),
+        compat_entry(compat::GOOD_DISKS, &["vdc"], LZ),
+        compat_entry(compat::BAD_DISKS, &["vdc"], LZ),
+        compat_entry(compat::SPACE_FREE, &["vdc"], LZ),
+        compat_entry(compat::SPACE_TOTAL, &["vdc"], LZ),
+        compat_entry(compat::ALERTS_CRITICAL, &["vdc"], "/vdc/alerts"),
+        compat_entry(compat::ALERTS_ERROR, &["vdc"], "/vdc/alerts"),
+        compat_entry(compat::ALERTS_INFO, &["vdc"], "/vdc/alerts"),
+        compat_entry(compat::ALERTS_WARNING, &["vdc"], "/vdc/alerts"),
+        compat_entry(compat::TX_SUCCESS, &["vdc"], LZ),
+        compat_entry(compat::TX_ERROR, &["vdc"], LZ),
+        compat_entry(
+            compat::TX_ERROR_DETAIL,
+            &["vdc", "errorcode", "errorproto", "category"],
+            LZ,
+        ),
+        compat_entry(compat::TX_READ_LATENCY, &["vdc"], LZ),
+        compat_entry(compat::TX_WRITE_LATENCY, &["vdc"], LZ),
+        compat_entry(compat::TX_READ_TPS, &["vdc"], LZ),
+        compat_entry(compat::TX_WRITE_TPS, &["vdc"], LZ),
+        compat_entry(compat::TX_READ_BW, &["vdc"], LZ),
+        compat_entry(compat::TX_WRITE_BW, &["vdc"], LZ),
+        compat_entry(compat::REPL_INGRESS, &["node"], RGS),
+        compat_entry(compat::REPL_EGRESS, &["node"], RGS),
+        compat_entry(compat::REPL_DATA_PENDING, &["node"], RGS),
+        compat_entry(compat::REPL_JOURNAL_PENDING, &["node"], RGS),
+        compat_entry(compat::REPL_XOR_PENDING, &["node"], RGS),
+        compat_entry(compat::REPL_LAST, &["node"], RGS),
+        compat_entry(compat::VERSION, &["version", "nodecount"], "/vdc/nodes"),
+        compat_entry(
+            compat::DT_TOTAL,
+            &["node"],
+            "http://<node>:9101/stats/dt/DTInitStat",
+        ),
+        compat_entry(
+            compat::DT_UNREADY,
+            &["node"],
+            "http://<node>:9101/stats/dt/DTInitStat",
+        ),
+        compat_entry(
+            compat::DT_UNKNOWN,
+            &["node"],
+            "http://<node>:9101/stats/dt/DTInitStat",
+        ),
+        compat_entry(
+            compat::ACTIVE_CONNECTIONS,
+            &["node"],
+            "http://<node>:9020/?ping",
+        ),
+    ],
+    unavailable: &[],
+};
+
+const RGS: &str = "/dashboard/zones/localzone/replicationgroups";
+
 /// Pages of a marker/limit listing of `items` at 1,000 per page (an empty list is one call).
 fn pages(items: u64) -> u64 {
     items.div_ceil(1000).max(1)

@@ -313,7 +313,7 @@ impl Dashboard {
             }
         }
         if let Some(z) = &lz.value {
-            localzone(&mut b, z, compat_on, &vdc_label());
+            localzone(&mut b, z, compat_on, &vdc_label(), cl.client.started);
         }
         if let Some(v) = &capacity.value {
             let c = unwrap(v, "cluster_capacity");
@@ -672,7 +672,13 @@ async fn read_buckets(
 }
 
 /// Figures of `/dashboard/zones/localzone`.
-fn localzone(b: &mut SnapshotBuilder, z: &Value, compat_on: bool, vdc: &[KeyValue]) {
+fn localzone(
+    b: &mut SnapshotBuilder,
+    z: &Value,
+    compat_on: bool,
+    vdc: &[KeyValue],
+    counters_start: SystemTime,
+) {
     for (state, key) in [
         ("good", "numGoodNodes"),
         ("bad", "numBadNodes"),
@@ -785,7 +791,7 @@ fn localzone(b: &mut SnapshotBuilder, z: &Value, compat_on: bool, vdc: &[KeyValu
             b.gauge(&CHUNKS_SIZE, x, [kv("type", ty)]);
         }
     }
-    transactions(b, z, compat_on, vdc);
+    transactions(b, z, compat_on, vdc, counters_start);
     if compat_on {
         for (desc, key) in [
             (compat::GOOD_NODES, "numGoodNodes"),
@@ -807,7 +813,15 @@ fn localzone(b: &mut SnapshotBuilder, z: &Value, compat_on: bool, vdc: &[KeyValu
 }
 
 /// ECS 3.5's transaction figures (absent from 3.6 on).
-fn transactions(b: &mut SnapshotBuilder, z: &Value, compat_on: bool, vdc: &[KeyValue]) {
+/// ECS does not say since when it counts: the counters start when the agent first saw
+/// the cluster.
+fn transactions(
+    b: &mut SnapshotBuilder,
+    z: &Value,
+    compat_on: bool,
+    vdc: &[KeyValue],
+    start: SystemTime,
+) {
     let op = |o: &str| [kv("operation", o)];
     let read_lat = latest(&z["transactionReadLatencyCurrent"]);
     let write_lat = latest(&z["transactionWriteLatencyCurrent"]);
@@ -832,7 +846,6 @@ fn transactions(b: &mut SnapshotBuilder, z: &Value, compat_on: bool, vdc: &[KeyV
     }
     let totals = &z["transactionErrors"]["errorSuccessTotals"];
     let first = totals.get(0).unwrap_or(totals);
-    let start = UNIX_EPOCH;
     let success = uint(&first["successTotal"]);
     let error = uint(&first["errorTotal"]);
     if let Some(x) = success {

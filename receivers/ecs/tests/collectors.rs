@@ -25,6 +25,18 @@ fn between(v: f64, a: f64, b: f64, what: &str) {
     );
 }
 
+/// Every metric a snapshot holds is listed in one of `catalogs`.
+fn only_catalog_names(s: &pipeline::Snapshot, catalogs: &[&pipeline::catalog::Catalog]) {
+    for name in names(s) {
+        assert!(
+            catalogs
+                .iter()
+                .any(|c| c.metrics.iter().any(|m| m.desc.name == name)),
+            "{name} is emitted but not in the catalog"
+        );
+    }
+}
+
 async fn figures_match_the_model(version: Version) {
     let env = start(version, |_| {}).await;
     let cs = env.collectors();
@@ -34,6 +46,8 @@ async fn figures_match_the_model(version: Version) {
     let t1 = sim_now(&env);
     assert!(dash.warnings.is_empty(), "{:?}", dash.warnings);
     assert!(nodes.warnings.is_empty(), "{:?}", nodes.warnings);
+    only_catalog_names(&dash, &[&catalog::CATALOG]);
+    only_catalog_names(&nodes, &[&catalog::CATALOG]);
     let o = env.sim.sim.faults.overrides();
     {
         let m = env.sim.model();
@@ -321,6 +335,9 @@ async fn compatibility_names_are_there_only_when_asked() {
     let cs = env.collectors();
     let d = ok(&of(&cs, Dashboard), 1).await;
     let n = ok(&of(&cs, NodeStats), 1).await;
+    for s in [&d, &n] {
+        only_catalog_names(s, &[&catalog::CATALOG, &catalog::COMPAT_CATALOG]);
+    }
     {
         let m = env.sim.model();
         assert_eq!(
