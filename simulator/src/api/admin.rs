@@ -36,6 +36,10 @@ pub fn stats(sim: &Sim) -> Value {
         .iter()
         .map(|u| (u.id.clone(), json!(sim.sessions.count(&u.id))))
         .collect();
+    let unacked: usize = ["CRITICAL", "ERROR", "WARNING", "INFO"]
+        .iter()
+        .map(|s| m.unacked(s))
+        .sum();
     json!({
         "requests": sim.log.total(),
         "routes": sim.log.routes(),
@@ -46,6 +50,8 @@ pub fn stats(sim: &Sim) -> Value {
             "namespaces": m.namespaces.len(),
             "buckets": m.total_buckets(),
             "nodes": m.nodes.len(),
+            "buckets_per_namespace": m.namespaces.values().map(|n| n.buckets.len()).collect::<Vec<_>>(),
+            "unacked_alerts": unacked,
         },
     })
 }

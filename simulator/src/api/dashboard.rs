@@ -275,9 +275,16 @@ fn transactions(m: &Cluster, now: i64, z: &mut Map<String, Value>) {
     );
 }
 
-fn node_json(m: &Cluster, node: usize, now: i64, o: &Overrides, hist: bool) -> Value {
+fn node_json(
+    m: &Cluster,
+    node: usize,
+    now: i64,
+    o: &Overrides,
+    hist: bool,
+    cap: &crate::model::system::Capacity,
+) -> Value {
     let n = &m.nodes[node];
-    let f = m.node_figures(node, now, o);
+    let f = m.node_figures_of(node, cap, o);
     let sp = &m.storage_pools[n.storage_pool];
     let mut v = Map::new();
     v.insert(
@@ -307,13 +314,25 @@ fn node_json(m: &Cluster, node: usize, now: i64, o: &Overrides, hist: bool) -> V
     v.insert("storagePoolId".into(), json!(sp.id));
     v.insert("storagePoolName".into(), json!(sp.name));
     series(&mut v, "diskSpaceTotal", "Space", now, hist, |t| {
-        m.node_figures(node, t, o).total
+        if t == now {
+            f.total
+        } else {
+            m.node_figures(node, t, o).total
+        }
     });
     series(&mut v, "diskSpaceFree", "Space", now, hist, |t| {
-        m.node_figures(node, t, o).free
+        if t == now {
+            f.free
+        } else {
+            m.node_figures(node, t, o).free
+        }
     });
     series(&mut v, "diskSpaceAllocated", "Space", now, hist, |t| {
-        m.node_figures(node, t, o).allocated
+        if t == now {
+            f.allocated
+        } else {
+            m.node_figures(node, t, o).allocated
+        }
     });
     let pct = if f.total == 0 {
         0.0
@@ -346,8 +365,9 @@ pub fn nodes(sim: &Sim, req: &Req) -> Reply {
     let now = sim.clock.now();
     let o = sim.faults.overrides();
     let m = sim.model();
+    let cap = m.capacity(now, &o);
     let items = (0..m.nodes.len())
-        .map(|i| node_json(&m, i, now, &o, history(req)))
+        .map(|i| node_json(&m, i, now, &o, history(req), &cap))
         .collect();
     Reply::ok(hal_list(
         "/dashboard/zones/localzone/nodes",
@@ -362,15 +382,28 @@ pub fn node(sim: &Sim, req: &Req) -> Reply {
     let o = sim.faults.overrides();
     let m = sim.model();
     match m.nodes.iter().position(|n| &n.id == id) {
-        Some(i) => Reply::ok(Doc::jaxb("node", node_json(&m, i, now, &o, history(req)))),
+        Some(i) => {
+            let cap = m.capacity(now, &o);
+            Reply::ok(Doc::jaxb(
+                "node",
+                node_json(&m, i, now, &o, history(req), &cap),
+            ))
+        }
         None => Reply::not_found(id),
     }
 }
 
-fn disk_json(m: &Cluster, node: usize, d: &crate::model::Disk, now: i64, o: &Overrides) -> Value {
+/// `f`: the node's figures at `now`, computed once per node (they sum over every bucket).
+fn disk_json(
+    m: &Cluster,
+    node: usize,
+    d: &crate::model::Disk,
+    now: i64,
+    o: &Overrides,
+    f: &crate::model::system::NodeFigures,
+) -> Value {
     let n = &m.nodes[node];
     let sp = &m.storage_pools[n.storage_pool];
-    let f = m.node_figures(node, now, o);
     let allocated = (f.allocated as u128 * d.size_bytes as u128 / f.total.max(1) as u128) as u64;
     let down = o.nodes_down.contains(&node);
     let status = if !d.healthy {
@@ -402,12 +435,16 @@ pub fn disks(sim: &Sim, _req: &Req) -> Reply {
     let now = sim.clock.now();
     let o = sim.faults.overrides();
     let m = sim.model();
-    let items = m
-        .nodes
-        .iter()
-        .flat_map(|n| n.disks.iter().map(move |d| (n.index, d)))
-        .map(|(i, d)| disk_json(&m, i, d, now, &o))
-        .collect();
+    let mut items = Vec::new();
+    let cap = m.capacity(now, &o);
+    for n in &m.nodes {
+        let f = m.node_figures_of(n.index, &cap, &o);
+        items.extend(
+            n.disks
+                .iter()
+                .map(|d| disk_json(&m, n.index, d, now, &o, &f)),
+        );
+    }
     Reply::ok(hal_list(
         "/dashboard/zones/localzone/disks",
         "disks List",
@@ -423,10 +460,11 @@ pub fn node_disks(sim: &Sim, req: &Req) -> Reply {
     let Some(node) = m.nodes.iter().position(|n| &n.id == id) else {
         return Reply::not_found(id);
     };
+    let f = m.node_figures(node, now, &o);
     let items = m.nodes[node]
         .disks
         .iter()
-        .map(|d| disk_json(&m, node, d, now, &o))
+        .map(|d| disk_json(&m, node, d, now, &o, &f))
         .collect();
     Reply::ok(hal_list(
         &format!("/dashboard/nodes/{id}/disks"),

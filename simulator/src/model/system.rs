@@ -255,10 +255,15 @@ impl Cluster {
     }
 
     pub fn node_figures(&self, node: usize, t: i64, o: &Overrides) -> NodeFigures {
+        self.node_figures_of(node, &self.capacity(t, o), o)
+    }
+
+    /// A node's figures given the cluster's capacity at the same time (which sums over
+    /// every bucket: compute it once per answer, not once per node).
+    pub fn node_figures_of(&self, node: usize, cap: &Capacity, o: &Overrides) -> NodeFigures {
         let Some(n) = self.nodes.get(node) else {
             return NodeFigures::default();
         };
-        let cap = self.capacity(t, o);
         let total: u64 = n.disks.iter().map(|d| d.size_bytes).sum();
         let all = cap.total.max(1);
         let allocated = (cap.allocated as u128 * total as u128 / all as u128) as u64;
