@@ -511,3 +511,40 @@ fn a_dead_node_ends_its_series_and_leaves_an_error_span() {
     assert_eq!(h["status"], "degraded", "{h:#}");
     s.stop();
 }
+
+/// The README's first command: `ecs-otel-agent --demo` shows a simulated cluster.
+#[test]
+fn the_demo_shows_the_simulated_cluster_within_one_interval() {
+    let (prom, health) = (loopback(), loopback());
+    let mut agent = Proc::spawn(
+        Command::new(env!("CARGO_BIN_EXE_ecs-otel-agent"))
+            .arg("--demo")
+            .env("ECS_OTEL_PROMETHEUS_ENDPOINT", prom.to_string())
+            .env("ECS_OTEL_HEALTH_ENDPOINT", health.to_string()),
+    );
+    // The demo's interval is 15 s; its first run comes after about a second.
+    wait_until(Duration::from_secs(20), "the cluster on /metrics", || {
+        http_get(prom, "/metrics", &[]).is_ok_and(|(_, body)| {
+            body.contains("emcecs_capacity_total_bytes{")
+                && body.contains("emcecs_node_dt_tables{")
+                && body.contains("emcecs_cluster_good_nodes{")
+        })
+    });
+    wait_until(Duration::from_secs(20), "a healthy agent", || {
+        http_get(health, "/health", &[]).is_ok_and(|(_, b)| {
+            serde_json::from_str::<serde_json::Value>(&b).is_ok_and(|h| h["status"] == "healthy")
+        })
+    });
+    let kill = Command::new("kill")
+        .args(["-TERM", &agent.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = agent.wait_exit(Duration::from_secs(20));
+    assert!(status.success(), "exit {status:?}\n{}", agent.output());
+    assert!(
+        agent.output().contains("logged out of ECS"),
+        "{}",
+        agent.output()
+    );
+}
