@@ -294,3 +294,112 @@ fn shipped_agent_configurations_are_valid() {
     }
     assert!(checked >= 1);
 }
+
+/// The base configuration with an ECS receiver whose block is `ecs` (indented by 4).
+fn with_ecs(ecs: &str) -> String {
+    GOOD.replace(
+        "receivers:\n  self:",
+        &format!("receivers:\n  ecs/prod:\n{ecs}  self:"),
+    )
+    .replace("receivers: [self]", "receivers: [ecs/prod, self]")
+}
+
+const ECS_OK: &str =
+    "    endpoint: https://ecs.example.com:4443\n    username: monitor\n    password: secret\n";
+
+#[test]
+fn a_complete_ecs_receiver_is_valid_and_its_password_is_redacted() {
+    let (code, _, stderr) = validate(&with_ecs(ECS_OK));
+    assert_eq!(code, 0, "{stderr}");
+    let dir = TempDir::new("validate");
+    let path = dir.path().join("agent.yaml");
+    std::fs::write(&path, with_ecs(ECS_OK)).unwrap();
+    let out = Command::new(BIN)
+        .args(["print-config", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("secret"), "{text}");
+    assert!(text.contains("password: \"[REDACTED]\""), "{text}");
+    assert!(text.contains("max_concurrent_requests: 4"), "{text}");
+}
+
+#[test]
+fn ecs_receiver_without_endpoint_or_password() {
+    let yaml = with_ecs("    username: monitor\n");
+    refused_with(
+        &yaml,
+        "receivers.ecs/prod.endpoint: required: the management API, e.g. https://ecs.example.com:4443",
+    );
+    refused_with(
+        &yaml,
+        "receivers.ecs/prod: set password (e.g. \"${env:ECS_PASSWORD}\") or password_file",
+    );
+}
+
+#[test]
+fn ecs_endpoint_that_is_not_a_url() {
+    refused_with(
+        &with_ecs(&ECS_OK.replace("https://ecs.example.com:4443", "ecs.example.com")),
+        "receivers.ecs/prod.endpoint: invalid endpoint \"ecs.example.com\"; expected https://host:port (the management API, port 4443)",
+    );
+    refused_with(
+        &with_ecs(&ECS_OK.replace(":4443", ":4443/api")),
+        "receivers.ecs/prod.endpoint: give only scheme, host and port, not a path (\"/api\")",
+    );
+}
+
+#[test]
+fn ecs_tls_ca_file_and_skip_verify_together() {
+    let dir = TempDir::new("validate-ca");
+    let missing = dir.path().join("nope.pem");
+    let yaml = with_ecs(&format!(
+        "{ECS_OK}    tls:\n      ca_file: {}\n      insecure_skip_verify: true\n",
+        missing.display()
+    ));
+    refused_with(
+        &yaml,
+        "receivers.ecs/prod.tls: set ca_file or insecure_skip_verify, not both",
+    );
+    let (_, _, stderr) = validate(&yaml);
+    assert!(
+        stderr.contains("receivers.ecs/prod.tls.ca_file: ") && stderr.contains("nope.pem"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn ecs_limits_and_collectors() {
+    refused_with(
+        &with_ecs(&format!("{ECS_OK}    max_concurrent_requests: 0\n")),
+        "receivers.ecs/prod.max_concurrent_requests: must be between 1 and 64 (ECS tolerates few concurrent management calls; 4 is the default)",
+    );
+    refused_with(
+        &with_ecs(&format!(
+            "{ECS_OK}    collectors:\n      dashboard: {{enabled: false}}\n      node_stats: {{enabled: false}}\n"
+        )),
+        "receivers.ecs/prod.collectors: every collector is disabled; enable at least one (dashboard, node_stats)",
+    );
+    let (code, _, stderr) = validate(&with_ecs(&format!(
+        "{ECS_OK}    collectors:\n      dashbaord: {{enabled: false}}\n"
+    )));
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("receivers.ecs/prod.collectors") && stderr.contains("dashbaord"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn ecs_password_file_that_does_not_exist() {
+    let (code, _, stderr) = validate(&with_ecs(
+        "    endpoint: https://ecs.example.com:4443\n    username: monitor\n    password_file: /nonexistent/ecs-password\n",
+    ));
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("receivers.ecs/prod.password_file")
+            && stderr.contains("/nonexistent/ecs-password"),
+        "{stderr}"
+    );
+}

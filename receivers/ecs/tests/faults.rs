@@ -432,3 +432,48 @@ async fn an_unreachable_endpoint_names_the_address() {
     );
     finish(&env, &cs).await;
 }
+
+#[tokio::test]
+async fn tls_is_verified_unless_told_otherwise() {
+    let mut env = start(Version::Ecs38, |_| {}).await;
+    let ca = env.cfg.tls.ca_file.take();
+    // System roots do not know the simulator's self-signed certificate.
+    let cs = env.collectors();
+    let e = run(&of(&cs, Dashboard), 1, Duration::from_secs(10))
+        .await
+        .expect_err("an unknown issuer is refused");
+    assert!(
+        e.message.to_ascii_lowercase().contains("certificate"),
+        "{}: {}",
+        e.kind,
+        e.message
+    );
+    finish(&env, &cs).await;
+    assert_eq!(
+        env.calls("GET /login"),
+        0,
+        "no credentials sent to an unverified peer"
+    );
+
+    // A name the certificate does not carry is refused too, even with the right CA.
+    env.cfg.tls.ca_file = ca.clone();
+    env.cfg.tls.server_name = Some("ecs.elsewhere.example".into());
+    let cs = env.collectors();
+    let e = run(&of(&cs, Dashboard), 1, Duration::from_secs(10))
+        .await
+        .expect_err("wrong name");
+    assert!(
+        e.message.to_ascii_lowercase().contains("certificate"),
+        "{}",
+        e.message
+    );
+    finish(&env, &cs).await;
+
+    // The lab switch works, without a CA.
+    env.cfg.tls.server_name = None;
+    env.cfg.tls.ca_file = None;
+    env.cfg.tls.insecure_skip_verify = true;
+    let cs = env.collectors();
+    ok(&of(&cs, Dashboard), 1).await;
+    finish(&env, &cs).await;
+}
