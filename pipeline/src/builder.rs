@@ -281,6 +281,26 @@ impl SnapshotBuilder {
         }
     }
 
+    /// A counter point with its own time, for sums read from sample windows.
+    pub fn counter_at(
+        &mut self,
+        desc: &MetricDesc<'_>,
+        value: impl Into<Number>,
+        start: SystemTime,
+        attributes: impl IntoIterator<Item = KeyValue>,
+        time: SystemTime,
+    ) {
+        let point = number_point(
+            value.into(),
+            attributes,
+            unix_nanos(start),
+            unix_nanos(time),
+        );
+        if let Some(Data::Sum(s)) = self.metric(desc, Kind::Counter) {
+            s.data_points.push(point);
+        }
+    }
+
     /// A cumulative explicit-bucket histogram point.
     pub fn histogram(
         &mut self,

@@ -17,6 +17,7 @@ pub mod memory;
 pub mod queue;
 pub mod receiver;
 pub mod stats;
+pub mod timefmt;
 pub mod tls;
 pub mod trace;
 

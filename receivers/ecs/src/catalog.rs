@@ -380,6 +380,143 @@ const fn entry(
 use Instrument::{Counter, Gauge, Histogram};
 
 const LZ: &str = "/dashboard/zones/localzone";
+const BILL_INFO: &str = "POST /object/billing/namespace/info";
+const BILL_SAMPLE: &str = "POST /object/billing/namespace/sample (month to date)";
+const BUCKET_ATTRS: &[&str] = &["namespace", "bucket", "replication_group", "tag_<key>"];
+
+// Billing: /object/billing (bulk, with bucket detail), /object/namespaces, /vdc/data-service/vpools.
+metric!(
+    BILL_BUCKET_STORAGE,
+    "emcecs.bucket.storage",
+    "By",
+    "Bytes the bucket holds (billing total_size)"
+);
+metric!(
+    BILL_BUCKET_OBJECTS,
+    "emcecs.bucket.objects",
+    "{object}",
+    "Objects in the bucket"
+);
+metric!(
+    BILL_BUCKET_MPU_SIZE,
+    "emcecs.bucket.multipart_upload.size",
+    "By",
+    "Bytes in unfinished multipart uploads (total_mpu_size)"
+);
+metric!(
+    BILL_BUCKET_MPU_PARTS,
+    "emcecs.bucket.multipart_upload.parts",
+    "{part}",
+    "Parts of unfinished multipart uploads"
+);
+metric!(
+    BILL_BUCKET_INGRESS,
+    "emcecs.bucket.ingress",
+    "By",
+    "Bytes written to the bucket this calendar month (UTC); restarts each month"
+);
+metric!(
+    BILL_BUCKET_EGRESS,
+    "emcecs.bucket.egress",
+    "By",
+    "Bytes read from the bucket this calendar month (UTC); restarts each month"
+);
+metric!(
+    BILL_BUCKET_CREATED,
+    "emcecs.bucket.objects.created",
+    "{object}",
+    "Objects created in the bucket this calendar month (UTC)"
+);
+metric!(
+    BILL_BUCKET_DELETED,
+    "emcecs.bucket.objects.deleted",
+    "{object}",
+    "Objects deleted from the bucket this calendar month (UTC)"
+);
+metric!(
+    BILL_BUCKET_STORAGE_COST,
+    "emcecs.bucket.storage.cost.usd",
+    "{USD}",
+    "Monthly storage cost at the bucket's current size: bytes / 1024³ × the price per GB-month of its replication group (pricing.storage); the name ends with pricing.currency"
+);
+metric!(
+    BILL_BUCKET_TREND,
+    "emcecs.bucket.cost.trend",
+    "%",
+    "Change of the bucket's storage cost over trend_window (default 24 h): bytes_delta / (size − bytes_delta) × 100, from the sample API; only for buckets with a storage price"
+);
+metric!(
+    BILL_NS_BYTES,
+    "emcecs.namespace.total_bytes",
+    "By",
+    "Bytes the namespace holds (billing total_size)"
+);
+metric!(
+    BILL_NS_OBJECTS,
+    "emcecs.namespace.total_objects",
+    "{object}",
+    "Objects in the namespace"
+);
+metric!(
+    BILL_NS_MPU_SIZE,
+    "emcecs.namespace.multipart_upload.size",
+    "By",
+    "Bytes in unfinished multipart uploads of the namespace"
+);
+metric!(
+    BILL_NS_INGRESS,
+    "emcecs.namespace.ingress",
+    "By",
+    "Bytes written to the namespace this calendar month (UTC); restarts each month"
+);
+metric!(
+    BILL_NS_EGRESS,
+    "emcecs.namespace.egress",
+    "By",
+    "Bytes read from the namespace this calendar month (UTC); restarts each month"
+);
+metric!(
+    BILL_NS_QUOTA,
+    "emcecs.namespace.quota",
+    "By",
+    "The namespace's quota: block (writes refused above it) and notification (alert above it); absent when not set"
+);
+metric!(
+    BILL_NS_QUOTA_USED,
+    "emcecs.namespace.quota.used",
+    "1",
+    "Fraction of the block quota in use (total bytes / block quota)"
+);
+metric!(
+    BILL_NS_STORAGE_COST,
+    "emcecs.namespace.storage.cost.usd",
+    "{USD}",
+    "Monthly storage cost of the namespace: the sum of its buckets' storage costs"
+);
+metric!(
+    BILL_NS_BANDWIDTH_COST,
+    "emcecs.namespace.bandwidth.cost.usd",
+    "{USD}",
+    "Cost of this calendar month's traffic so far, by direction: the month-to-date volume priced tier by tier (pricing.egress, pricing.ingress)"
+);
+metric!(
+    BILL_NS_TREND,
+    "emcecs.namespace.cost.trend",
+    "%",
+    "Change of the namespace's storage cost over trend_window: (cost now − cost then) / cost then × 100, bucket by bucket"
+);
+metric!(
+    BILL_UPTODATE,
+    "emcecs.billing.uptodate_timestamp",
+    "s",
+    "uptodate_till of the namespace's billing data: ECS's metering is consistent up to this time (it lags by about 15 minutes); the billing points carry it as their time"
+);
+metric!(
+    BILL_FOLDED,
+    "ecs_otel_agent.ecs.billing.buckets.folded",
+    "{bucket}",
+    "Buckets beyond collectors.billing.max_buckets, summed into bucket=\"__other__\" of their namespace"
+);
 
 pub const CATALOG: Catalog = Catalog {
     receiver: "ecs",
@@ -387,7 +524,11 @@ pub const CATALOG: Catalog = Catalog {
 A dashboard cycle makes 9 management calls (localzone, its nodes, disks, storage pools, replication groups and failed links, /vdc/nodes, /object/capacity, /vdc/alerts) \
 plus one more per 1,000 unacknowledged alerts beyond the first 1,000; every bucket_config_interval it also reads /object/namespaces (one call per 1,000 namespaces) \
 and one /object/bucket page (1,000 buckets) per namespace. A node_stats cycle makes one /vdc/nodes call, then per node one 9101 call (ECS) or one /dashboard/nodes/{id} call \
-(ObjectScale) and one ?ping call; if it runs before the dashboard collector ever has, it first reads /dashboard/zones/localzone once for the VDC's name and id. Every series also carries job (service.name), instance (the cluster), and target_info holds ecs.cluster.name, ecs.vdc.name, ecs.vdc.id.",
+(ObjectScale) and one ?ping call; if it runs before the dashboard collector ever has, it first reads /dashboard/zones/localzone once for the VDC's name and id. \
+A billing cycle (off unless collectors.billing.enabled) reads /object/namespaces (one call per 1,000 namespaces), /vdc/data-service/vpools once an hour, then one POST /object/billing/namespace/info per batch_size namespaces (100), \
+and when samples are due two POST /object/billing/namespace/sample per batch (month to date, trend window); each namespace whose bucket detail spans more pages (ECS pages it at 100 buckets) costs one GET per extra page and per read. \
+Sizes are read in KB × 1024 (exact); traffic counters restart each calendar month (UTC) and are recomputed from the month's start at every read, so an agent restart neither loses nor doubles anything. \
+Every series also carries job (service.name), instance (the cluster), and target_info holds ecs.cluster.name, ecs.vdc.name, ecs.vdc.id.",
     metrics: &[
         entry(VERSION_INFO, Gauge, &["version", "nodes"], "/vdc/nodes"),
         entry(NODES, Gauge, &["state"], LZ),
@@ -524,6 +665,63 @@ and one /object/bucket page (1,000 buckets) per namespace. A node_stats cycle ma
             &["namespace", "bucket"],
             "/object/bucket",
         ),
+        entry(BILL_BUCKET_STORAGE, Gauge, BUCKET_ATTRS, BILL_INFO),
+        entry(BILL_BUCKET_OBJECTS, Gauge, BUCKET_ATTRS, BILL_INFO),
+        entry(BILL_BUCKET_MPU_SIZE, Gauge, BUCKET_ATTRS, BILL_INFO),
+        entry(BILL_BUCKET_MPU_PARTS, Gauge, BUCKET_ATTRS, BILL_INFO),
+        entry(BILL_BUCKET_INGRESS, Counter, BUCKET_ATTRS, BILL_SAMPLE),
+        entry(BILL_BUCKET_EGRESS, Counter, BUCKET_ATTRS, BILL_SAMPLE),
+        entry(BILL_BUCKET_CREATED, Counter, BUCKET_ATTRS, BILL_SAMPLE),
+        entry(BILL_BUCKET_DELETED, Counter, BUCKET_ATTRS, BILL_SAMPLE),
+        entry(
+            BILL_BUCKET_STORAGE_COST,
+            Gauge,
+            BUCKET_ATTRS,
+            "billing info and the cost model",
+        ),
+        entry(
+            BILL_BUCKET_TREND,
+            Gauge,
+            BUCKET_ATTRS,
+            "billing sample over trend_window",
+        ),
+        entry(BILL_NS_BYTES, Gauge, &["namespace"], BILL_INFO),
+        entry(BILL_NS_OBJECTS, Gauge, &["namespace"], BILL_INFO),
+        entry(BILL_NS_MPU_SIZE, Gauge, &["namespace"], BILL_INFO),
+        entry(BILL_NS_INGRESS, Counter, &["namespace"], BILL_SAMPLE),
+        entry(BILL_NS_EGRESS, Counter, &["namespace"], BILL_SAMPLE),
+        entry(
+            BILL_NS_QUOTA,
+            Gauge,
+            &["namespace", "type"],
+            "/object/namespaces (blockSize, notificationSize; GB)",
+        ),
+        entry(
+            BILL_NS_QUOTA_USED,
+            Gauge,
+            &["namespace"],
+            "/object/namespaces and billing info",
+        ),
+        entry(
+            BILL_NS_STORAGE_COST,
+            Gauge,
+            &["namespace"],
+            "billing info and the cost model",
+        ),
+        entry(
+            BILL_NS_BANDWIDTH_COST,
+            Gauge,
+            &["namespace", "direction"],
+            "month-to-date billing sample and the cost model",
+        ),
+        entry(
+            BILL_NS_TREND,
+            Gauge,
+            &["namespace"],
+            "billing sample over trend_window",
+        ),
+        entry(BILL_UPTODATE, Gauge, &["namespace"], BILL_INFO),
+        entry(BILL_FOLDED, Gauge, &[], "collectors.billing.max_buckets"),
         entry(
             NODE_DT,
             Gauge,
@@ -617,6 +815,22 @@ and one /object/bucket page (1,000 buckets) per namespace. A node_stats cycle ma
             reason: "No ECS API counts failed object replications.",
         },
         Unavailable {
+            name: "emcecs_bucket_api_operations_total{operation}",
+            reason: "ECS's billing API reports no request counts (ObjectScale's /object/mt perf API has ingress/egress counts, not read yet); objects created/deleted per month are emitted instead.",
+        },
+        Unavailable {
+            name: "emcecs_bucket_operation_cost_usd",
+            reason: "Needs per-operation request counts (above); pricing.requests is accepted but cannot be applied.",
+        },
+        Unavailable {
+            name: "emcecs_namespace_egress_bytes_total{destination}",
+            reason: "ECS meters egress per bucket without telling internet from internal traffic; egress is emitted without a destination.",
+        },
+        Unavailable {
+            name: "emcecs_bucket_cost_sample_usd{timestamp}",
+            reason: "A timestamp label would make a new series per sample: emcecs_bucket_storage_cost_usd carries the billing data's time (uptodate_till) as its point time instead.",
+        },
+        Unavailable {
             name: "emcecs_node_dt_tables on ObjectScale 4.x",
             reason: "ObjectScale 4.1 no longer serves port 9101.",
         },
@@ -698,6 +912,12 @@ Like the originals they have no unit suffix and camelCase node names, which prom
             &["node"],
             "http://<node>:9020/?ping",
         ),
+        compat_entry(
+            compat::METERING_QUOTA,
+            &["ecsnamespace", "type"],
+            "/object/namespaces, billing info",
+        ),
+        compat_entry(compat::METERING_OBJECTS, &["ecsnamespace"], BILL_INFO),
     ],
     unavailable: &[],
 };
@@ -728,6 +948,21 @@ pub fn node_stats_calls(nodes: u64, ping: bool) -> u64 {
     1 + nodes * (1 + u64::from(ping))
 }
 
+/// Management calls of one billing cycle: `listed` namespaces on the cluster, `read` of
+/// them in `batch_size` batches, `extra_pages` bucket-detail pages beyond each namespace's
+/// first, the samples read this cycle or not, the replication-group names refreshed or not.
+pub fn billing_calls(
+    listed: u64,
+    read: u64,
+    batch_size: u64,
+    extra_pages: u64,
+    samples: bool,
+    vpools: bool,
+) -> u64 {
+    let reads = if samples { 3 } else { 1 };
+    pages(listed) + u64::from(vpools) + reads * (read.div_ceil(batch_size.max(1)) + extra_pages)
+}
+
 /// The paychex/prometheus-emcecs-exporter names, exposed with `compatibility_names`.
 pub mod compat {
     use super::MetricDesc;
@@ -738,6 +973,16 @@ pub mod compat {
         };
     }
 
+    compat!(
+        METERING_QUOTA,
+        "emcecs_metering_namespacequota",
+        "Namespace quota and use in KB (1024 bytes), type block, notification or used (paychex name; billing collector)"
+    );
+    compat!(
+        METERING_OBJECTS,
+        "emcecs_metering_namespace_object_count",
+        "Objects in the namespace (paychex name; billing collector)"
+    );
     compat!(
         GOOD_NODES,
         "emcecs_cluster_good_nodes",

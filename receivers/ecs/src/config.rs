@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use pipeline::config::{Problems, Secret, Validate, duration, join, resolve_secret};
+
+pub use crate::billing::config::BillingConfig;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -141,7 +143,11 @@ impl Default for NodeStatsConfig {
 pub struct Collectors {
     pub dashboard: DashboardConfig,
     pub node_stats: NodeStatsConfig,
+    pub billing: BillingConfig,
 }
+
+/// Billing reads are heavy and their data moves every 5 minutes (seed 000: 300 s).
+pub const BILLING_INTERVAL: Duration = Duration::from_secs(300);
 
 impl Default for EcsConfig {
     fn default() -> Self {
@@ -262,10 +268,13 @@ impl Validate for EcsConfig {
             join(path, "collectors.node_stats.node_timeout"),
             ns.node_timeout,
         );
-        if !self.collectors.dashboard.enabled && !ns.enabled {
+        self.collectors
+            .billing
+            .validate(&join(path, "collectors.billing"), problems);
+        if !self.collectors.dashboard.enabled && !ns.enabled && !self.collectors.billing.enabled {
             problems.push(
                 join(path, "collectors"),
-                "every collector is disabled; enable at least one (dashboard, node_stats)",
+                "every collector is disabled; enable at least one (dashboard, node_stats, billing)",
             );
         }
     }
@@ -276,6 +285,7 @@ impl Validate for EcsConfig {
 pub enum CollectorKind {
     Dashboard,
     NodeStats,
+    Billing,
 }
 
 impl CollectorKind {
@@ -283,6 +293,7 @@ impl CollectorKind {
         match self {
             CollectorKind::Dashboard => "dashboard",
             CollectorKind::NodeStats => "node_stats",
+            CollectorKind::Billing => "billing",
         }
     }
 }
@@ -316,6 +327,15 @@ impl EcsConfig {
                 interval: n.collection_interval.unwrap_or(self.collection_interval),
                 initial_delay: self.initial_delay,
                 timeout: n.timeout,
+            });
+        }
+        let b = &self.collectors.billing;
+        if b.enabled {
+            v.push(CollectorSchedule {
+                kind: CollectorKind::Billing,
+                interval: b.collection_interval.unwrap_or(BILLING_INTERVAL),
+                initial_delay: self.initial_delay,
+                timeout: b.timeout,
             });
         }
         v

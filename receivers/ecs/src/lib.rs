@@ -2,6 +2,7 @@
 //! and a scheduled collector per enabled `collectors:` entry (`ecs/<name>/dashboard`,
 //! `ecs/<name>/node_stats`), each with its own interval and source of series.
 
+pub mod billing;
 pub mod catalog;
 pub mod client;
 pub mod cluster;
@@ -33,6 +34,7 @@ pub fn percent(s: &str) -> String {
 enum Inner {
     Dashboard(dashboard::Dashboard),
     NodeStats(node_stats::NodeStats),
+    Billing(Box<billing::Billing>),
 }
 
 /// One scheduled collector of a cluster.
@@ -48,6 +50,7 @@ impl Receiver for Collector {
         match &self.inner {
             Inner::Dashboard(d) => d.collect(ctx).await,
             Inner::NodeStats(n) => n.collect(ctx).await,
+            Inner::Billing(b) => b.collect(ctx).await,
         }
     }
 
@@ -75,6 +78,10 @@ pub fn collectors(
             CollectorKind::NodeStats => {
                 Inner::NodeStats(node_stats::NodeStats::new(cluster.clone(), report_client))
             }
+            CollectorKind::Billing => Inner::Billing(Box::new(billing::Billing::new(
+                cluster.clone(),
+                report_client,
+            ))),
         };
         out.push((
             s,

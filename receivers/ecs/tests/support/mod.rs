@@ -108,6 +108,10 @@ pub struct Point {
     pub value: f64,
     /// Marked "no recorded value" (a staleness marker).
     pub stale: bool,
+    /// Start time of a counter (seconds since the epoch), 0 for a gauge.
+    pub start: i64,
+    /// The point's own time (seconds since the epoch).
+    pub time: i64,
 }
 
 fn any_text(v: &Option<pipeline::otlp::common::v1::AnyValue>) -> String {
@@ -139,6 +143,8 @@ pub fn points(s: &Snapshot) -> Vec<Point> {
                                     .collect(),
                                 value: p.count as f64,
                                 stale: p.flags & 1 == 1,
+                                start: (p.start_time_unix_nano / 1_000_000_000) as i64,
+                                time: (p.time_unix_nano / 1_000_000_000) as i64,
                             });
                         }
                         continue;
@@ -159,6 +165,8 @@ pub fn points(s: &Snapshot) -> Vec<Point> {
                             None => f64::NAN,
                         },
                         stale: p.flags & 1 == 1,
+                        start: (p.start_time_unix_nano / 1_000_000_000) as i64,
+                        time: (p.time_unix_nano / 1_000_000_000) as i64,
                     });
                 }
             }
@@ -178,6 +186,16 @@ pub fn find(s: &Snapshot, name: &str, attrs: &[(&str, &str)]) -> Vec<Point> {
                     .all(|(k, v)| p.attrs.get(*k).map(String::as_str) == Some(*v))
         })
         .collect()
+}
+
+/// The one live point of `name` with `attrs`.
+pub fn point(s: &Snapshot, name: &str, attrs: &[(&str, &str)]) -> Point {
+    let ps: Vec<Point> = find(s, name, attrs)
+        .into_iter()
+        .filter(|p| !p.stale)
+        .collect();
+    assert_eq!(ps.len(), 1, "{name} {attrs:?}: {ps:?}");
+    ps[0].clone()
 }
 
 /// The one live value of `name` with `attrs`.

@@ -1,0 +1,354 @@
+//! The billing reads: bulk POSTs over batches of namespaces with bucket detail, and the
+//! per-namespace GETs that continue a namespace whose bucket list was cut at a page
+//! (`next_marker`). Sizes are asked in KB and multiplied by 1024: exact, since ECS's KB is
+//! 1024 bytes and fractional (`9765.625`), and KB is accepted by every ECS version (BYTE
+//! is not documented before ObjectScale).
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+use tokio::time::Instant;
+
+use crate::client::parse::{int, list, num, text, uint, unwrap};
+use crate::client::{Call, ClientError};
+use crate::cluster::Cluster;
+
+/// Pages of one namespace's bucket detail read at most, as a guard against a marker
+/// that never ends.
+const MAX_PAGES: usize = 10_000;
+
+/// Bytes from a KB figure (`"9765.625"` → 10,000,000).
+pub fn kb(v: &Value) -> Option<u64> {
+    num(v)
+        .filter(|k| *k >= 0.0)
+        .map(|k| (k * 1024.0).round() as u64)
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BucketFigures {
+    pub name: String,
+    /// Replication group id (`vpool_id`).
+    pub vpool: String,
+    pub size: u64,
+    pub objects: u64,
+    pub mpu_size: u64,
+    pub mpu_parts: u64,
+    pub tags: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NamespaceFigures {
+    pub name: String,
+    pub size: u64,
+    pub objects: u64,
+    pub mpu_size: u64,
+    pub mpu_parts: u64,
+    /// `uptodate_till`: the figures are consistent up to here (epoch seconds).
+    pub uptodate: Option<i64>,
+    pub buckets: Vec<BucketFigures>,
+}
+
+/// What a sample window says of a bucket or a namespace.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Traffic {
+    pub ingress: u64,
+    pub egress: u64,
+    pub objects_created: u64,
+    pub objects_deleted: u64,
+    /// Bytes written minus bytes deleted in the window.
+    pub bytes_delta: i64,
+    /// Size at the end of the window.
+    pub total_size: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NamespaceSample {
+    pub name: String,
+    pub total: Traffic,
+    /// `sample_end_time` as ECS clamped it.
+    pub end: Option<i64>,
+    pub buckets: BTreeMap<String, Traffic>,
+}
+
+/// One namespace's answer in a bulk call.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer<T> {
+    Found(T),
+    /// `"valid_namespace":"false"`: deleted since the namespace list was read.
+    Gone(String),
+}
+
+fn time(v: &Value) -> Option<i64> {
+    text(v).and_then(pipeline::timefmt::parse_minute)
+}
+
+fn bucket_figures(b: &Value) -> Option<BucketFigures> {
+    let tags = list(
+        if b["TagSet"].get("Tag").is_some() {
+            &b["TagSet"]
+        } else {
+            b
+        },
+        if b["TagSet"].get("Tag").is_some() {
+            "Tag"
+        } else {
+            "TagSet"
+        },
+    )
+    .iter()
+    .filter_map(|t| {
+        Some((
+            text(&t["Key"])?.to_owned(),
+            text(&t["Value"]).unwrap_or("").to_owned(),
+        ))
+    })
+    .collect();
+    Some(BucketFigures {
+        name: text(&b["name"])?.to_owned(),
+        vpool: text(&b["vpool_id"]).unwrap_or("").to_owned(),
+        size: kb(&b["total_size"])?,
+        objects: uint(&b["total_objects"]).unwrap_or(0),
+        mpu_size: kb(&b["total_mpu_size"]).unwrap_or(0),
+        mpu_parts: uint(&b["total_mpu_parts"]).unwrap_or(0),
+        tags,
+    })
+}
+
+fn traffic(v: &Value) -> Traffic {
+    Traffic {
+        ingress: uint(&v["ingress"]).unwrap_or(0),
+        egress: uint(&v["egress"]).unwrap_or(0),
+        objects_created: uint(&v["objects_created"]).unwrap_or(0),
+        objects_deleted: uint(&v["objects_deleted"]).unwrap_or(0),
+        bytes_delta: int(&v["bytes_delta"]).unwrap_or(0),
+        total_size: kb(&v["total_size"]).unwrap_or(0),
+    }
+}
+
+/// The items of a bulk answer: `{"<root>s":[…]}` (info) or `{"<root>_infos":[…]}`
+/// (samples), `{"<list>":{"<root>":[…]}}` (XML-shaped), or a bare list.
+fn items<'a>(v: &'a Value, root: &str) -> Vec<&'a Value> {
+    let list_key = [format!("{root}s"), format!("{root}_infos")]
+        .into_iter()
+        .find(|k| v.get(k).is_some())
+        .unwrap_or_default();
+    match v.get(&list_key) {
+        Some(Value::Array(a)) => a.iter().collect(),
+        Some(o @ Value::Object(_)) if o.get(root).is_some() => list(o, root),
+        Some(o @ Value::Object(_)) => vec![o],
+        _ => match v {
+            Value::Array(a) => a.iter().collect(),
+            _ => list(v, root),
+        },
+    }
+}
+
+fn valid(item: &Value) -> bool {
+    text(&item["valid_namespace"]).is_none_or(|v| !v.eq_ignore_ascii_case("false"))
+}
+
+fn next_marker(item: &Value) -> Option<String> {
+    text(&item["next_marker"])
+        .or_else(|| text(&item["NextMarker"]))
+        .map(str::to_owned)
+}
+
+fn malformed(route: &str, message: impl Into<String>) -> ClientError {
+    ClientError::Malformed {
+        route: route.to_owned(),
+        message: message.into(),
+    }
+}
+
+/// Sizes of a batch of namespaces and their buckets.
+pub async fn info(
+    cl: &Cluster,
+    batch: &[String],
+    deadline: Instant,
+) -> Result<Vec<Answer<NamespaceFigures>>, ClientError> {
+    const ROUTE: &str = "/object/billing/namespace/info";
+    let v = cl
+        .client
+        .json(
+            Call::post_json(
+                ROUTE,
+                "/object/billing/namespace/info?sizeunit=KB&include_bucket_detail=true",
+                &json!({ "id": batch }),
+            )
+            .until(deadline),
+        )
+        .await?;
+    let mut out = Vec::new();
+    for item in items(&v, "namespace_billing_info") {
+        let Some(name) = text(&item["namespace"]).map(str::to_owned) else {
+            return Err(malformed(ROUTE, "an item without a namespace"));
+        };
+        if !valid(item) {
+            out.push(Answer::Gone(name));
+            continue;
+        }
+        let mut ns = NamespaceFigures {
+            size: kb(&item["total_size"]).ok_or_else(|| {
+                malformed(ROUTE, format!("namespace {name}: no readable total_size"))
+            })?,
+            objects: uint(&item["total_objects"]).unwrap_or(0),
+            mpu_size: kb(&item["total_mpu_size"]).unwrap_or(0),
+            mpu_parts: uint(&item["total_mpu_parts"]).unwrap_or(0),
+            uptodate: time(&item["uptodate_till"]),
+            buckets: list(item, "bucket_billing_info")
+                .into_iter()
+                .filter_map(bucket_figures)
+                .collect(),
+            name,
+        };
+        let mut marker = next_marker(item);
+        let mut pages = 0;
+        while let Some(m) = marker.take() {
+            pages += 1;
+            if pages > MAX_PAGES {
+                return Err(malformed(
+                    ROUTE,
+                    format!("namespace {}: endless bucket pages", ns.name),
+                ));
+            }
+            let path = format!(
+                "/object/billing/namespace/{}/info?sizeunit=KB&include_bucket_detail=true&marker={}",
+                crate::percent(&ns.name),
+                crate::percent(&m)
+            );
+            let page = cl
+                .client
+                .json(Call::get("/object/billing/namespace/{namespace}/info", path).until(deadline))
+                .await?;
+            let page = unwrap(&page, "namespace_billing_info");
+            ns.buckets.extend(
+                list(page, "bucket_billing_info")
+                    .into_iter()
+                    .filter_map(bucket_figures),
+            );
+            marker = next_marker(page).filter(|n| *n != m);
+        }
+        out.push(Answer::Found(ns));
+    }
+    Ok(out)
+}
+
+/// Traffic of a batch of namespaces and their buckets over `[start, end)`.
+pub async fn sample(
+    cl: &Cluster,
+    batch: &[String],
+    start: i64,
+    end: i64,
+    deadline: Instant,
+) -> Result<Vec<Answer<NamespaceSample>>, ClientError> {
+    const ROUTE: &str = "/object/billing/namespace/sample";
+    let window = format!(
+        "start_time={}&end_time={}",
+        pipeline::timefmt::minute(start),
+        pipeline::timefmt::minute(end)
+    );
+    let v = cl
+        .client
+        .json(
+            Call::post_json(
+                ROUTE,
+                format!(
+                    "/object/billing/namespace/sample?sizeunit=KB&include_bucket_detail=true&{window}"
+                ),
+                &json!({ "id": batch }),
+            )
+            .until(deadline),
+        )
+        .await?;
+    let mut out = Vec::new();
+    for item in items(&v, "namespace_billing_sample") {
+        let Some(name) = text(&item["namespace"]).map(str::to_owned) else {
+            return Err(malformed(ROUTE, "an item without a namespace"));
+        };
+        if !valid(item) {
+            out.push(Answer::Gone(name));
+            continue;
+        }
+        let mut ns = NamespaceSample {
+            total: traffic(item),
+            end: time(&item["sample_end_time"]),
+            buckets: BTreeMap::new(),
+            name,
+        };
+        let add = |ns: &mut NamespaceSample, page: &Value| {
+            for b in list(page, "bucket_billing_sample") {
+                if let Some(n) = text(&b["name"]) {
+                    ns.buckets.insert(n.to_owned(), traffic(b));
+                }
+            }
+        };
+        add(&mut ns, item);
+        let mut marker = next_marker(item);
+        let mut pages = 0;
+        while let Some(m) = marker.take() {
+            pages += 1;
+            if pages > MAX_PAGES {
+                return Err(malformed(
+                    ROUTE,
+                    format!("namespace {}: endless bucket pages", ns.name),
+                ));
+            }
+            let path = format!(
+                "/object/billing/namespace/{}/sample?sizeunit=KB&include_bucket_detail=true&{window}&marker={}",
+                crate::percent(&ns.name),
+                crate::percent(&m)
+            );
+            let page = cl
+                .client
+                .json(
+                    Call::get("/object/billing/namespace/{namespace}/sample", path).until(deadline),
+                )
+                .await?;
+            let page = unwrap(&page, "namespace_billing_sample");
+            add(&mut ns, page);
+            marker = next_marker(page).filter(|n| *n != m);
+        }
+        out.push(Answer::Found(ns));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kb_is_1024_bytes_and_keeps_fractions() {
+        assert_eq!(kb(&json!("9765.625")), Some(10_000_000));
+        assert_eq!(kb(&json!(10240)), Some(10_485_760));
+        assert_eq!(kb(&json!("N/A")), None);
+        assert_eq!(kb(&json!("-1")), None);
+    }
+
+    #[test]
+    fn bulk_items_in_every_shape() {
+        let flat = json!({"namespace_billing_infos": [{"namespace": "a"}, {"namespace": "b"}]});
+        assert_eq!(items(&flat, "namespace_billing_info").len(), 2);
+        let xmlish =
+            json!({"namespace_billing_infos": {"namespace_billing_info": [{"namespace": "a"}]}});
+        assert_eq!(items(&xmlish, "namespace_billing_info").len(), 1);
+        let one = json!({"namespace_billing_infos": {"namespace": "a"}});
+        assert_eq!(items(&one, "namespace_billing_info").len(), 1);
+        let samples = json!({"namespace_billing_sample_infos": [{"namespace": "a"}]});
+        assert_eq!(items(&samples, "namespace_billing_sample").len(), 1);
+    }
+
+    #[test]
+    fn bucket_tags_in_json_and_xml_shapes() {
+        let json_shape =
+            json!({"name": "b", "total_size": "1.0", "TagSet": [{"Key": "team", "Value": "x"}]});
+        let xml_shape = json!({"name": "b", "total_size": "1.0", "TagSet": {"Tag": [{"Key": "team", "Value": "x"}]}});
+        for b in [json_shape, xml_shape] {
+            let f = bucket_figures(&b);
+            assert_eq!(
+                f.map(|f| f.tags),
+                Some(vec![("team".to_owned(), "x".to_owned())])
+            );
+        }
+    }
+}

@@ -1,0 +1,774 @@
+//! The billing collector: sizes, objects and traffic of every namespace and bucket from
+//! `/object/billing`, with the fewest calls the API allows (bulk POSTs over batches of
+//! namespaces, with bucket detail), and costs from the configured model.
+//!
+//! Time: every billing point carries `uptodate_till` (ECS's metering lags ~15 minutes) as
+//! its time. Traffic counters are month-to-date sums read from a fixed origin (the UTC
+//! month's start) at every read, with that origin as their start time: an agent restart
+//! loses and doubles nothing, and no state is kept on disk. When a month ends, the cycle
+//! that first sees the new month still reports the old month's complete window once, so
+//! its last minutes are not lost to `increase()`.
+
+pub mod config;
+pub mod fetch;
+pub mod pricing;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use pipeline::otlp::common::v1::KeyValue;
+use pipeline::timefmt::{from_secs, month_start, next_month_start};
+use pipeline::{MetricDesc, ReceiverError, ScrapeContext, Snapshot, SnapshotBuilder, kv};
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use crate::catalog::{compat, *};
+use crate::client::parse::{int, list, text};
+use crate::client::{Call, ClientError};
+use crate::cluster::Cluster;
+use fetch::{Answer, NamespaceFigures, NamespaceSample, Traffic};
+
+/// Replication-group names change rarely: read them this often.
+const VPOOLS_EVERY: Duration = Duration::from_secs(3600);
+/// The bucket that stands for the buckets beyond `max_buckets`.
+pub const OTHER: &str = "__other__";
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Each batch's namespaces and what the bulk call answered for them.
+type BatchResults<T> = Vec<(Vec<String>, Result<Vec<Answer<T>>, ClientError>)>;
+
+/// A cached answer and the failed cycles it has been served through.
+#[derive(Debug, Clone)]
+struct Kept<T> {
+    value: T,
+    failures: u32,
+}
+
+/// The month-to-date window last read: `[period, end)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Window {
+    period: i64,
+    end: i64,
+}
+
+#[derive(Default)]
+struct State {
+    info: BTreeMap<String, Kept<NamespaceFigures>>,
+    month: BTreeMap<String, Kept<NamespaceSample>>,
+    trend: BTreeMap<String, Kept<NamespaceSample>>,
+    /// The month-to-date window of `month`.
+    window: Option<Window>,
+    vpools: HashMap<String, String>,
+    vpools_read: Option<Instant>,
+    /// Namespace → (block, notification) quota in GB, -1 for none.
+    quotas: BTreeMap<String, (i64, i64)>,
+    /// Per namespace: which buckets make up `__other__`, and since when.
+    other: BTreeMap<String, (Vec<String>, SystemTime)>,
+}
+
+pub struct Billing {
+    cluster: Arc<Cluster>,
+    report_client: bool,
+    state: Mutex<State>,
+    names: CostNames,
+}
+
+/// The cost metrics' names end with the configured currency.
+struct CostNames {
+    bucket_storage: String,
+    ns_storage: String,
+    ns_bandwidth: String,
+}
+
+impl CostNames {
+    fn new(currency: &str) -> Self {
+        let swap = |n: &str| format!("{}.{currency}", n.trim_end_matches(".usd"));
+        Self {
+            bucket_storage: swap(BILL_BUCKET_STORAGE_COST.name),
+            ns_storage: swap(BILL_NS_STORAGE_COST.name),
+            ns_bandwidth: swap(BILL_NS_BANDWIDTH_COST.name),
+        }
+    }
+}
+
+fn desc<'a>(name: &'a str, like: &MetricDesc<'static>) -> MetricDesc<'a> {
+    MetricDesc::new(name, like.unit, like.description)
+}
+
+/// What one cycle read (or kept), ready to emit.
+struct Cycle {
+    namespaces: Vec<String>,
+    warnings: Vec<String>,
+    errors: Vec<ClientError>,
+}
+
+impl Billing {
+    pub fn new(cluster: Arc<Cluster>, report_client: bool) -> Self {
+        let names = CostNames::new(&cluster.cfg.collectors.billing.currency_suffix());
+        Self {
+            cluster,
+            report_client,
+            state: Mutex::new(State::default()),
+            names,
+        }
+    }
+
+    /// The namespaces to read, with their quotas; `None` when the list could not be read.
+    async fn namespaces(&self, deadline: Instant, c: &mut Cycle) -> Option<Vec<String>> {
+        let cl = &self.cluster;
+        let mut names = Vec::new();
+        let mut quotas = BTreeMap::new();
+        let mut marker: Option<String> = None;
+        for _ in 0..10_000 {
+            let path = match &marker {
+                Some(m) => format!("/object/namespaces?limit=1000&marker={}", crate::percent(m)),
+                None => "/object/namespaces?limit=1000".to_owned(),
+            };
+            let v = match cl
+                .client
+                .json(Call::get("/object/namespaces", path).until(deadline))
+                .await
+            {
+                Ok(v) => v,
+                Err(e) => {
+                    c.warnings
+                        .push(format!("{e}; the last known namespaces are read"));
+                    c.errors.push(e);
+                    return None;
+                }
+            };
+            for n in list(&v, "namespace") {
+                let Some(name) = text(&n["name"]).or(text(&n["id"])) else {
+                    continue;
+                };
+                names.push(name.to_owned());
+                if let (Some(b), Some(nt)) = (int(&n["blockSize"]), int(&n["notificationSize"])) {
+                    quotas.insert(name.to_owned(), (b, nt));
+                }
+            }
+            match text(&v["NextMarker"]) {
+                Some(m) if Some(m) != marker.as_deref() => marker = Some(m.to_owned()),
+                _ => break,
+            }
+        }
+        let wanted = &cl.cfg.collectors.billing.namespaces;
+        if !wanted.is_empty() {
+            for w in wanted {
+                if !names.contains(w) {
+                    c.warnings.push(format!(
+                        "namespace {w:?} (collectors.billing.namespaces) does not exist on the cluster"
+                    ));
+                }
+            }
+            names.retain(|n| wanted.contains(n));
+        }
+        lock(&self.state).quotas = quotas;
+        Some(names)
+    }
+
+    /// Replication group id → name, refreshed hourly.
+    async fn vpools(&self, deadline: Instant, c: &mut Cycle) {
+        let due = lock(&self.state)
+            .vpools_read
+            .is_none_or(|t| t.elapsed() >= VPOOLS_EVERY);
+        if !due {
+            return;
+        }
+        match self
+            .cluster
+            .client
+            .json(Call::get("/vdc/data-service/vpools", "/vdc/data-service/vpools").until(deadline))
+            .await
+        {
+            Ok(v) => {
+                let map: HashMap<String, String> = list(&v, "data_service_vpool")
+                    .iter()
+                    .filter_map(|p| {
+                        Some((text(&p["id"])?.to_owned(), text(&p["name"])?.to_owned()))
+                    })
+                    .collect();
+                let mut st = lock(&self.state);
+                st.vpools = map;
+                st.vpools_read = Some(Instant::now());
+            }
+            Err(e) => {
+                c.warnings
+                    .push(format!("{e}; replication groups shown by id"));
+            }
+        }
+    }
+
+    /// Runs `read` over every batch of `names`; each namespace's answer, or the error of
+    /// its batch.
+    async fn batches<T, F, Fut>(&self, names: &[String], read: F) -> BatchResults<T>
+    where
+        T: Send + 'static,
+        F: Fn(Arc<Cluster>, Vec<String>) -> Fut,
+        Fut: std::future::Future<Output = Result<Vec<Answer<T>>, ClientError>> + Send + 'static,
+    {
+        let size = self.cluster.cfg.collectors.billing.batch_size.max(1);
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, chunk) in names.chunks(size).enumerate() {
+            let fut = read(self.cluster.clone(), chunk.to_vec());
+            let chunk = chunk.to_vec();
+            // Spawned tasks do not inherit the span: hand it over, so the calls stay
+            // children of the cycle's trace. The client's semaphore bounds them.
+            tasks.spawn(async move { (i, chunk, fut.await) }.instrument(tracing::Span::current()));
+        }
+        let mut out = Vec::new();
+        while let Some(r) = tasks.join_next().await {
+            if let Ok(x) = r {
+                out.push(x);
+            }
+        }
+        out.sort_by_key(|(i, _, _)| *i);
+        out.into_iter().map(|(_, c, r)| (c, r)).collect()
+    }
+
+    pub async fn collect(&self, ctx: &ScrapeContext) -> Result<Snapshot, ReceiverError> {
+        let cl = self.cluster.clone();
+        let cfg = &cl.cfg.collectors.billing;
+        let keep = cl.cfg.keep_last_good_cycles;
+        let deadline = ctx.deadline;
+        let mut c = Cycle {
+            namespaces: Vec::new(),
+            warnings: Vec::new(),
+            errors: Vec::new(),
+        };
+        let listed = self.namespaces(deadline, &mut c).await;
+        let auth = |c: &Cycle| {
+            c.errors
+                .iter()
+                .find(|e| matches!(e.kind(), "auth" | "token_limit"))
+                .cloned()
+        };
+        if let Some(e) = auth(&c) {
+            return Err(self.failure(ctx, &c, e));
+        }
+        c.namespaces = match listed {
+            Some(n) => n,
+            None => lock(&self.state).info.keys().cloned().collect(),
+        };
+        self.vpools(deadline, &mut c).await;
+
+        // Sizes.
+        let results = self
+            .batches(&c.namespaces, move |cl, batch| async move {
+                fetch::info(&cl, &batch, deadline).await
+            })
+            .await;
+        {
+            let mut st = lock(&self.state);
+            // Namespaces gone from the list are gone: their series end now.
+            st.info.retain(|k, _| c.namespaces.contains(k));
+            st.month.retain(|k, _| c.namespaces.contains(k));
+            st.trend.retain(|k, _| c.namespaces.contains(k));
+            merge(
+                &mut st.info,
+                results,
+                keep,
+                "sizes",
+                &mut c,
+                |f: &NamespaceFigures| &f.name,
+            );
+        }
+        if let Some(e) = auth(&c) {
+            return Err(self.failure(ctx, &c, e));
+        }
+
+        // Samples, when due, up to the oldest uptodate_till read this cycle (a namespace
+        // served from an older read must not pull the window back).
+        let uptodate = lock(&self.state)
+            .info
+            .values()
+            .filter(|k| k.failures == 0)
+            .filter_map(|k| k.value.uptodate)
+            .min();
+        // Due when the billing data has moved on by sample_interval since the last read
+        // (billing time, not the agent's), or a namespace has none yet.
+        let every = cfg.sample_interval.unwrap_or(ctx.interval).as_secs() as i64;
+        let due = |u: i64| {
+            let st = lock(&self.state);
+            st.window.is_none_or(|w| u - w.end >= every)
+                || c.namespaces.iter().any(|n| !st.month.contains_key(n))
+        };
+        if let Some(u) = uptodate
+            && cfg.include_samples
+            && due(u)
+        {
+            self.read_samples(u, deadline, &mut c).await;
+        }
+
+        let snapshot = self.emit(ctx, &mut c);
+        let nothing = lock(&self.state).info.is_empty() && !c.namespaces.is_empty();
+        if nothing && let Some(e) = c.errors.first().cloned() {
+            return Err(ReceiverError::new(
+                e.kind(),
+                format!("no billing figure could be read: {e}"),
+            )
+            .with_partial(snapshot));
+        }
+        if let Some(e) = self.unknown_groups() {
+            return Err(ReceiverError::new("config", e).with_partial(snapshot));
+        }
+        Ok(snapshot)
+    }
+
+    async fn read_samples(&self, u: i64, deadline: Instant, c: &mut Cycle) {
+        let cfg = &self.cluster.cfg.collectors.billing;
+        let keep = self.cluster.cfg.keep_last_good_cycles;
+        let period = month_start(u - 1);
+        // A month that ended since the last read is first reported complete, once.
+        let window = match lock(&self.state).window {
+            Some(w) if w.period < period && w.end < next_month_start(w.period) => Window {
+                period: w.period,
+                end: next_month_start(w.period),
+            },
+            // ECS's uptodate_till went back (as it may while ECS rebuilds its metering):
+            // a shorter window would make the counters go down.
+            Some(w) if w.period == period && u < w.end => return,
+            _ => Window { period, end: u },
+        };
+        let trend_start = u - cfg.trend_window.as_secs() as i64;
+        let names = c.namespaces.clone();
+        let (month, trend) = tokio::join!(
+            self.batches(&names, move |cl, batch| async move {
+                fetch::sample(&cl, &batch, window.period, window.end, deadline).await
+            }),
+            self.batches(&names, move |cl, batch| async move {
+                fetch::sample(&cl, &batch, trend_start, u, deadline).await
+            }),
+        );
+        let mut st = lock(&self.state);
+        if st.window.is_some_and(|w| w.period != window.period) {
+            // A new month: last month's sums must not be served as this month's.
+            st.month.clear();
+        }
+        merge(
+            &mut st.month,
+            month,
+            keep,
+            "month-to-date traffic",
+            c,
+            |s: &NamespaceSample| &s.name,
+        );
+        merge(
+            &mut st.trend,
+            trend,
+            keep,
+            "cost trend",
+            c,
+            |s: &NamespaceSample| &s.name,
+        );
+        st.window = Some(window);
+    }
+
+    /// Replication groups the cost model names that the cluster does not have.
+    fn unknown_groups(&self) -> Option<String> {
+        let st = lock(&self.state);
+        if st.vpools.is_empty() {
+            return None;
+        }
+        let known: Vec<&String> = st.vpools.values().collect();
+        let unknown: Vec<&String> = self
+            .cluster
+            .cfg
+            .collectors
+            .billing
+            .pricing
+            .storage
+            .replication_groups
+            .keys()
+            .filter(|g| !known.contains(g))
+            .collect();
+        (!unknown.is_empty()).then(|| {
+            let mut k: Vec<&str> = known.iter().map(|s| s.as_str()).collect();
+            k.sort();
+            format!(
+                "collectors.billing.pricing.storage.replication_groups: {} not on this cluster (its replication groups: {})",
+                unknown
+                    .iter()
+                    .map(|g| format!("{g:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                k.join(", ")
+            )
+        })
+    }
+
+    fn failure(&self, ctx: &ScrapeContext, c: &Cycle, e: ClientError) -> ReceiverError {
+        let mut b = self.cluster.builder(ctx.started);
+        if self.report_client {
+            self.cluster.report_client(&mut b);
+        }
+        ReceiverError::new(e.kind(), e.to_string()).with_partial(Snapshot {
+            resource_metrics: vec![b.build()],
+            warnings: c.warnings.clone(),
+        })
+    }
+
+    fn emit(&self, ctx: &ScrapeContext, c: &mut Cycle) -> Snapshot {
+        let cl = &self.cluster;
+        let cfg = &cl.cfg.collectors.billing;
+        let pricing = &cfg.pricing;
+        let compat_on = cl.cfg.compatibility_names;
+        let mut b = cl.builder(ctx.started);
+        let mut guard = lock(&self.state);
+        let st = &mut *guard;
+        let rg_name = |vpool: &str| -> String {
+            st.vpools
+                .get(vpool)
+                .cloned()
+                .unwrap_or_else(|| vpool.to_owned())
+        };
+
+        // Which buckets get their own series: the largest, up to max_buckets.
+        let mut all: Vec<(u64, &str, &str)> = st
+            .info
+            .values()
+            .flat_map(|k| {
+                k.value
+                    .buckets
+                    .iter()
+                    .map(move |bk| (bk.size, k.value.name.as_str(), bk.name.as_str()))
+            })
+            .collect();
+        let mut folded_total = 0usize;
+        let mut own: std::collections::HashSet<(String, String)> = std::collections::HashSet::new();
+        if all.len() > cfg.max_buckets {
+            all.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)).then(a.2.cmp(b.2)));
+            for (_, ns, bk) in all.iter().take(cfg.max_buckets) {
+                own.insert(((*ns).to_owned(), (*bk).to_owned()));
+            }
+            folded_total = all.len() - cfg.max_buckets;
+            c.warnings.push(format!(
+                "{folded_total} buckets beyond collectors.billing.max_buckets ({}) are summed into bucket=\"{OTHER}\"",
+                cfg.max_buckets
+            ));
+        }
+        let capped = folded_total > 0;
+        let month_start_time = st.window.map(|w| from_secs(w.period));
+        let month_end_time = st.window.map(|w| from_secs(w.end));
+
+        let mut other_members: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for kept in st.info.values() {
+            let ns = &kept.value;
+            let at = ns.uptodate.map(from_secs).unwrap_or(ctx.started);
+            let nsa = || vec![kv("namespace", ns.name.as_str())];
+            b.gauge_at(&BILL_NS_BYTES, ns.size, nsa(), at);
+            b.gauge_at(&BILL_NS_OBJECTS, ns.objects, nsa(), at);
+            b.gauge_at(&BILL_NS_MPU_SIZE, ns.mpu_size, nsa(), at);
+            if let Some(u) = ns.uptodate {
+                b.gauge_at(&BILL_UPTODATE, u, nsa(), at);
+            }
+            if let Some((block, notification)) = st.quotas.get(&ns.name) {
+                const GIB: u64 = 1024 * 1024 * 1024;
+                for (ty, q) in [("block", *block), ("notification", *notification)] {
+                    if q > 0 {
+                        let mut a = nsa();
+                        a.push(kv("type", ty));
+                        b.gauge_at(&BILL_NS_QUOTA, q as u64 * GIB, a, at);
+                    }
+                }
+                if *block > 0 {
+                    b.gauge_at(
+                        &BILL_NS_QUOTA_USED,
+                        ns.size as f64 / (*block as u64 * GIB) as f64,
+                        nsa(),
+                        at,
+                    );
+                }
+                if compat_on {
+                    let e = || vec![kv("ecsnamespace", ns.name.as_str())];
+                    for (ty, kb) in [
+                        ("block", (*block > 0).then(|| *block as u64 * 1024 * 1024)),
+                        (
+                            "notification",
+                            (*notification > 0).then(|| *notification as u64 * 1024 * 1024),
+                        ),
+                        ("used", Some(ns.size / 1024)),
+                    ] {
+                        if let Some(kb) = kb {
+                            let mut a = e();
+                            a.push(kv("type", ty));
+                            b.gauge_at(&compat::METERING_QUOTA, kb, a, at);
+                        }
+                    }
+                }
+            }
+            if compat_on {
+                b.gauge_at(
+                    &compat::METERING_OBJECTS,
+                    ns.objects,
+                    [kv("ecsnamespace", ns.name.as_str())],
+                    at,
+                );
+            }
+
+            let month = st.month.get(&ns.name).map(|k| &k.value);
+            let trend = st.trend.get(&ns.name).map(|k| &k.value);
+            // Buckets, and the namespace's cost sums.
+            let mut ns_cost: Option<f64> = None;
+            let (mut cost_now, mut cost_then) = (0.0f64, 0.0f64);
+            let mut other = OtherSum::default();
+            for bk in &ns.buckets {
+                let rg = rg_name(&bk.vpool);
+                let cost = pricing.storage_cost(bk.size, &rg);
+                if let Some(x) = cost {
+                    *ns_cost.get_or_insert(0.0) += x;
+                }
+                let traffic = month.and_then(|m| m.buckets.get(&bk.name));
+                if let (Some(price), Some(t)) = (
+                    pricing.storage_price(&rg),
+                    trend.and_then(|t| t.buckets.get(&bk.name)),
+                ) {
+                    let before = t.total_size as i64 - t.bytes_delta;
+                    cost_now += t.total_size as f64 * price;
+                    cost_then += before.max(0) as f64 * price;
+                }
+                if capped && !own.contains(&(ns.name.clone(), bk.name.clone())) {
+                    other.add(bk, traffic, cost);
+                    other_members
+                        .entry(ns.name.clone())
+                        .or_default()
+                        .push(bk.name.clone());
+                    continue;
+                }
+                let mut attrs = vec![
+                    kv("namespace", ns.name.as_str()),
+                    kv("bucket", bk.name.as_str()),
+                    kv("replication_group", rg.as_str()),
+                ];
+                for key in &cfg.bucket_tags {
+                    if let Some((_, v)) = bk.tags.iter().find(|(k, _)| k == key) {
+                        attrs.push(kv(format!("tag_{key}"), v.as_str()));
+                    }
+                }
+                b.gauge_at(&BILL_BUCKET_STORAGE, bk.size, attrs.clone(), at);
+                b.gauge_at(&BILL_BUCKET_OBJECTS, bk.objects, attrs.clone(), at);
+                b.gauge_at(&BILL_BUCKET_MPU_SIZE, bk.mpu_size, attrs.clone(), at);
+                b.gauge_at(&BILL_BUCKET_MPU_PARTS, bk.mpu_parts, attrs.clone(), at);
+                if let Some(x) = cost {
+                    b.gauge_at(
+                        &desc(&self.names.bucket_storage, &BILL_BUCKET_STORAGE_COST),
+                        x,
+                        attrs.clone(),
+                        at,
+                    );
+                }
+                if let (Some(t), Some(_)) = (trend.and_then(|t| t.buckets.get(&bk.name)), cost) {
+                    let before = t.total_size as i64 - t.bytes_delta;
+                    if before > 0 {
+                        b.gauge_at(
+                            &BILL_BUCKET_TREND,
+                            t.bytes_delta as f64 / before as f64 * 100.0,
+                            attrs.clone(),
+                            at,
+                        );
+                    }
+                }
+                if let (Some(t), Some(start), Some(end)) =
+                    (traffic, month_start_time, month_end_time)
+                {
+                    emit_traffic(&mut b, t, start, end, &attrs);
+                }
+            }
+            if other.buckets > 0 {
+                let attrs = vec![
+                    kv("namespace", ns.name.as_str()),
+                    kv("bucket", OTHER),
+                    kv("replication_group", ""),
+                ];
+                b.gauge_at(&BILL_BUCKET_STORAGE, other.size, attrs.clone(), at);
+                b.gauge_at(&BILL_BUCKET_OBJECTS, other.objects, attrs.clone(), at);
+                b.gauge_at(&BILL_BUCKET_MPU_SIZE, other.mpu_size, attrs.clone(), at);
+                b.gauge_at(&BILL_BUCKET_MPU_PARTS, other.mpu_parts, attrs.clone(), at);
+                if let Some(x) = other.cost {
+                    b.gauge_at(
+                        &desc(&self.names.bucket_storage, &BILL_BUCKET_STORAGE_COST),
+                        x,
+                        attrs.clone(),
+                        at,
+                    );
+                }
+                if let (true, Some(end)) = (other.traffic_seen, month_end_time) {
+                    // Its members change as buckets grow: each change restarts its counters.
+                    let members = other_members.get(&ns.name).cloned().unwrap_or_default();
+                    let start = match st.other.get(&ns.name) {
+                        Some((m, since)) if *m == members => *since,
+                        _ => ctx.started,
+                    };
+                    st.other.insert(ns.name.clone(), (members, start));
+                    let start = month_start_time.map_or(start, |m| m.max(start));
+                    emit_traffic(&mut b, &other.traffic, start, end, &attrs);
+                }
+            }
+            if let Some(x) = ns_cost {
+                b.gauge_at(
+                    &desc(&self.names.ns_storage, &BILL_NS_STORAGE_COST),
+                    x,
+                    nsa(),
+                    at,
+                );
+            }
+            if cost_then > 0.0 {
+                b.gauge_at(
+                    &BILL_NS_TREND,
+                    (cost_now - cost_then) / cost_then * 100.0,
+                    nsa(),
+                    at,
+                );
+            }
+            if let (Some(m), Some(start), Some(end)) = (month, month_start_time, month_end_time) {
+                b.counter_at(&BILL_NS_INGRESS, m.total.ingress, start, nsa(), end);
+                b.counter_at(&BILL_NS_EGRESS, m.total.egress, start, nsa(), end);
+                for (dir, bytes, tiers) in [
+                    ("egress", m.total.egress, &pricing.egress),
+                    ("ingress", m.total.ingress, &pricing.ingress),
+                ] {
+                    if let Some(x) = pricing::tiered(bytes, tiers) {
+                        let mut a = nsa();
+                        a.push(kv("direction", dir));
+                        b.gauge_at(
+                            &desc(&self.names.ns_bandwidth, &BILL_NS_BANDWIDTH_COST),
+                            x,
+                            a,
+                            end,
+                        );
+                    }
+                }
+            }
+        }
+        st.other.retain(|ns, _| other_members.contains_key(ns));
+        b.gauge(&BILL_FOLDED, folded_total as u64, Vec::<KeyValue>::new());
+        drop(guard);
+        if self.report_client {
+            cl.report_client(&mut b);
+        }
+        Snapshot {
+            resource_metrics: vec![b.build()],
+            warnings: std::mem::take(&mut c.warnings),
+        }
+    }
+}
+
+fn emit_traffic(
+    b: &mut SnapshotBuilder,
+    t: &Traffic,
+    start: SystemTime,
+    end: SystemTime,
+    attrs: &[KeyValue],
+) {
+    b.counter_at(&BILL_BUCKET_INGRESS, t.ingress, start, attrs.to_vec(), end);
+    b.counter_at(&BILL_BUCKET_EGRESS, t.egress, start, attrs.to_vec(), end);
+    b.counter_at(
+        &BILL_BUCKET_CREATED,
+        t.objects_created,
+        start,
+        attrs.to_vec(),
+        end,
+    );
+    b.counter_at(
+        &BILL_BUCKET_DELETED,
+        t.objects_deleted,
+        start,
+        attrs.to_vec(),
+        end,
+    );
+}
+
+/// The buckets of a namespace beyond `max_buckets`, summed.
+#[derive(Default)]
+struct OtherSum {
+    buckets: usize,
+    size: u64,
+    objects: u64,
+    mpu_size: u64,
+    mpu_parts: u64,
+    cost: Option<f64>,
+    traffic: Traffic,
+    traffic_seen: bool,
+}
+
+impl OtherSum {
+    fn add(&mut self, bk: &fetch::BucketFigures, traffic: Option<&Traffic>, cost: Option<f64>) {
+        self.buckets += 1;
+        self.size += bk.size;
+        self.objects += bk.objects;
+        self.mpu_size += bk.mpu_size;
+        self.mpu_parts += bk.mpu_parts;
+        if let Some(x) = cost {
+            *self.cost.get_or_insert(0.0) += x;
+        }
+        if let Some(t) = traffic {
+            self.traffic_seen = true;
+            self.traffic.ingress += t.ingress;
+            self.traffic.egress += t.egress;
+            self.traffic.objects_created += t.objects_created;
+            self.traffic.objects_deleted += t.objects_deleted;
+        }
+    }
+}
+
+/// Folds a read's per-batch results into the cache: fresh answers replace, namespaces
+/// reported gone leave, and the namespaces of a failed batch keep their last good answer
+/// for `keep` failed cycles, then leave (their series end).
+fn merge<T: Clone>(
+    cache: &mut BTreeMap<String, Kept<T>>,
+    results: BatchResults<T>,
+    keep: u32,
+    what: &str,
+    c: &mut Cycle,
+    name_of: impl Fn(&T) -> &String,
+) {
+    for (batch, r) in results {
+        match r {
+            Ok(answers) => {
+                for a in answers {
+                    match a {
+                        Answer::Found(v) => {
+                            cache.insert(
+                                name_of(&v).clone(),
+                                Kept {
+                                    value: v,
+                                    failures: 0,
+                                },
+                            );
+                        }
+                        Answer::Gone(n) => {
+                            cache.remove(&n);
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                let mut kept = 0;
+                let mut expired = 0;
+                for n in &batch {
+                    match cache.get_mut(n) {
+                        Some(k) if k.failures < keep => {
+                            k.failures += 1;
+                            kept += 1;
+                        }
+                        Some(_) => {
+                            cache.remove(n);
+                            expired += 1;
+                        }
+                        None => {}
+                    }
+                }
+                let first = batch.first().map(String::as_str).unwrap_or("");
+                c.warnings.push(format!(
+                    "{what} of {} namespaces from {first:?} on: {e}; {kept} served from the last good read, {expired} expired",
+                    batch.len()
+                ));
+                tracing::warn!(what, namespaces = batch.len(), first, error = %e, kept, expired, "billing batch failed");
+                c.errors.push(e);
+            }
+        }
+    }
+}
