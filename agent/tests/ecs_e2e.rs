@@ -19,7 +19,22 @@ fn loopback() -> SocketAddr {
     format!("127.0.0.1:{}", free_port()).parse().unwrap()
 }
 
+fn spawn_agent(cfg: &std::path::Path, health: SocketAddr) -> Proc {
+    let agent = Proc::spawn(
+        Command::new(env!("CARGO_BIN_EXE_ecs-otel-agent"))
+            .arg("--config")
+            .arg(cfg)
+            .env("E2E_ECS_PASSWORD", "monitor-pass")
+            .env("RUST_LOG", "info"),
+    );
+    wait_until(Duration::from_secs(30), "the agent to be ready", || {
+        http_get(health, "/health/ready", &[]).is_ok_and(|(s, _)| s == 200)
+    });
+    agent
+}
+
 struct Setup {
+    cfg: std::path::PathBuf,
     sim: RunningSim,
     rotel: Rotel,
     prom: SocketAddr,
@@ -31,6 +46,16 @@ struct Setup {
 }
 
 fn setup(version: Version, sim_cfg: impl FnOnce(&mut SimConfig), receivers: &str) -> Setup {
+    setup_with(version, sim_cfg, receivers, "")
+}
+
+/// `ecs_extra`: more settings of the ECS receiver, indented by 4.
+fn setup_with(
+    version: Version,
+    sim_cfg: impl FnOnce(&mut SimConfig),
+    receivers: &str,
+    ecs_extra: &str,
+) -> Setup {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -65,7 +90,7 @@ receivers:
       ca_file: {ca}
     collection_interval: 1s
     initial_delay: 0s
-  self:
+{ecs_extra}  self:
     collection_interval: 1s
 exporters:
   prometheus:
@@ -93,17 +118,9 @@ service:
         ),
     )
     .unwrap();
-    let agent = Proc::spawn(
-        Command::new(env!("CARGO_BIN_EXE_ecs-otel-agent"))
-            .arg("--config")
-            .arg(&cfg)
-            .env("E2E_ECS_PASSWORD", "monitor-pass")
-            .env("RUST_LOG", "info"),
-    );
-    wait_until(Duration::from_secs(30), "the agent to be ready", || {
-        http_get(health, "/health/ready", &[]).is_ok_and(|(s, _)| s == 200)
-    });
+    let agent = spawn_agent(&cfg, health);
     Setup {
+        cfg,
         sim,
         rotel,
         prom,
@@ -126,8 +143,13 @@ impl Setup {
         serde_json::from_str(&body).unwrap()
     }
 
-    /// SIGTERM, a clean exit, and the session given back to ECS.
-    fn stop(mut self) {
+    /// A clean stop and a new agent process on the same configuration.
+    fn restart(&mut self) {
+        self.terminate();
+        self.agent = spawn_agent(&self.cfg, self.health);
+    }
+
+    fn terminate(&mut self) {
         let kill = Command::new("kill")
             .args(["-TERM", &self.agent.pid().to_string()])
             .status()
@@ -135,6 +157,11 @@ impl Setup {
         assert!(kill.success());
         let status = self.agent.wait_exit(Duration::from_secs(20));
         assert!(status.success(), "exit {status:?}\n{}", self.agent.output());
+    }
+
+    /// SIGTERM, a clean exit, and the session given back to ECS.
+    fn stop(mut self) {
+        self.terminate();
         assert_eq!(
             self.sim.sim.sessions.count(USER),
             0,
@@ -219,7 +246,25 @@ fn one(all: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
 
 /// Values rotel printed for a metric: (attributes, value) per data point, latest last.
 fn rotel_points(out: &str, metric: &str) -> Vec<(BTreeMap<String, String>, f64)> {
+    rotel_points_timed(out, metric)
+        .into_iter()
+        .map(|p| (p.attrs, p.value))
+        .collect()
+}
+
+/// A data point as rotel printed it.
+#[derive(Debug, Clone)]
+struct RotelPoint {
+    attrs: BTreeMap<String, String>,
+    value: f64,
+    /// StartTimestamp and Timestamp, nanoseconds.
+    start: u64,
+    time: u64,
+}
+
+fn rotel_points_timed(out: &str, metric: &str) -> Vec<RotelPoint> {
     let mut points = Vec::new();
+    let (mut start, mut time) = (0u64, 0u64);
     let mut in_metric = false;
     let mut attrs = BTreeMap::new();
     let mut in_attrs = false;
@@ -238,6 +283,11 @@ fn rotel_points(out: &str, metric: &str) -> Vec<(BTreeMap<String, String>, f64)>
         if t.starts_with("NumberDataPoints #") {
             attrs = BTreeMap::new();
             in_attrs = false;
+        } else if let Some(v) = t.strip_prefix("StartTimestamp: ") {
+            in_attrs = false;
+            start = v.trim().parse().unwrap_or(0);
+        } else if let Some(v) = t.strip_prefix("Timestamp: ") {
+            time = v.trim().parse().unwrap_or(0);
         } else if t == "Data point attributes:" {
             in_attrs = true;
         } else if in_attrs && let Some(kv) = t.strip_prefix("-> ") {
@@ -251,7 +301,12 @@ fn rotel_points(out: &str, metric: &str) -> Vec<(BTreeMap<String, String>, f64)>
         } else if let Some(v) = t.strip_prefix("Value: ") {
             in_attrs = false;
             if let Ok(v) = v.parse::<f64>() {
-                points.push((attrs.clone(), v));
+                points.push(RotelPoint {
+                    attrs: attrs.clone(),
+                    value: v,
+                    start,
+                    time,
+                });
             }
         } else if !t.starts_with("-> ") {
             in_attrs = false;
@@ -547,4 +602,193 @@ fn the_demo_shows_the_simulated_cluster_within_one_interval() {
         "{}",
         agent.output()
     );
+}
+
+const BILLING: &str = "    collectors:
+      billing:
+        enabled: true
+        collection_interval: 1s
+        bucket_tags: [CostCenter]
+        pricing:
+          storage: {default: 0.02}
+          egress:
+            - {up_to_gb: 1, price: 0.09}
+            - {price: 0.05}
+";
+
+/// `emcecs_billing_uptodate_timestamp_seconds` of the exposition (one value for all).
+fn exposition_uptodate(all: &[Sample]) -> i64 {
+    let u = samples(all, "emcecs_billing_uptodate_timestamp_seconds", &[]);
+    assert!(!u.is_empty(), "no billing yet");
+    u[0].value as i64
+}
+
+/// Every bucket's size and month-to-date ingress, and every namespace's total, on
+/// /metrics equal the model at the exposition's uptodate_till.
+fn check_billing(s: &Setup, all: &[Sample]) -> i64 {
+    use ecs_sim::model::billing::sample_index;
+    let u = exposition_uptodate(all);
+    let (a, z) = (
+        sample_index(pipeline::timefmt::month_start(u - 1)),
+        sample_index(u),
+    );
+    let m = s.sim.model();
+    for ns in m.namespaces.values() {
+        let mut total = 0;
+        for b in ns.buckets.values() {
+            let at = [("namespace", ns.name.as_str()), ("bucket", b.name.as_str())];
+            let size = b.billing.totals(z).size;
+            total += size;
+            assert_eq!(one(all, "emcecs_bucket_storage_bytes", &at) as u64, size);
+            assert_eq!(
+                one(all, "emcecs_bucket_ingress_bytes_total", &at) as u64,
+                b.billing.window(a, z).ingress
+            );
+            let cost = one(all, "emcecs_bucket_storage_cost_usd", &at);
+            let expect = size as f64 / (1024.0 * 1024.0 * 1024.0) * 0.02;
+            assert!((cost - expect).abs() < 1e-9, "{cost} vs {expect}");
+        }
+        assert_eq!(
+            one(
+                all,
+                "emcecs_namespace_total_bytes",
+                &[("namespace", ns.name.as_str())]
+            ) as u64,
+            total
+        );
+    }
+    u
+}
+
+#[test]
+fn billing_series_match_the_model_across_cycles_and_a_restart() {
+    let mut s = setup_with(Version::Ecs38, |_| {}, "ecs/lab", BILLING);
+    wait_until(Duration::from_secs(30), "billing on /metrics", || {
+        s.metrics().contains("emcecs_bucket_ingress_bytes_total{")
+    });
+    let body = s.metrics();
+    let first = parse_exposition(&body);
+    let u1 = check_billing(&s, &first);
+    let (ok, report) = promtool_check_metrics(body.as_bytes());
+    assert!(ok && report.is_empty(), "promtool: {report}");
+
+    // An hour of billing later: the next cycles show the grown cluster.
+    s.sim.sim.clock.advance(3600);
+    wait_until(Duration::from_secs(30), "the next billing data", || {
+        exposition_uptodate(&parse_exposition(&s.metrics())) > u1
+    });
+    let second = parse_exposition(&s.metrics());
+    let u2 = check_billing(&s, &second);
+    assert_eq!(u2, u1 + 3600);
+
+    // rotel saw both, each point stamped with the billing data's own time.
+    let (ns, bucket) = {
+        let m = s.sim.model();
+        let ns = m.namespaces.values().next().unwrap();
+        (ns.name.clone(), ns.buckets.keys().next().unwrap().clone())
+    };
+    wait_until(
+        Duration::from_secs(30),
+        "rotel to print both billing times",
+        || {
+            let pts = rotel_points_timed(&s.rotel.output(), "emcecs.bucket.ingress");
+            [u1, u2].iter().all(|u| {
+                pts.iter().any(|p| {
+                    p.time == *u as u64 * 1_000_000_000 && p.attrs.get("bucket") == Some(&bucket)
+                })
+            })
+        },
+    );
+    let out = s.rotel.output();
+    let month = pipeline::timefmt::month_start(u2 - 1) as u64 * 1_000_000_000;
+    for p in rotel_points_timed(&out, "emcecs.bucket.ingress")
+        .iter()
+        .filter(|p| p.attrs.get("bucket") == Some(&bucket))
+    {
+        assert_eq!(p.start, month, "counters start at the month's start: {p:?}");
+        let u = (p.time / 1_000_000_000) as i64;
+        let m = s.sim.model();
+        let b = &m.namespaces[&ns].buckets[&bucket];
+        use ecs_sim::model::billing::sample_index;
+        let expect = b
+            .billing
+            .window(sample_index(month as i64 / 1_000_000_000), sample_index(u))
+            .ingress;
+        assert_eq!(p.value as u64, expect, "at {u}");
+    }
+
+    // A restarted agent reports the same counters: nothing lost, nothing doubled.
+    let before = one(
+        &second,
+        "emcecs_namespace_ingress_bytes_total",
+        &[("namespace", &ns)],
+    );
+    s.restart();
+    wait_until(Duration::from_secs(30), "billing after the restart", || {
+        s.metrics()
+            .contains("emcecs_namespace_ingress_bytes_total{")
+    });
+    let after = parse_exposition(&s.metrics());
+    assert_eq!(check_billing(&s, &after), u2);
+    assert_eq!(
+        one(
+            &after,
+            "emcecs_namespace_ingress_bytes_total",
+            &[("namespace", &ns)]
+        ),
+        before
+    );
+
+    // The FinOps page's queries work against the names Prometheus stores.
+    let server = Prometheus::start(&[s.prom], "");
+    wait_until(
+        Duration::from_secs(60),
+        "Prometheus to store billing",
+        || {
+            server
+                .query("emcecs_namespace_bandwidth_cost_usd")
+                .contains("\"result\":[{")
+        },
+    );
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/FINOPS.md")).unwrap();
+    let mut queries = Vec::new();
+    let mut in_block = false;
+    for line in doc.lines() {
+        match line.trim() {
+            "```promql" => in_block = true,
+            "```" => in_block = false,
+            q if in_block && !q.is_empty() => queries.push(q.to_owned()),
+            _ => {}
+        }
+    }
+    assert!(queries.len() >= 10, "{queries:?}");
+    // Rates need two scrapes: poll until every query has its answer.
+    let answered = |q: &str| {
+        let r: serde_json::Value = serde_json::from_str(&server.query(q)).unwrap_or_default();
+        r["status"] == "success"
+            && (q.contains(" > ")
+                || r["data"]["result"]
+                    .as_array()
+                    .is_some_and(|a| !a.is_empty()))
+    };
+    wait_until(
+        Duration::from_secs(60),
+        "answers to the FinOps queries",
+        || queries.iter().all(|q| answered(q)),
+    );
+    for q in &queries {
+        let r: serde_json::Value = serde_json::from_str(&server.query(q)).unwrap();
+        assert_eq!(r["status"], "success", "{q}: {r}");
+        // Only a threshold may leave the answer empty.
+        if !q.contains(" > ") {
+            assert!(
+                r["data"]["result"]
+                    .as_array()
+                    .is_some_and(|a| !a.is_empty()),
+                "{q}: {r}"
+            );
+        }
+    }
+    s.stop();
 }

@@ -403,3 +403,47 @@ fn ecs_password_file_that_does_not_exist() {
         "{stderr}"
     );
 }
+
+#[test]
+fn billing_cost_model_errors_name_their_place() {
+    let billing = |extra: &str| {
+        with_ecs(&format!(
+            "{ECS_OK}    collectors:\n      billing:\n        enabled: true\n{extra}"
+        ))
+    };
+    let (code, _, stderr) = validate(&billing(""));
+    assert_eq!(code, 0, "{stderr}");
+    refused_with(
+        &billing("        pricing:\n          storage: {default: -0.02}\n"),
+        "receivers.ecs/prod.collectors.billing.pricing.storage.default: price must be a non-negative number, not -0.02",
+    );
+    refused_with(
+        &billing(
+            "        pricing:\n          egress:\n            - {up_to_gb: 100, price: 0.09}\n            - {up_to_gb: 50, price: 0.05}\n            - {price: 0.01}\n",
+        ),
+        "receivers.ecs/prod.collectors.billing.pricing.egress[1].up_to_gb: tiers overlap: 50 GB is not above the previous tier's 100 GB",
+    );
+    refused_with(
+        &billing(
+            "        pricing:\n          ingress:\n            - {up_to_gb: 100, price: 0.01}\n",
+        ),
+        "receivers.ecs/prod.collectors.billing.pricing.ingress[0]: the last tier must have no up_to_gb (it prices everything above the others)",
+    );
+    refused_with(
+        &billing("        pricing:\n          currency: dollars\n"),
+        "receivers.ecs/prod.collectors.billing.pricing.currency: \"dollars\" is not an ISO 4217 code (three letters, e.g. USD)",
+    );
+    refused_with(
+        &billing("        pricing:\n          requests: {fetch: 0.1}\n"),
+        "receivers.ecs/prod.collectors.billing.pricing.requests.fetch: unknown operation class \"fetch\" (known: get, put, delete, list, head, post, copy)",
+    );
+    refused_with(
+        &billing("        trend_window: 7m\n"),
+        "receivers.ecs/prod.collectors.billing.trend_window: must be a multiple of 5 minutes (ECS's billing samples), not 420s",
+    );
+    // seed 000's key names are accepted.
+    let (code, _, stderr) = validate(&billing(
+        "        poll_interval: 300s\n        namespaces: [tenant1]\n        include_samples: true\n        sample_interval: 3600s\n",
+    ));
+    assert_eq!(code, 0, "{stderr}");
+}

@@ -2,6 +2,8 @@
 //! exporter and by the opentelemetry-prometheus bridge (DESIGN.md, decision 1), so that
 //! both are measured on identical content.
 
+pub mod ecs;
+
 use std::sync::Arc;
 use std::time::SystemTime;
 

@@ -9,87 +9,15 @@
 //! The first cycle also reads every bucket's settings (every `bucket_config_interval`);
 //! the steady cycles after it do not.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use pipeline::{Receiver, ScrapeContext, Snapshot};
-use receiver_ecs::{Collector, CollectorKind, EcsConfig, catalog};
+use benches::ecs::{LargeSim, cycle_calls, points, scrape};
+use pipeline::Receiver;
+use receiver_ecs::{Collector, CollectorKind, catalog};
 use serde_json::Value;
-use tokio_util::sync::CancellationToken;
 
-fn proc_status_kb(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-fn points(s: &Snapshot) -> usize {
-    use pipeline::otlp::metrics::v1::metric::Data;
-    s.resource_metrics
-        .iter()
-        .flat_map(|r| &r.scope_metrics)
-        .flat_map(|sm| &sm.metrics)
-        .map(|m| match &m.data {
-            Some(Data::Gauge(g)) => g.data_points.len(),
-            Some(Data::Sum(g)) => g.data_points.len(),
-            Some(Data::Histogram(h)) => h.data_points.len(),
-            _ => 0,
-        })
-        .sum()
-}
-
-async fn scrape(c: &Collector, run: u64) -> (Snapshot, Duration) {
-    let ctx = ScrapeContext {
-        receiver: "ecs/bench".into(),
-        started: SystemTime::now(),
-        deadline: tokio::time::Instant::now() + Duration::from_secs(50),
-        interval: Duration::from_secs(60),
-        cancel: CancellationToken::new(),
-        run,
-    };
-    let t = Instant::now();
-    match c.scrape(&ctx).await {
-        Ok(s) if s.warnings.is_empty() => (s, t.elapsed()),
-        Ok(s) => panic!("{:?} cycle with warnings: {:?}", c.kind, s.warnings),
-        Err(e) => panic!("{:?} cycle failed: {} {}", c.kind, e.kind, e.message),
-    }
-}
-
-async fn sim_stats(http: &reqwest::Client, base: &str) -> Value {
-    let r = match http.get(format!("{base}/__sim/stats")).send().await {
-        Ok(r) => r,
-        Err(e) => panic!("/__sim/stats: {e}"),
-    };
-    let body = match r.bytes().await {
-        Ok(b) => b,
-        Err(e) => panic!("/__sim/stats: {e}"),
-    };
-    match serde_json::from_slice(&body) {
-        Ok(v) => v,
-        Err(e) => panic!("/__sim/stats: {e}"),
-    }
-}
-
-/// Management and node calls since the last reset, logins aside (not part of a cycle).
-fn cycle_calls(stats: &Value) -> u64 {
-    let total = stats["requests"].as_u64().unwrap_or(0);
-    let logins = stats["routes"]["GET /login"]["calls"].as_u64().unwrap_or(0);
-    total - logins
-}
-
-async fn reset(http: &reqwest::Client, base: &str) {
-    if let Err(e) = http.post(format!("{base}/__sim/reset")).send().await {
-        panic!("/__sim/reset: {e}");
-    }
-}
+const TIMEOUT: Duration = Duration::from_secs(50);
 
 #[tokio::main]
 async fn main() {
@@ -97,52 +25,8 @@ async fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(5);
-    let dir = std::env::temp_dir().join(format!("ecs-cycle-{}", std::process::id()));
-    if let Err(e) = std::fs::create_dir_all(&dir) {
-        panic!("{}: {e}", dir.display());
-    }
-    let ca = dir.join("ca.pem");
-    let sim_bin = std::env::var("ECS_SIM")
-        .ok()
-        .map(std::path::PathBuf::from)
-        .or_else(|| {
-            std::env::current_exe()
-                .ok()
-                .and_then(|p| p.parent().map(|d| d.join("ecs-sim")))
-        })
-        .unwrap_or_else(|| "ecs-sim".into());
-    let mut child = match Command::new(&sim_bin)
-        .args(["--preset", "large", "--listen", "127.0.0.1:0", "--cert-out"])
-        .arg(&ca)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-    {
-        Ok(c) => c,
-        Err(e) => panic!(
-            "cannot start {}: {e} (build it: cargo build --release -p ecs-sim)",
-            sim_bin.display()
-        ),
-    };
-    let mut line = String::new();
-    if let Some(out) = child.stdout.take() {
-        let _ = BufReader::new(out).read_line(&mut line);
-    }
-    let base = line
-        .split_whitespace()
-        .find(|w| w.starts_with("https://"))
-        .map(|w| w.trim_end_matches(|c: char| !c.is_ascii_digit()).to_owned())
-        .unwrap_or_else(|| panic!("no URL in the simulator's first line: {line:?}"));
-
-    let mut cfg = EcsConfig {
-        endpoint: base.clone(),
-        username: "emcmonitor".into(),
-        password: Some(pipeline::config::Secret::new("monitor-pass")),
-        cluster_name: Some("bench".into()),
-        ..EcsConfig::default()
-    };
-    cfg.tls.ca_file = Some(ca.clone());
-    let built = match receiver_ecs::collectors("bench", &cfg, "ecs-otel-agent") {
+    let sim = LargeSim::start();
+    let built = match receiver_ecs::collectors("bench", &sim.config(), "ecs-otel-agent") {
         Ok(b) => b,
         Err(e) => panic!("collectors: {e}"),
     };
@@ -153,30 +37,8 @@ async fn main() {
         }
     };
     let (dash, nodes) = (of(CollectorKind::Dashboard), of(CollectorKind::NodeStats));
-    let http = {
-        let tls = pipeline::tls::load_certs(&ca)
-            .ok()
-            .and_then(|certs| {
-                let mut roots = rustls::RootCertStore::empty();
-                for c in certs {
-                    roots.add(c).ok()?;
-                }
-                rustls::ClientConfig::builder_with_provider(pipeline::tls::provider())
-                    .with_safe_default_protocol_versions()
-                    .ok()
-                    .map(|b| b.with_root_certificates(roots).with_no_client_auth())
-            })
-            .unwrap_or_else(|| panic!("cannot trust {}", ca.display()));
-        match reqwest::Client::builder()
-            .use_preconfigured_tls(tls)
-            .build()
-        {
-            Ok(c) => c,
-            Err(e) => panic!("{e}"),
-        }
-    };
 
-    let model = sim_stats(&http, &base).await["model"].clone();
+    let model = sim.stats().await["model"].clone();
     let per_ns: Vec<u64> = model["buckets_per_namespace"]
         .as_array()
         .map(|a| a.iter().filter_map(Value::as_u64).collect())
@@ -190,15 +52,15 @@ async fn main() {
         node_count,
         alerts
     );
-    let rss_before = proc_status_kb("VmRSS:");
+    let (rss_before, _) = benches::rss();
 
     // First cycle, as at start: both collectors at once, bucket settings included.
-    reset(&http, &base).await;
+    sim.reset().await;
     let t = Instant::now();
-    let ((d, d_took), (n, n_took)) = tokio::join!(scrape(&dash, 1), scrape(&nodes, 1));
+    let ((d, d_took), (n, n_took)) =
+        tokio::join!(scrape(&dash, 1, TIMEOUT), scrape(&nodes, 1, TIMEOUT));
     let wall = t.elapsed();
-    let stats = sim_stats(&http, &base).await;
-    let calls = cycle_calls(&stats);
+    let calls = cycle_calls(&sim.stats().await);
     // The node collector may learn the VDC itself (one localzone call) when it starts first.
     let expected = catalog::dashboard_calls(alerts, Some(&per_ns))
         + catalog::node_stats_calls(node_count, true);
@@ -219,11 +81,12 @@ async fn main() {
 
     let mut walls = Vec::new();
     for run in 2..=(cycles as u64 + 1) {
-        reset(&http, &base).await;
+        sim.reset().await;
         let t = Instant::now();
-        let ((d, _), (n, _)) = tokio::join!(scrape(&dash, run), scrape(&nodes, run));
+        let ((d, _), (n, _)) =
+            tokio::join!(scrape(&dash, run, TIMEOUT), scrape(&nodes, run, TIMEOUT));
         walls.push(t.elapsed());
-        let calls = cycle_calls(&sim_stats(&http, &base).await);
+        let calls = cycle_calls(&sim.stats().await);
         let expected =
             catalog::dashboard_calls(alerts, None) + catalog::node_stats_calls(node_count, true);
         assert_eq!(calls, expected, "steady cycle {run}");
@@ -241,16 +104,14 @@ async fn main() {
         walls[walls.len() / 2].as_secs_f64() * 1e3,
         walls[walls.len() - 1].as_secs_f64() * 1e3
     );
+    let (rss_after, peak) = benches::rss();
     println!(
         "RSS: {} MB before the first cycle, {} MB after, peak {} MB",
-        rss_before / 1024,
-        proc_status_kb("VmRSS:") / 1024,
-        proc_status_kb("VmHWM:") / 1024
+        rss_before >> 20,
+        rss_after >> 20,
+        peak >> 20
     );
     for (_, c) in &built {
         c.shutdown().await;
     }
-    let _ = child.kill();
-    let _ = child.wait();
-    let _ = std::fs::remove_dir_all(&dir);
 }

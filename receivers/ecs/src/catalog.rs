@@ -382,7 +382,12 @@ use Instrument::{Counter, Gauge, Histogram};
 const LZ: &str = "/dashboard/zones/localzone";
 const BILL_INFO: &str = "POST /object/billing/namespace/info";
 const BILL_SAMPLE: &str = "POST /object/billing/namespace/sample (month to date)";
-const BUCKET_ATTRS: &[&str] = &["namespace", "bucket", "replication_group", "tag_<key>"];
+const BUCKET_ATTRS: &[&str] = &[
+    "namespace",
+    "bucket",
+    "replication_group",
+    "tag_<key in snake case>",
+];
 
 // Billing: /object/billing (bulk, with bucket detail), /object/namespaces, /vdc/data-service/vpools.
 metric!(

@@ -484,13 +484,17 @@ async fn chosen_bucket_tags_become_attributes_and_no_others() {
                 let got: Vec<(String, String)> = p
                     .attrs
                     .iter()
-                    .filter_map(|(k, v)| Some((k.strip_prefix("tag_")?.to_owned(), v.clone())))
+                    .filter(|(k, _)| k.starts_with("tag_"))
+                    .map(|(k, v)| (k.clone(), v.clone()))
                     .collect();
                 let mut want: Vec<(String, String)> = b
                     .tags
                     .iter()
-                    .filter(|(k, _)| k == "CostCenter" || k == "Owner")
-                    .cloned()
+                    .filter_map(|(k, v)| match k.as_str() {
+                        "CostCenter" => Some(("tag_cost_center".to_owned(), v.clone())),
+                        "Owner" => Some(("tag_owner".to_owned(), v.clone())),
+                        _ => None,
+                    })
                     .collect();
                 want.sort();
                 assert_eq!(got, want, "{}", b.name);

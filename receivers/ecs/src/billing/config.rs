@@ -37,7 +37,8 @@ pub struct BillingConfig {
     /// Bucket series kept per receiver: the largest buckets; the rest of each namespace is
     /// summed into `bucket="__other__"`.
     pub max_buckets: usize,
-    /// Bucket tags exposed as `tag_<key>` attributes.
+    /// Bucket tags exposed as attributes: `tag_` and the key in snake case
+    /// (`CostCenter` → `tag_cost_center`).
     pub bucket_tags: Vec<String>,
     pub pricing: Pricing,
 }

@@ -75,6 +75,33 @@ pub struct Billing {
     report_client: bool,
     state: Mutex<State>,
     names: CostNames,
+    /// Configured tag key → its attribute (`CostCenter` → `tag_cost_center`).
+    tag_labels: Vec<(String, String)>,
+}
+
+/// The attribute of a bucket tag: `tag_` and the key in snake case, as Prometheus
+/// labels are written (`CostCenter` → `tag_cost_center`, `app-name` → `tag_app_name`).
+pub fn tag_label(key: &str) -> String {
+    let mut out = String::from("tag_");
+    let mut prev_lower = false;
+    for c in key.chars() {
+        if c.is_ascii_uppercase() {
+            if prev_lower {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+            prev_lower = false;
+        } else if c.is_ascii_alphanumeric() {
+            out.push(c);
+            prev_lower = true;
+        } else {
+            if !out.ends_with('_') {
+                out.push('_');
+            }
+            prev_lower = false;
+        }
+    }
+    out
 }
 
 /// The cost metrics' names end with the configured currency.
@@ -109,11 +136,20 @@ struct Cycle {
 impl Billing {
     pub fn new(cluster: Arc<Cluster>, report_client: bool) -> Self {
         let names = CostNames::new(&cluster.cfg.collectors.billing.currency_suffix());
+        let tag_labels = cluster
+            .cfg
+            .collectors
+            .billing
+            .bucket_tags
+            .iter()
+            .map(|k| (k.clone(), tag_label(k)))
+            .collect();
         Self {
             cluster,
             report_client,
             state: Mutex::new(State::default()),
             names,
+            tag_labels,
         }
     }
 
@@ -543,9 +579,9 @@ impl Billing {
                     kv("bucket", bk.name.as_str()),
                     kv("replication_group", rg.as_str()),
                 ];
-                for key in &cfg.bucket_tags {
+                for (key, label) in &self.tag_labels {
                     if let Some((_, v)) = bk.tags.iter().find(|(k, _)| k == key) {
-                        attrs.push(kv(format!("tag_{key}"), v.as_str()));
+                        attrs.push(kv(label.clone(), v.as_str()));
                     }
                 }
                 b.gauge_at(&BILL_BUCKET_STORAGE, bk.size, attrs.clone(), at);
@@ -770,5 +806,18 @@ fn merge<T: Clone>(
                 c.errors.push(e);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tag_keys_become_snake_case_labels() {
+        assert_eq!(tag_label("CostCenter"), "tag_cost_center");
+        assert_eq!(tag_label("Owner"), "tag_owner");
+        assert_eq!(tag_label("app-name"), "tag_app_name");
+        assert_eq!(tag_label("DataClass2"), "tag_data_class2");
     }
 }

@@ -1,0 +1,181 @@
+//! The ECS benches' common parts: the simulator's large preset as its own process (so its
+//! memory is not counted), its admin endpoint, and running a collector the way the
+//! scheduler does.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+use pipeline::{Receiver, ScrapeContext, Snapshot};
+use receiver_ecs::{Collector, EcsConfig};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+/// `ecs-sim --preset large`, over HTTPS with its certificate in a temporary folder.
+pub struct LargeSim {
+    child: Child,
+    pub base: String,
+    pub ca: PathBuf,
+    dir: PathBuf,
+    http: reqwest::Client,
+}
+
+impl LargeSim {
+    /// Starts the simulator next to this binary (or `$ECS_SIM`).
+    pub fn start() -> LargeSim {
+        let dir = std::env::temp_dir().join(format!("ecs-bench-{}", std::process::id()));
+        if let Err(e) = std::fs::create_dir_all(&dir) {
+            panic!("{}: {e}", dir.display());
+        }
+        let ca = dir.join("ca.pem");
+        let bin = std::env::var("ECS_SIM")
+            .ok()
+            .map(PathBuf::from)
+            .or_else(|| {
+                std::env::current_exe()
+                    .ok()
+                    .and_then(|p| p.parent().map(|d| d.join("ecs-sim")))
+            })
+            .unwrap_or_else(|| "ecs-sim".into());
+        let mut child = match Command::new(&bin)
+            .args(["--preset", "large", "--listen", "127.0.0.1:0", "--cert-out"])
+            .arg(&ca)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+        {
+            Ok(c) => c,
+            Err(e) => panic!(
+                "cannot start {}: {e} (build it: cargo build --release -p ecs-sim)",
+                bin.display()
+            ),
+        };
+        let mut line = String::new();
+        if let Some(out) = child.stdout.take() {
+            let _ = BufReader::new(out).read_line(&mut line);
+        }
+        let base = line
+            .split_whitespace()
+            .find(|w| w.starts_with("https://"))
+            .map(|w| w.trim_end_matches(|c: char| !c.is_ascii_digit()).to_owned())
+            .unwrap_or_else(|| panic!("no URL in the simulator's first line: {line:?}"));
+        let tls = pipeline::tls::load_certs(&ca)
+            .ok()
+            .and_then(|certs| {
+                let mut roots = rustls::RootCertStore::empty();
+                for c in certs {
+                    roots.add(c).ok()?;
+                }
+                rustls::ClientConfig::builder_with_provider(pipeline::tls::provider())
+                    .with_safe_default_protocol_versions()
+                    .ok()
+                    .map(|b| b.with_root_certificates(roots).with_no_client_auth())
+            })
+            .unwrap_or_else(|| panic!("cannot trust {}", ca.display()));
+        let http = match reqwest::Client::builder().use_preconfigured_tls(tls).build() {
+            Ok(c) => c,
+            Err(e) => panic!("{e}"),
+        };
+        LargeSim {
+            child,
+            base,
+            ca,
+            dir,
+            http,
+        }
+    }
+
+    /// A receiver configuration for it (monitor user, its CA).
+    pub fn config(&self) -> EcsConfig {
+        let mut cfg = EcsConfig {
+            endpoint: self.base.clone(),
+            username: "emcmonitor".into(),
+            password: Some(pipeline::config::Secret::new("monitor-pass")),
+            cluster_name: Some("bench".into()),
+            ..EcsConfig::default()
+        };
+        cfg.tls.ca_file = Some(self.ca.clone());
+        cfg
+    }
+
+    async fn admin(&self, method: reqwest::Method, path: &str, body: Option<String>) -> Value {
+        let mut req = self.http.request(method, format!("{}/__sim{path}", self.base));
+        if let Some(b) = body {
+            req = req.body(b);
+        }
+        let r = match req.send().await {
+            Ok(r) => r,
+            Err(e) => panic!("/__sim{path}: {e}"),
+        };
+        match r.bytes().await {
+            Ok(b) => serde_json::from_slice(&b).unwrap_or(Value::Null),
+            Err(e) => panic!("/__sim{path}: {e}"),
+        }
+    }
+
+    /// `/__sim/stats`: requests per route, sessions, the model's sizes.
+    pub async fn stats(&self) -> Value {
+        self.admin(reqwest::Method::GET, "/stats", None).await
+    }
+
+    /// Clears the request log.
+    pub async fn reset(&self) {
+        self.admin(reqwest::Method::POST, "/reset", None).await;
+    }
+
+    /// Replaces the fault rules (`{"rules":[…]}`).
+    pub async fn faults(&self, json: &str) {
+        self.admin(reqwest::Method::PUT, "/faults", Some(json.to_owned()))
+            .await;
+    }
+}
+
+impl Drop for LargeSim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Management and node calls since the last reset, logins aside (not part of a cycle).
+pub fn cycle_calls(stats: &Value) -> u64 {
+    let total = stats["requests"].as_u64().unwrap_or(0);
+    let logins = stats["routes"]["GET /login"]["calls"].as_u64().unwrap_or(0);
+    total - logins
+}
+
+/// Data points of a snapshot.
+pub fn points(s: &Snapshot) -> usize {
+    use pipeline::otlp::metrics::v1::metric::Data;
+    s.resource_metrics
+        .iter()
+        .flat_map(|r| &r.scope_metrics)
+        .flat_map(|sm| &sm.metrics)
+        .map(|m| match &m.data {
+            Some(Data::Gauge(g)) => g.data_points.len(),
+            Some(Data::Sum(g)) => g.data_points.len(),
+            Some(Data::Histogram(h)) => h.data_points.len(),
+            _ => 0,
+        })
+        .sum()
+}
+
+/// One run of a collector as the scheduler makes it; panics on failure or warnings.
+pub async fn scrape(c: &Collector, run: u64, timeout: Duration) -> (Snapshot, Duration) {
+    let ctx = ScrapeContext {
+        receiver: "ecs/bench".into(),
+        started: SystemTime::now(),
+        deadline: tokio::time::Instant::now() + timeout,
+        interval: Duration::from_secs(300),
+        cancel: CancellationToken::new(),
+        run,
+    };
+    let t = Instant::now();
+    match c.scrape(&ctx).await {
+        Ok(s) if s.warnings.is_empty() => (s, t.elapsed()),
+        Ok(s) => panic!("{:?} cycle with warnings: {:?}", c.kind, s.warnings),
+        Err(e) => panic!("{:?} cycle failed: {} {}", c.kind, e.kind, e.message),
+    }
+}
