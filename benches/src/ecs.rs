@@ -73,7 +73,10 @@ impl LargeSim {
                     .map(|b| b.with_root_certificates(roots).with_no_client_auth())
             })
             .unwrap_or_else(|| panic!("cannot trust {}", ca.display()));
-        let http = match reqwest::Client::builder().use_preconfigured_tls(tls).build() {
+        let http = match reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
+            .build()
+        {
             Ok(c) => c,
             Err(e) => panic!("{e}"),
         };
@@ -100,7 +103,9 @@ impl LargeSim {
     }
 
     async fn admin(&self, method: reqwest::Method, path: &str, body: Option<String>) -> Value {
-        let mut req = self.http.request(method, format!("{}/__sim{path}", self.base));
+        let mut req = self
+            .http
+            .request(method, format!("{}/__sim{path}", self.base));
         if let Some(b) = body {
             req = req.body(b);
         }

@@ -34,8 +34,7 @@ async fn main() {
         Ok(b) => b,
         Err(e) => panic!("collectors: {e}"),
     };
-    let Some((_, billing)) = built.iter().find(|(_, c)| c.kind == CollectorKind::Billing)
-    else {
+    let Some((_, billing)) = built.iter().find(|(_, c)| c.kind == CollectorKind::Billing) else {
         panic!("no billing collector")
     };
     let model = sim.stats().await["model"].clone();

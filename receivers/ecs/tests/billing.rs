@@ -152,7 +152,14 @@ async fn every_series_equals_the_model_across_cycles_and_a_restart() {
 
 #[tokio::test]
 async fn a_cycle_costs_what_the_catalog_says_and_samples_follow_their_interval() {
-    let mut env = billing_env(Version::Ecs38).await;
+    // 3.5 and 4.1 wrap some roots that 3.8 does not: the paging must read them all.
+    for version in [Version::Ecs35, Version::Ecs38, Version::ObjectScale41] {
+        calls_and_paging(version).await;
+    }
+}
+
+async fn calls_and_paging(version: Version) {
+    let mut env = billing_env(version).await;
     env.cfg.collectors.billing.batch_size = 2;
     env.cfg.collectors.billing.sample_interval = Some(Duration::from_secs(3600));
     // A namespace with 250 buckets: its detail spans three pages.
@@ -503,5 +510,31 @@ async fn chosen_bucket_tags_become_attributes_and_no_others() {
         }
     }
     assert!(tagged > 0, "no bucket of the model carries those tags");
+    finish(&env, &cs).await;
+}
+
+#[tokio::test]
+async fn a_refused_sample_window_is_reported_and_the_sizes_still_flow() {
+    let env = billing_env(Version::Ecs38).await;
+    env.sim.sim.faults.update(|f| {
+        f.rules = vec![ecs_sim::FaultRule {
+            path: "/object/billing/namespace/sample".into(),
+            error_rate: 1.0,
+            status: Some(400),
+            code: Some(1008),
+            ..Default::default()
+        }]
+    });
+    let cs = env.collectors();
+    let s = ok(&of(&cs, Billing), 1).await;
+    assert!(!find(&s, "emcecs.bucket.storage", &[]).is_empty());
+    assert!(find(&s, "emcecs.bucket.ingress", &[]).is_empty());
+    assert!(
+        s.warnings
+            .iter()
+            .any(|w| w.contains("/object/billing/namespace/sample: HTTP 400 (ECS code 1008)")),
+        "{:?}",
+        s.warnings
+    );
     finish(&env, &cs).await;
 }
