@@ -583,6 +583,8 @@ fn the_demo_shows_the_simulated_cluster_within_one_interval() {
             body.contains("emcecs_capacity_total_bytes{")
                 && body.contains("emcecs_node_dt_tables{")
                 && body.contains("emcecs_cluster_good_nodes{")
+                && body.contains("emcecs_bucket_storage_cost_usd{")
+                && body.contains("emcecs_namespace_egress_bytes_total{")
         })
     });
     wait_until(Duration::from_secs(20), "a healthy agent", || {
