@@ -380,6 +380,10 @@ const fn entry(
 use Instrument::{Counter, Gauge, Histogram};
 
 const LZ: &str = "/dashboard/zones/localzone";
+const IAM_SRC: &str = "POST /iam?Action=ListUsers";
+const IAM_KEYS_SRC: &str = "ListUsers (PasswordLastUsed), GetAccessKeyLastUsed";
+const IAM_POLICY_SRC: &str =
+    "GetPolicyVersion, Get{User,Group,Role}Policy, ListEntitiesForPolicy, GetGroup";
 const BILL_INFO: &str = "POST /object/billing/namespace/info";
 const BILL_SAMPLE: &str = "POST /object/billing/namespace/sample (month to date)";
 const BUCKET_ATTRS: &[&str] = &[
@@ -523,6 +527,94 @@ metric!(
     "Buckets beyond collectors.billing.max_buckets, summed into bucket=\"__other__\" of their namespace"
 );
 
+// IAM: POST /iam?Action=… per namespace, /vdc/users, /vdc/admin/authnproviders.
+metric!(
+    IAM_USERS,
+    "emcecs.iam.users",
+    "{user}",
+    "IAM users by type (service accounts by collectors.iam.service_accounts; the rest human). Seed 000 calls it emcecs_iam_users_total, a name Prometheus keeps for counters"
+);
+metric!(
+    IAM_USERS_ACTIVE,
+    "emcecs.iam.users.active",
+    "{user}",
+    "IAM users whose password or access keys were used within inactive_threshold_days (90)"
+);
+metric!(
+    IAM_USER_INACTIVE,
+    "emcecs.iam.users.inactive",
+    "d",
+    "Days since the user's last activity (password or access key use; since creation when never used, activity=\"never\"), only for users past inactive_threshold_days"
+);
+metric!(
+    IAM_CREDENTIAL_AGE,
+    "emcecs.iam.credential.age",
+    "d",
+    "Age in days of the user's oldest access key of each status (the key id is never a label)"
+);
+metric!(
+    IAM_ACCESS_KEYS,
+    "emcecs.iam.access_keys",
+    "{key}",
+    "Access keys by status"
+);
+metric!(IAM_GROUPS, "emcecs.iam.groups", "{group}", "IAM groups");
+metric!(IAM_ROLES, "emcecs.iam.roles", "{role}", "IAM roles");
+metric!(
+    IAM_POLICIES,
+    "emcecs.iam.policies",
+    "{policy}",
+    "Policies of the namespace: managed (its own, not ECS's built-ins) and inline (on users, groups and roles)"
+);
+metric!(
+    IAM_ATTACHMENTS,
+    "emcecs.iam.policy.attachments",
+    "{attachment}",
+    "Managed-policy attachments by entity type (built-ins included)"
+);
+metric!(
+    IAM_OVERPRIV,
+    "emcecs.iam.overprivileged.entities",
+    "{entity}",
+    "Users and roles whose effective policies grant *, iam:* or s3:* on every resource without a condition and without a Deny taking it back (docs/SECURITY.md)"
+);
+metric!(
+    IAM_OVERPRIV_ENTITY,
+    "emcecs.iam.overprivileged.entity",
+    "",
+    "1 for each over-privileged user or role, with what it is granted (grants: *, iam:*, s3:*)"
+);
+metric!(
+    IAM_UNREADABLE,
+    "emcecs.iam.policy_documents.unreadable",
+    "{document}",
+    "Policy documents that could not be read or parsed: the entities holding them are judged on the rest"
+);
+metric!(
+    MGMT_USERS,
+    "emcecs.management.users",
+    "{user}",
+    "Management users (/vdc/users) by role; a user with several roles counts in each"
+);
+metric!(
+    AUTH_ENABLED,
+    "emcecs.auth_provider.enabled",
+    "",
+    "1 when the authentication provider is configured and not disabled"
+);
+metric!(
+    AUTH_AVAILABLE,
+    "emcecs.auth_provider.available",
+    "",
+    "1 when the provider's server answered the probe (TCP connect; for ldap:// also an anonymous RootDSE search, no bind) within probe_timeout"
+);
+metric!(
+    AUTH_RESPONSE,
+    "emcecs.auth_provider.response_time",
+    "s",
+    "Time the provider's server took to answer the probe"
+);
+
 pub const CATALOG: Catalog = Catalog {
     receiver: "ecs",
     description: "ECS / ObjectScale system state, from the management API (dashboard collector) and each node's stats ports (node_stats collector). \
@@ -533,6 +625,9 @@ and one /object/bucket page (1,000 buckets) per namespace. A node_stats cycle ma
 A billing cycle (off unless collectors.billing.enabled) reads /object/namespaces (one call per 1,000 namespaces), /vdc/data-service/vpools once an hour, then one POST /object/billing/namespace/info per batch_size namespaces (100), \
 and when samples are due two POST /object/billing/namespace/sample per batch (month to date, trend window); each namespace whose bucket detail spans more pages (ECS pages it at 100 buckets) costs one GET per extra page and per read. \
 Sizes are read in KB × 1024 (exact); traffic counters restart each calendar month (UTC) and are recomputed from the month's start at every read, so an agent restart neither loses nor doubles anything. \
+An IAM cycle (off unless collectors.iam.enabled) reads /object/namespaces, /vdc/users, /vdc/admin/authnproviders and each provider, then per namespace ListUsers, ListGroups, ListRoles, ListPolicies (one call per page of page_size), \
+ListEntitiesForPolicy per attached policy, GetPolicyVersion per managed policy version not seen before (cached), GetGroup and ListGroupPolicies per group, ListRolePolicies per role, ListAccessKeys and ListUserPolicies per user, \
+GetAccessKeyLastUsed per key, Get*Policy per inline policy (and ListUserTags per user when the service-account rule uses a tag). \
 Every series also carries job (service.name), instance (the cluster), and target_info holds ecs.cluster.name, ecs.vdc.name, ecs.vdc.id.",
     metrics: &[
         entry(VERSION_INFO, Gauge, &["version", "nodes"], "/vdc/nodes"),
@@ -727,6 +822,77 @@ Every series also carries job (service.name), instance (the cluster), and target
         ),
         entry(BILL_UPTODATE, Gauge, &["namespace"], BILL_INFO),
         entry(BILL_FOLDED, Gauge, &[], "collectors.billing.max_buckets"),
+        entry(IAM_USERS, Gauge, &["namespace", "user_type"], IAM_SRC),
+        entry(
+            IAM_USERS_ACTIVE,
+            Gauge,
+            &["namespace", "user_type"],
+            IAM_KEYS_SRC,
+        ),
+        entry(
+            IAM_USER_INACTIVE,
+            Gauge,
+            &["namespace", "user", "user_type", "activity"],
+            IAM_KEYS_SRC,
+        ),
+        entry(
+            IAM_CREDENTIAL_AGE,
+            Gauge,
+            &["namespace", "user", "credential_type", "status"],
+            "ListAccessKeys",
+        ),
+        entry(
+            IAM_ACCESS_KEYS,
+            Gauge,
+            &["namespace", "status"],
+            "ListAccessKeys",
+        ),
+        entry(IAM_GROUPS, Gauge, &["namespace"], "ListGroups"),
+        entry(IAM_ROLES, Gauge, &["namespace"], "ListRoles"),
+        entry(
+            IAM_POLICIES,
+            Gauge,
+            &["namespace", "policy_type"],
+            "ListPolicies, List{User,Group,Role}Policies",
+        ),
+        entry(
+            IAM_ATTACHMENTS,
+            Gauge,
+            &["namespace", "attached_to"],
+            "ListEntitiesForPolicy",
+        ),
+        entry(
+            IAM_OVERPRIV,
+            Gauge,
+            &["namespace", "entity_type"],
+            IAM_POLICY_SRC,
+        ),
+        entry(
+            IAM_OVERPRIV_ENTITY,
+            Gauge,
+            &["namespace", "entity_type", "entity", "grants"],
+            IAM_POLICY_SRC,
+        ),
+        entry(IAM_UNREADABLE, Gauge, &["namespace"], IAM_POLICY_SRC),
+        entry(MGMT_USERS, Gauge, &["role"], "/vdc/users"),
+        entry(
+            AUTH_ENABLED,
+            Gauge,
+            &["provider", "mode"],
+            "/vdc/admin/authnproviders/{id}",
+        ),
+        entry(
+            AUTH_AVAILABLE,
+            Gauge,
+            &["provider", "mode", "server"],
+            "probe of server_urls",
+        ),
+        entry(
+            AUTH_RESPONSE,
+            Gauge,
+            &["provider", "mode", "server"],
+            "probe of server_urls",
+        ),
         entry(
             NODE_DT,
             Gauge,
@@ -834,6 +1000,22 @@ Every series also carries job (service.name), instance (the cluster), and target
         Unavailable {
             name: "emcecs_bucket_cost_sample_usd{timestamp}",
             reason: "A timestamp label would make a new series per sample: emcecs_bucket_storage_cost_usd carries the billing data's time (uptodate_till) as its point time instead.",
+        },
+        Unavailable {
+            name: "emcecs_auth_provider_failures_total, emcecs_auth_provider_users_count",
+            reason: "ECS reports neither authentication failures nor users per provider; they would come from the access-log receiver (a later issue).",
+        },
+        Unavailable {
+            name: "emcecs_sts_tokens_active, emcecs_sts_tokens_issued_total, emcecs_sts_token_remaining_seconds, emcecs_sts_token_duration_seconds",
+            reason: "ECS's STS API issues tokens but lists none: no API reports active or issued sessions (monitor_sts_tokens is accepted and does nothing). From the access-log receiver, later.",
+        },
+        Unavailable {
+            name: "emcecs_namespace_access_requests_total, emcecs_namespace_cross_tenant_requests_total, emcecs_namespace_access_denied_by_reason, emcecs_namespace_privileged_operations_total",
+            reason: "Authorization decisions are only in ECS's access logs; from the access-log receiver, later.",
+        },
+        Unavailable {
+            name: "emcecs_iam_credential_age_days{credential_type=\"password\"}",
+            reason: "The IAM API reports when a password was last used, not when it was set.",
         },
         Unavailable {
             name: "emcecs_node_dt_tables on ObjectScale 4.x",

@@ -7,6 +7,7 @@ use std::time::Duration;
 use pipeline::config::{Problems, Secret, Validate, duration, join, resolve_secret};
 
 pub use crate::billing::config::BillingConfig;
+pub use crate::iam::config::{IAM_INTERVAL, IamConfig};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -144,6 +145,7 @@ pub struct Collectors {
     pub dashboard: DashboardConfig,
     pub node_stats: NodeStatsConfig,
     pub billing: BillingConfig,
+    pub iam: IamConfig,
 }
 
 /// Billing reads are heavy and their data moves every 5 minutes (seed 000: 300 s).
@@ -271,10 +273,14 @@ impl Validate for EcsConfig {
         self.collectors
             .billing
             .validate(&join(path, "collectors.billing"), problems);
-        if !self.collectors.dashboard.enabled && !ns.enabled && !self.collectors.billing.enabled {
+        self.collectors
+            .iam
+            .validate(&join(path, "collectors.iam"), problems);
+        let c = &self.collectors;
+        if !c.dashboard.enabled && !ns.enabled && !c.billing.enabled && !c.iam.enabled {
             problems.push(
                 join(path, "collectors"),
-                "every collector is disabled; enable at least one (dashboard, node_stats, billing)",
+                "every collector is disabled; enable at least one (dashboard, node_stats, billing, iam)",
             );
         }
     }
@@ -286,6 +292,7 @@ pub enum CollectorKind {
     Dashboard,
     NodeStats,
     Billing,
+    Iam,
 }
 
 impl CollectorKind {
@@ -294,6 +301,7 @@ impl CollectorKind {
             CollectorKind::Dashboard => "dashboard",
             CollectorKind::NodeStats => "node_stats",
             CollectorKind::Billing => "billing",
+            CollectorKind::Iam => "iam",
         }
     }
 }
@@ -336,6 +344,15 @@ impl EcsConfig {
                 interval: b.collection_interval.unwrap_or(BILLING_INTERVAL),
                 initial_delay: self.initial_delay,
                 timeout: b.timeout,
+            });
+        }
+        let i = &self.collectors.iam;
+        if i.enabled {
+            v.push(CollectorSchedule {
+                kind: CollectorKind::Iam,
+                interval: i.collection_interval.unwrap_or(IAM_INTERVAL),
+                initial_delay: self.initial_delay,
+                timeout: i.timeout,
             });
         }
         v

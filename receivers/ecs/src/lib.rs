@@ -8,6 +8,7 @@ pub mod client;
 pub mod cluster;
 pub mod config;
 pub mod dashboard;
+pub mod iam;
 pub mod node_stats;
 
 use std::sync::Arc;
@@ -35,6 +36,7 @@ enum Inner {
     Dashboard(dashboard::Dashboard),
     NodeStats(node_stats::NodeStats),
     Billing(Box<billing::Billing>),
+    Iam(iam::Iam),
 }
 
 /// One scheduled collector of a cluster.
@@ -51,6 +53,7 @@ impl Receiver for Collector {
             Inner::Dashboard(d) => d.collect(ctx).await,
             Inner::NodeStats(n) => n.collect(ctx).await,
             Inner::Billing(b) => b.collect(ctx).await,
+            Inner::Iam(i) => i.collect(ctx).await,
         }
     }
 
@@ -78,6 +81,7 @@ pub fn collectors(
             CollectorKind::NodeStats => {
                 Inner::NodeStats(node_stats::NodeStats::new(cluster.clone(), report_client))
             }
+            CollectorKind::Iam => Inner::Iam(iam::Iam::new(cluster.clone(), report_client)),
             CollectorKind::Billing => Inner::Billing(Box::new(billing::Billing::new(
                 cluster.clone(),
                 report_client,

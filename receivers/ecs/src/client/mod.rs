@@ -257,6 +257,14 @@ impl<'a> Call<'a> {
         self
     }
 
+    /// A POST without a body (the IAM Query API takes its parameters in the query).
+    pub fn post(route: &'a str, path: impl Into<String>) -> Self {
+        Self {
+            method: reqwest::Method::POST,
+            ..Self::get(route, path)
+        }
+    }
+
     pub fn header(mut self, k: &'static str, v: impl Into<String>) -> Self {
         self.headers.push((k, v.into()));
         self
@@ -391,11 +399,15 @@ impl EcsClient {
             });
         }
         let span = http_client_span(c.method.as_str(), url);
-        let mut req = self
-            .http
-            .request(c.method.clone(), url)
-            .timeout(timeout)
-            .header("Accept", "application/json");
+        let mut req = self.http.request(c.method.clone(), url).timeout(timeout);
+        // JSON unless the call asks for something else (IAM in XML mode).
+        if !c
+            .headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("accept"))
+        {
+            req = req.header("Accept", "application/json");
+        }
         if let Some(t) = token {
             req = req.header("X-SDS-AUTH-TOKEN", t);
         }

@@ -1,0 +1,762 @@
+//! The IAM collector: identities, credentials, policies and their privileges in every
+//! namespace (ECS's IAM Query API), management users, and the authentication providers'
+//! reachability. Read-only; it never exports secrets, key ids or policy documents.
+//!
+//! One cycle is one trace: a span per namespace, a client span per call, so a slow tenant
+//! shows in Jaeger or Tempo. Namespaces are read four at a time; the client's semaphore
+//! keeps the calls in flight at its limit.
+
+pub mod api;
+pub mod config;
+pub mod policy;
+pub mod probe;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use pipeline::otlp::common::v1::KeyValue;
+use pipeline::timefmt::{parse_minute, secs};
+use pipeline::{ReceiverError, ScrapeContext, Snapshot, kv};
+use serde_json::Value;
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use crate::catalog::*;
+use crate::client::parse::{boolish, list, text, uint};
+use crate::client::{Call, ClientError};
+use crate::cluster::Cluster;
+use api::IamApi;
+use config::{EntityLabels, IamConfig};
+use policy::Grant;
+
+const NAMESPACES_IN_FLIGHT: usize = 4;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn time(v: &Value) -> Option<i64> {
+    text(v).and_then(parse_minute)
+}
+
+/// One IAM user as the metrics need it: no key id, no secret.
+#[derive(Debug, Clone)]
+struct UserFacts {
+    name: String,
+    service: bool,
+    created: Option<i64>,
+    /// The latest of the password's and the access keys' last use.
+    last_activity: Option<i64>,
+    /// (status, created) of each access key.
+    keys: Vec<(String, Option<i64>)>,
+}
+
+/// What one namespace's IAM holds.
+#[derive(Debug, Clone, Default)]
+struct NamespaceFacts {
+    users: Vec<UserFacts>,
+    groups: usize,
+    roles: usize,
+    managed_policies: usize,
+    inline_policies: usize,
+    /// Managed-policy attachments by entity type.
+    attachments: BTreeMap<&'static str, usize>,
+    /// Over-privileged (entity type, name, grants).
+    over: Vec<(&'static str, String, Vec<Grant>)>,
+    /// Policy documents that could not be read or parsed (the entity is judged on the rest).
+    unreadable: usize,
+}
+
+#[derive(Default)]
+struct State {
+    namespaces: BTreeMap<String, (NamespaceFacts, u32)>,
+    /// Managed policy documents by (ARN, version): they change only with a new version.
+    documents: HashMap<(String, String), Value>,
+}
+
+pub struct Iam {
+    cluster: Arc<Cluster>,
+    report_client: bool,
+    state: Arc<Mutex<State>>,
+}
+
+/// An entity's label: its name, a salted hash of it, or nothing.
+fn entity_label(cfg: &IamConfig, namespace: &str, name: &str) -> Option<String> {
+    match cfg.entity_labels {
+        EntityLabels::Name => Some(name.to_owned()),
+        EntityLabels::None => None,
+        EntityLabels::Hash => {
+            let salt = cfg.entity_label_salt.as_ref().map_or("", |s| s.expose());
+            let d = ring::digest::digest(
+                &ring::digest::SHA256,
+                format!("{salt}\u{0}{namespace}\u{0}{name}").as_bytes(),
+            );
+            Some(d.as_ref()[..8].iter().map(|b| format!("{b:02x}")).collect())
+        }
+    }
+}
+
+impl Iam {
+    pub fn new(cluster: Arc<Cluster>, report_client: bool) -> Self {
+        Self {
+            cluster,
+            report_client,
+            state: Arc::new(Mutex::new(State::default())),
+        }
+    }
+
+    async fn namespace_names(&self, deadline: Instant) -> Result<Vec<String>, ClientError> {
+        let mut names = Vec::new();
+        let mut marker: Option<String> = None;
+        for _ in 0..10_000 {
+            let path = match &marker {
+                Some(m) => format!("/object/namespaces?limit=1000&marker={}", crate::percent(m)),
+                None => "/object/namespaces?limit=1000".to_owned(),
+            };
+            let v = self
+                .cluster
+                .client
+                .json(Call::get("/object/namespaces", path).until(deadline))
+                .await?;
+            names.extend(
+                list(&v, "namespace")
+                    .iter()
+                    .filter_map(|n| text(&n["name"]).or(text(&n["id"])).map(str::to_owned)),
+            );
+            match text(&v["NextMarker"]) {
+                Some(m) if Some(m) != marker.as_deref() => marker = Some(m.to_owned()),
+                _ => break,
+            }
+        }
+        let wanted = &self.cluster.cfg.collectors.iam.namespaces;
+        if !wanted.is_empty() {
+            names.retain(|n| wanted.contains(n));
+        }
+        Ok(names)
+    }
+
+    pub async fn collect(&self, ctx: &ScrapeContext) -> Result<Snapshot, ReceiverError> {
+        let cl = &self.cluster;
+        let cfg = &cl.cfg.collectors.iam;
+        let keep = cl.cfg.keep_last_good_cycles;
+        let deadline = ctx.deadline;
+        let mut warnings = Vec::new();
+
+        let (names, (mgmt, providers)) = tokio::join!(self.namespace_names(deadline), async {
+            tokio::join!(self.mgmt_users(deadline), self.providers(deadline))
+        });
+        let names = match names {
+            Ok(n) => n,
+            Err(e) if matches!(e.kind(), "auth" | "token_limit") => {
+                return Err(self.failure(ctx, e, warnings));
+            }
+            Err(e) => {
+                warnings.push(format!("{e}; the last known namespaces are read"));
+                lock(&self.state).namespaces.keys().cloned().collect()
+            }
+        };
+
+        // Namespaces, NAMESPACES_IN_FLIGHT at a time, each in its own span.
+        let gate = Arc::new(tokio::sync::Semaphore::new(NAMESPACES_IN_FLIGHT));
+        let mut tasks = tokio::task::JoinSet::new();
+        for ns in names.clone() {
+            let (cluster, state, gate) = (cl.clone(), self.state.clone(), gate.clone());
+            let span = tracing::info_span!(
+                target: "ecs_otel_agent::iam",
+                "iam.namespace",
+                otel.name = %format!("iam namespace {ns}"),
+                ecs.namespace = %ns,
+            );
+            tasks.spawn(
+                async move {
+                    let _permit = gate.acquire_owned().await;
+                    let r = read_namespace(&cluster, &state, &ns, deadline).await;
+                    (ns, r)
+                }
+                .instrument(span),
+            );
+        }
+        let mut first_error: Option<ClientError> = None;
+        let mut fresh: BTreeMap<String, NamespaceFacts> = BTreeMap::new();
+        let mut failed: Vec<(String, ClientError)> = Vec::new();
+        while let Some(r) = tasks.join_next().await {
+            match r {
+                Ok((ns, Ok(f))) => {
+                    fresh.insert(ns, f);
+                }
+                Ok((ns, Err(e))) => failed.push((ns, e)),
+                Err(e) => warnings.push(format!("IAM task failed: {e}")),
+            }
+        }
+        {
+            let mut st = lock(&self.state);
+            st.namespaces.retain(|k, _| names.contains(k));
+            for (ns, f) in fresh {
+                st.namespaces.insert(ns, (f, 0));
+            }
+            for (ns, e) in failed {
+                if matches!(e.kind(), "auth" | "token_limit") {
+                    first_error = Some(e.clone());
+                }
+                let served = match st.namespaces.get_mut(&ns) {
+                    Some((_, n)) if *n < keep => {
+                        *n += 1;
+                        true
+                    }
+                    Some(_) => {
+                        st.namespaces.remove(&ns);
+                        false
+                    }
+                    None => false,
+                };
+                warnings.push(format!(
+                    "namespace {ns}: {e}; {}",
+                    if served {
+                        "its last good read is served"
+                    } else {
+                        "no figures for it"
+                    }
+                ));
+                first_error.get_or_insert(e);
+            }
+        }
+
+        let mut b = cl.builder(ctx.started);
+        let now = secs(SystemTime::now());
+        let threshold = i64::from(cfg.inactive_threshold_days) * 86_400;
+        {
+            let st = lock(&self.state);
+            for (ns, (f, _)) in &st.namespaces {
+                emit_namespace(&mut b, cfg, ns, f, now, threshold);
+            }
+        }
+        match mgmt {
+            Ok(by_role) => {
+                for (role, n) in by_role {
+                    b.gauge(&MGMT_USERS, n, [kv("role", role)]);
+                }
+            }
+            Err(e) => warnings.push(format!("{e}; management users not counted")),
+        }
+        match providers {
+            Ok(list) => {
+                for p in list {
+                    let base =
+                        || vec![kv("provider", p.name.as_str()), kv("mode", p.mode.as_str())];
+                    b.gauge(&AUTH_ENABLED, i64::from(p.enabled), base());
+                    for r in &p.probes {
+                        let mut a = base();
+                        a.push(kv("server", r.server.as_str()));
+                        b.gauge(&AUTH_AVAILABLE, i64::from(r.up), a.clone());
+                        if r.up {
+                            b.gauge(&AUTH_RESPONSE, r.took.as_secs_f64(), a);
+                        } else if let Some(why) = r.error {
+                            warnings.push(format!(
+                                "authentication provider {} server {}: {why}",
+                                p.name, r.server
+                            ));
+                        }
+                    }
+                }
+            }
+            Err(e) => warnings.push(format!("{e}; authentication providers not probed")),
+        }
+        if self.report_client {
+            cl.report_client(&mut b);
+        }
+        let snapshot = Snapshot {
+            resource_metrics: vec![b.build()],
+            warnings,
+        };
+        let nothing = lock(&self.state).namespaces.is_empty() && !names.is_empty();
+        if let Some(e) = first_error
+            && (nothing || matches!(e.kind(), "auth" | "token_limit"))
+        {
+            return Err(
+                ReceiverError::new(e.kind(), format!("IAM could not be read: {e}"))
+                    .with_partial(snapshot),
+            );
+        }
+        Ok(snapshot)
+    }
+
+    fn failure(&self, ctx: &ScrapeContext, e: ClientError, warnings: Vec<String>) -> ReceiverError {
+        let mut b = self.cluster.builder(ctx.started);
+        if self.report_client {
+            self.cluster.report_client(&mut b);
+        }
+        ReceiverError::new(e.kind(), e.to_string()).with_partial(Snapshot {
+            resource_metrics: vec![b.build()],
+            warnings,
+        })
+    }
+
+    /// Management users by role.
+    async fn mgmt_users(
+        &self,
+        deadline: Instant,
+    ) -> Result<BTreeMap<&'static str, u64>, ClientError> {
+        let v = self
+            .cluster
+            .client
+            .json(Call::get("/vdc/users", "/vdc/users").until(deadline))
+            .await?;
+        let mut by_role: BTreeMap<&'static str, u64> = BTreeMap::new();
+        for role in ["system_admin", "system_monitor", "security_admin", "none"] {
+            by_role.insert(role, 0);
+        }
+        for u in list(&v, "mgmt_user_info") {
+            let flag = |k: &str| boolish(&u[k]) == Some(true);
+            let mut any = false;
+            for (role, key) in [
+                ("system_admin", "isSystemAdmin"),
+                ("system_monitor", "isSystemMonitor"),
+                ("security_admin", "isSecurityAdmin"),
+            ] {
+                if flag(key) {
+                    *by_role.entry(role).or_insert(0) += 1;
+                    any = true;
+                }
+            }
+            if !any {
+                *by_role.entry("none").or_insert(0) += 1;
+            }
+        }
+        Ok(by_role)
+    }
+
+    /// Every provider with its servers' probes (disabled providers are not probed).
+    async fn providers(&self, deadline: Instant) -> Result<Vec<Provider>, ClientError> {
+        let cfg = &self.cluster.cfg.collectors.iam;
+        let v = self
+            .cluster
+            .client
+            .json(
+                Call::get("/vdc/admin/authnproviders", "/vdc/admin/authnproviders").until(deadline),
+            )
+            .await?;
+        let mut out = Vec::new();
+        for item in list(&v, "authnprovider") {
+            let (Some(id), Some(name)) = (text(&item["id"]), text(&item["name"])) else {
+                continue;
+            };
+            if !cfg.auth_providers.is_empty() && !cfg.auth_providers.iter().any(|p| p == name) {
+                continue;
+            }
+            let d = self
+                .cluster
+                .client
+                .json(
+                    Call::get(
+                        "/vdc/admin/authnproviders/{id}",
+                        format!("/vdc/admin/authnproviders/{}", crate::percent(id)),
+                    )
+                    .until(deadline),
+                )
+                .await?;
+            let enabled = boolish(&d["disable"]) != Some(true);
+            let urls: Vec<String> = match &d["server_urls"] {
+                Value::Array(a) => a
+                    .iter()
+                    .filter_map(|u| u.as_str().map(str::to_owned))
+                    .collect(),
+                Value::String(s) => vec![s.clone()],
+                o @ Value::Object(_) => list(o, "server_url")
+                    .iter()
+                    .filter_map(|u| u.as_str().map(str::to_owned))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            out.push(Provider {
+                name: name.to_owned(),
+                mode: text(&d["mode"]).unwrap_or("unknown").to_ascii_lowercase(),
+                enabled,
+                urls,
+                probes: Vec::new(),
+            });
+        }
+        let timeout = cfg
+            .probe_timeout
+            .min(deadline.saturating_duration_since(Instant::now()));
+        // Every server of every enabled provider at once: one dead server costs the cycle
+        // one timeout, not one per server.
+        let mut set = tokio::task::JoinSet::new();
+        for (pi, p) in out.iter().enumerate().filter(|(_, p)| p.enabled) {
+            for (ui, u) in p.urls.iter().enumerate() {
+                let u = u.clone();
+                set.spawn(
+                    async move { (pi, ui, probe::probe(&u, timeout).await) }
+                        .instrument(tracing::Span::current()),
+                );
+            }
+        }
+        let mut probes = Vec::new();
+        while let Some(r) = set.join_next().await {
+            if let Ok(x) = r {
+                probes.push(x);
+            }
+        }
+        probes.sort_by_key(|(pi, ui, _)| (*pi, *ui));
+        for (pi, _, r) in probes {
+            out[pi].probes.push(r);
+        }
+        Ok(out)
+    }
+}
+
+struct Provider {
+    name: String,
+    mode: String,
+    enabled: bool,
+    urls: Vec<String>,
+    probes: Vec<probe::Probe>,
+}
+
+/// The documents of a managed policy's default version, cached by version.
+async fn managed_document(
+    api: &IamApi<'_>,
+    state: &Mutex<State>,
+    arn: &str,
+    version: &str,
+) -> Result<Value, ClientError> {
+    let key = (arn.to_owned(), version.to_owned());
+    if let Some(d) = lock(state).documents.get(&key) {
+        return Ok(d.clone());
+    }
+    let r = api
+        .call(
+            "GetPolicyVersion",
+            &[("PolicyArn", arn), ("VersionId", version)],
+        )
+        .await?;
+    let raw = text(&r["PolicyVersion"]["Document"]).unwrap_or("");
+    let doc = policy::decode(raw).map_err(|m| ClientError::Malformed {
+        route: "/iam?Action=GetPolicyVersion".into(),
+        message: format!("{arn} {version}: {m}"),
+    })?;
+    lock(state).documents.insert(key, doc.clone());
+    Ok(doc)
+}
+
+/// Inline policy documents of one entity.
+async fn inline_documents(
+    api: &IamApi<'_>,
+    kind: &str,
+    name_param: &str,
+    name: &str,
+    unreadable: &mut usize,
+) -> Result<Vec<Value>, ClientError> {
+    let names = api
+        .list(
+            &format!("List{kind}Policies"),
+            &[(name_param, name)],
+            "PolicyNames",
+        )
+        .await?;
+    let mut docs = Vec::new();
+    for pn in names.iter().filter_map(|v| v.as_str()) {
+        let r = api
+            .call(
+                &format!("Get{kind}Policy"),
+                &[(name_param, name), ("PolicyName", pn)],
+            )
+            .await?;
+        match text(&r["PolicyDocument"]).map(policy::decode) {
+            Some(Ok(d)) => docs.push(d),
+            _ => *unreadable += 1,
+        }
+    }
+    Ok(docs)
+}
+
+async fn read_namespace(
+    cl: &Cluster,
+    state: &Mutex<State>,
+    ns: &str,
+    deadline: Instant,
+) -> Result<NamespaceFacts, ClientError> {
+    let cfg = &cl.cfg.collectors.iam;
+    let api = IamApi {
+        cl,
+        namespace: ns,
+        format: cfg.format,
+        page_size: cfg.page_size,
+        deadline,
+    };
+    let mut f = NamespaceFacts::default();
+    let users = api.list("ListUsers", &[], "Users").await?;
+    let groups = api.list("ListGroups", &[], "Groups").await?;
+    let roles = api.list("ListRoles", &[], "Roles").await?;
+    let policies = api
+        .list("ListPolicies", &[("Scope", "All")], "Policies")
+        .await?;
+    f.groups = groups.len();
+    f.roles = roles.len();
+    f.managed_policies = policies
+        .iter()
+        .filter(|p| text(&p["Arn"]).is_some_and(|a| !a.contains(":::policy/")))
+        .count();
+
+    // Managed attachments: who each attached policy is attached to, and its document.
+    let mut attached: HashMap<(&'static str, String), Vec<Value>> = HashMap::new();
+    for p in &policies {
+        if uint(&p["AttachmentCount"]).unwrap_or(1) == 0 {
+            continue;
+        }
+        let Some(arn) = text(&p["Arn"]) else { continue };
+        let r = api
+            .call("ListEntitiesForPolicy", &[("PolicyArn", arn)])
+            .await?;
+        let doc = match text(&p["DefaultVersionId"]) {
+            Some(v) => match managed_document(&api, state, arn, v).await {
+                Ok(d) => Some(d),
+                Err(e) if e.kind() == "malformed" => {
+                    f.unreadable += 1;
+                    None
+                }
+                Err(e) => return Err(e),
+            },
+            None => {
+                f.unreadable += 1;
+                None
+            }
+        };
+        for (kind, key, name_key) in [
+            ("user", "PolicyUsers", "UserName"),
+            ("group", "PolicyGroups", "GroupName"),
+            ("role", "PolicyRoles", "RoleName"),
+        ] {
+            for e in api::members(&r, key) {
+                let Some(n) = text(&e[name_key]) else {
+                    continue;
+                };
+                *f.attachments.entry(kind).or_insert(0) += 1;
+                let docs = attached.entry((kind, n.to_owned())).or_default();
+                if let Some(d) = &doc {
+                    docs.push(d.clone());
+                }
+            }
+        }
+    }
+
+    // Groups: members and inline policies.
+    let mut group_docs: HashMap<String, Vec<Value>> = HashMap::new();
+    let mut members_of: HashMap<String, Vec<String>> = HashMap::new();
+    for g in &groups {
+        let Some(name) = text(&g["GroupName"]) else {
+            continue;
+        };
+        for u in api
+            .list("GetGroup", &[("GroupName", name)], "Users")
+            .await?
+        {
+            if let Some(un) = text(&u["UserName"]) {
+                members_of
+                    .entry(un.to_owned())
+                    .or_default()
+                    .push(name.to_owned());
+            }
+        }
+        let mut docs =
+            inline_documents(&api, "Group", "GroupName", name, &mut f.unreadable).await?;
+        f.inline_policies += docs.len();
+        docs.extend(
+            attached
+                .get(&("group", name.to_owned()))
+                .cloned()
+                .unwrap_or_default(),
+        );
+        group_docs.insert(name.to_owned(), docs);
+    }
+
+    // Roles: inline policies, then the verdict.
+    for r in &roles {
+        let Some(name) = text(&r["RoleName"]) else {
+            continue;
+        };
+        let mut docs = inline_documents(&api, "Role", "RoleName", name, &mut f.unreadable).await?;
+        f.inline_policies += docs.len();
+        docs.extend(
+            attached
+                .get(&("role", name.to_owned()))
+                .cloned()
+                .unwrap_or_default(),
+        );
+        let grants = policy::over_privilege(&docs);
+        if !grants.is_empty() {
+            f.over.push(("role", name.to_owned(), grants));
+        }
+    }
+
+    // Users: keys and their last use, inline policies, tags if the rule needs them.
+    let tag_rule = cfg.service_accounts.tag_pair();
+    for u in &users {
+        let Some(name) = text(&u["UserName"]) else {
+            continue;
+        };
+        let mut last = time(&u["PasswordLastUsed"]);
+        let mut keys = Vec::new();
+        for k in api
+            .list("ListAccessKeys", &[("UserName", name)], "AccessKeyMetadata")
+            .await?
+        {
+            let status = text(&k["Status"]).unwrap_or("unknown").to_ascii_lowercase();
+            keys.push((status, time(&k["CreateDate"])));
+            if let Some(id) = text(&k["AccessKeyId"]) {
+                let r = api
+                    .call("GetAccessKeyLastUsed", &[("AccessKeyId", id)])
+                    .await?;
+                if let Some(t) = time(&r["AccessKeyLastUsed"]["LastUsedDate"]) {
+                    last = last.max(Some(t));
+                }
+            }
+        }
+        let mut docs = inline_documents(&api, "User", "UserName", name, &mut f.unreadable).await?;
+        f.inline_policies += docs.len();
+        docs.extend(
+            attached
+                .get(&("user", name.to_owned()))
+                .cloned()
+                .unwrap_or_default(),
+        );
+        for g in members_of.get(name).into_iter().flatten() {
+            docs.extend(group_docs.get(g).cloned().unwrap_or_default());
+        }
+        let grants = policy::over_privilege(&docs);
+        if !grants.is_empty() {
+            f.over.push(("user", name.to_owned(), grants));
+        }
+        let mut service = cfg.service_accounts.by_name(name);
+        if let (false, Some((k, v))) = (service, tag_rule) {
+            let tags = api
+                .list("ListUserTags", &[("UserName", name)], "Tags")
+                .await?;
+            service = tags
+                .iter()
+                .any(|t| text(&t["Key"]) == Some(k) && text(&t["Value"]) == Some(v));
+        }
+        f.users.push(UserFacts {
+            name: name.to_owned(),
+            service,
+            created: time(&u["CreateDate"]),
+            last_activity: last,
+            keys,
+        });
+    }
+    Ok(f)
+}
+
+fn emit_namespace(
+    b: &mut pipeline::SnapshotBuilder,
+    cfg: &IamConfig,
+    ns: &str,
+    f: &NamespaceFacts,
+    now: i64,
+    threshold: i64,
+) {
+    let nsa = || vec![kv("namespace", ns)];
+    let with = |k: &str, v: &str| {
+        let mut a = nsa();
+        a.push(kv(k.to_owned(), v.to_owned()));
+        a
+    };
+    let user_type = |u: &UserFacts| {
+        if u.service {
+            "service_account"
+        } else {
+            "human"
+        }
+    };
+    for t in ["human", "service_account"] {
+        let of_type = f.users.iter().filter(|u| user_type(u) == t);
+        b.gauge(
+            &IAM_USERS,
+            of_type.clone().count() as u64,
+            with("user_type", t),
+        );
+        let active = of_type
+            .filter(|u| u.last_activity.is_some_and(|l| now - l <= threshold))
+            .count();
+        b.gauge(&IAM_USERS_ACTIVE, active as u64, with("user_type", t));
+    }
+    let days = |t: i64| ((now - t).max(0) / 86_400) as u64;
+    let mut keys_by_status: BTreeMap<&str, u64> = BTreeMap::new();
+    for u in &f.users {
+        let label = entity_label(cfg, ns, &u.name);
+        if cfg.track_inactive_users
+            && let Some(l) = &label
+        {
+            let (since, activity) = match u.last_activity {
+                Some(t) => (Some(t), "seen"),
+                None => (u.created, "never"),
+            };
+            if let Some(t) = since
+                && now - t > threshold
+            {
+                let mut a = with("user", l);
+                a.push(kv("user_type", user_type(u)));
+                a.push(kv("activity", activity));
+                b.gauge(&IAM_USER_INACTIVE, days(t), a);
+            }
+        }
+        let mut oldest: BTreeMap<&str, i64> = BTreeMap::new();
+        for (status, created) in &u.keys {
+            *keys_by_status.entry(status.as_str()).or_insert(0) += 1;
+            if let Some(c) = created {
+                let e = oldest.entry(status.as_str()).or_insert(*c);
+                *e = (*e).min(*c);
+            }
+        }
+        if let Some(l) = &label {
+            for (status, created) in oldest {
+                let mut a = with("user", l);
+                a.push(kv("credential_type", "access_key"));
+                a.push(kv("status", status));
+                b.gauge(&IAM_CREDENTIAL_AGE, days(created), a);
+            }
+        }
+    }
+    for status in ["active", "inactive"] {
+        keys_by_status.entry(status).or_insert(0);
+    }
+    for (status, n) in keys_by_status {
+        b.gauge(&IAM_ACCESS_KEYS, n, with("status", status));
+    }
+    b.gauge(&IAM_GROUPS, f.groups as u64, nsa());
+    b.gauge(&IAM_ROLES, f.roles as u64, nsa());
+    b.gauge(
+        &IAM_POLICIES,
+        f.managed_policies as u64,
+        with("policy_type", "managed"),
+    );
+    b.gauge(
+        &IAM_POLICIES,
+        f.inline_policies as u64,
+        with("policy_type", "inline"),
+    );
+    for kind in ["user", "group", "role"] {
+        let n = f.attachments.get(kind).copied().unwrap_or(0);
+        b.gauge(&IAM_ATTACHMENTS, n as u64, with("attached_to", kind));
+    }
+    for kind in ["user", "role"] {
+        let n = f.over.iter().filter(|(k, _, _)| *k == kind).count();
+        b.gauge(&IAM_OVERPRIV, n as u64, with("entity_type", kind));
+    }
+    for (kind, name, grants) in &f.over {
+        if let Some(l) = entity_label(cfg, ns, name) {
+            let grants = grants
+                .iter()
+                .map(|g| g.as_str())
+                .collect::<Vec<_>>()
+                .join(",");
+            let mut a: Vec<KeyValue> = with("entity_type", kind);
+            a.push(kv("entity", l));
+            a.push(kv("grants", grants));
+            b.gauge(&IAM_OVERPRIV_ENTITY, 1, a);
+        }
+    }
+    if f.unreadable > 0 {
+        b.gauge(&IAM_UNREADABLE, f.unreadable as u64, nsa());
+    }
+}
