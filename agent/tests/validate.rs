@@ -379,7 +379,7 @@ fn ecs_limits_and_collectors() {
         &with_ecs(&format!(
             "{ECS_OK}    collectors:\n      dashboard: {{enabled: false}}\n      node_stats: {{enabled: false}}\n"
         )),
-        "receivers.ecs/prod.collectors: every collector is disabled; enable at least one (dashboard, node_stats, billing)",
+        "receivers.ecs/prod.collectors: every collector is disabled; enable at least one (dashboard, node_stats, billing, iam)",
     );
     let (code, _, stderr) = validate(&with_ecs(&format!(
         "{ECS_OK}    collectors:\n      dashbaord: {{enabled: false}}\n"
@@ -446,4 +446,35 @@ fn billing_cost_model_errors_name_their_place() {
         "        poll_interval: 300s\n        namespaces: [tenant1]\n        include_samples: true\n        sample_interval: 3600s\n",
     ));
     assert_eq!(code, 0, "{stderr}");
+}
+
+#[test]
+fn iam_settings_errors_name_their_place() {
+    let iam = |extra: &str| {
+        with_ecs(&format!(
+            "{ECS_OK}    collectors:\n      iam:\n        enabled: true\n{extra}"
+        ))
+    };
+    let (code, _, stderr) = validate(&iam(
+        "        poll_interval: 600s\n        track_inactive_users: true\n        inactive_threshold_days: 90\n        monitor_sts_tokens: true\n        auth_providers: [ldap-primary]\n",
+    ));
+    assert_eq!(code, 0, "seed 000's keys: {stderr}");
+    refused_with(
+        &iam("        entity_labels: hash\n"),
+        "receivers.ecs/prod.collectors.iam.entity_label_salt: required with entity_labels: hash (without a salt, a name's hash can be found by hashing guesses)",
+    );
+    refused_with(
+        &iam("        service_accounts: {tag: service}\n"),
+        "receivers.ecs/prod.collectors.iam.service_accounts.tag: \"service\" is not key=value (e.g. type=service)",
+    );
+    refused_with(
+        &iam("        page_size: 5000\n"),
+        "receivers.ecs/prod.collectors.iam.page_size: must be between 1 and 1000 (IAM's MaxItems)",
+    );
+    let (code, _, stderr) = validate(&iam("        format: yaml\n"));
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("receivers.ecs/prod.collectors.iam.format") && stderr.contains("yaml"),
+        "{stderr}"
+    );
 }

@@ -13,6 +13,7 @@ pub mod clock;
 pub mod faults;
 pub mod format;
 pub mod ids;
+pub mod ldap;
 pub mod model;
 pub mod nodes;
 pub mod server;
@@ -53,6 +54,11 @@ pub struct SimConfig {
     pub iam_page: usize,
     /// Buckets per page of namespace billing detail (`next_marker`).
     pub billing_detail_page: usize,
+    /// Serve a directory server for each enabled authentication provider (on the nodes'
+    /// loopback network, port `ldap_port`) and list it in the provider's `server_urls`;
+    /// when false, the providers keep documentation addresses that never answer.
+    pub ldap: bool,
+    pub ldap_port: u16,
 }
 
 impl Default for SimConfig {
@@ -68,6 +74,8 @@ impl Default for SimConfig {
             ping_port: 9020,
             iam_page: 100,
             billing_detail_page: 100,
+            ldap: true,
+            ldap_port: 1389,
         }
     }
 }
@@ -154,6 +162,12 @@ pub async fn start(cfg: SimConfig) -> Result<RunningSim, SimError> {
                 }
             }
         }
+        for i in 0..cluster.authn_providers.len() {
+            let ip = Ipv4Addr::new(net[0], net[1], net[2], 201 + i as u8);
+            if cfg.ldap && std::net::TcpListener::bind((ip, cfg.ldap_port)).is_err() {
+                ok = false;
+            }
+        }
         if ok {
             bound = Some(ips);
             break;
@@ -164,6 +178,21 @@ pub async fn start(cfg: SimConfig) -> Result<RunningSim, SimError> {
     };
     for (node, ip) in cluster.nodes.iter_mut().zip(&node_ips) {
         node.mgmt_ip = *ip;
+    }
+    // Directory servers after the nodes on the same network (.201, .202, ...).
+    let mut ldap_ips = Vec::new();
+    if cfg.ldap
+        && let Some(first) = node_ips.first()
+    {
+        let o = first.octets();
+        for (i, p) in cluster.authn_providers.iter_mut().enumerate() {
+            if p.disabled {
+                continue;
+            }
+            let ip = Ipv4Addr::new(o[0], o[1], o[2], 201 + i as u8);
+            p.server_urls = vec![format!("ldap://{ip}:{}", cfg.ldap_port)];
+            ldap_ips.push(ip);
+        }
     }
     let seed = cfg.model.seed;
     let sim = Arc::new(Sim {
@@ -191,6 +220,16 @@ pub async fn start(cfg: SimConfig) -> Result<RunningSim, SimError> {
                 })?;
             tasks.push(task);
         }
+    }
+
+    for ip in ldap_ips {
+        let (_, task) = ldap::listen(ip, cfg.ldap_port, stop.clone())
+            .await
+            .map_err(|source| SimError::Bind {
+                addr: format!("{ip}:{}", cfg.ldap_port),
+                source,
+            })?;
+        tasks.push(task);
     }
 
     let (tls, cert_pem) = if cfg.tls {

@@ -438,3 +438,66 @@ async fn nothing_secret_is_in_the_snapshot() {
     assert!(!text.contains("Statement"), "a policy document exported");
     finish(&env, &cs).await;
 }
+
+#[tokio::test]
+async fn a_slow_iam_api_is_read_over_several_cycles_oldest_first() {
+    let env = iam_env(|c| c.collectors.iam.page_size = None).await;
+    // About 35 calls per namespace at 30 ms: one namespace takes about a second, four
+    // run at once, so a 2 s run reads the first four and cuts the fifth off.
+    env.sim.sim.faults.update(|f| {
+        f.rules = vec![ecs_sim::FaultRule {
+            path: "/iam".into(),
+            latency_ms: 30,
+            ..Default::default()
+        }]
+    });
+    let cs = env.collectors();
+    let iam = of(&cs, Iam);
+    let total = env.sim.model().namespaces.len();
+    let read = |s: &pipeline::Snapshot| find(s, "emcecs.iam.roles", &[]).len();
+    let budget = Duration::from_secs(2);
+    let mut counts = Vec::new();
+    let mut cycle = 0;
+    loop {
+        cycle += 1;
+        let started = Instant::now();
+        let s = run(&iam, cycle, budget)
+            .await
+            .expect("a partial cycle is still a cycle");
+        assert!(
+            started.elapsed() < budget,
+            "cycle {cycle} overran: {:?}",
+            started.elapsed()
+        );
+        let n = read(&s);
+        if n < total {
+            assert!(
+                s.warnings
+                    .iter()
+                    .any(|w| w.contains("not read within this cycle's time")),
+                "{:?}",
+                s.warnings
+            );
+        }
+        // Never a failure: cut-off namespaces are postponed, not failed.
+        assert!(
+            !s.warnings.iter().any(|w| w.contains("no figures")),
+            "{:?}",
+            s.warnings
+        );
+        counts.push(n);
+        if n == total {
+            break;
+        }
+        assert!(
+            cycle < 10,
+            "not every namespace after {cycle} cycles: {counts:?}"
+        );
+    }
+    assert!(
+        counts[0] < total,
+        "all {total} read in the first cycle: {counts:?}"
+    );
+    assert!(counts.windows(2).all(|w| w[1] >= w[0]), "{counts:?}");
+    finish(&env, &cs).await;
+}

@@ -413,8 +413,8 @@ impl Cluster {
                 ),
                 name: (*name).into(),
                 mode,
-                // Documentation addresses (RFC 5737): the agent's probe gets no answer,
-                // unless a test points a provider at a socket of its own.
+                // Documentation addresses (RFC 5737) that never answer; `start` points the
+                // enabled providers at directory servers of its own (SimConfig.ldap).
                 server_urls: vec![format!("ldap://192.0.2.{}:389", 10 + i)],
                 domains: vec![format!("{name}.corp.example")],
                 disabled: *disabled,

@@ -135,6 +135,9 @@ struct Cycle {
 
 impl Billing {
     pub fn new(cluster: Arc<Cluster>, report_client: bool) -> Self {
+        if !cluster.cfg.collectors.billing.pricing.requests.is_empty() {
+            tracing::warn!(cluster = %cluster.name, "collectors.billing.pricing.requests: ECS's billing API reports no request counts, so no operation cost can be computed (see the metrics reference)");
+        }
         let names = CostNames::new(&cluster.cfg.collectors.billing.currency_suffix());
         let tag_labels = cluster
             .cfg

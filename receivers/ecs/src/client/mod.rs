@@ -227,6 +227,8 @@ pub struct Call<'a> {
     pub headers: Vec<(&'static str, String)>,
     /// No call may run past this (the collection run's deadline).
     pub deadline: Option<Instant>,
+    /// Keep the query's values (but `Action`) out of the span: they may name key ids.
+    pub redact_query: bool,
 }
 
 impl<'a> Call<'a> {
@@ -238,6 +240,7 @@ impl<'a> Call<'a> {
             body: None,
             headers: Vec::new(),
             deadline: None,
+            redact_query: false,
         }
     }
 
@@ -249,6 +252,7 @@ impl<'a> Call<'a> {
             body: Some(serde_json::to_vec(body).unwrap_or_default()),
             headers: vec![("Content-Type", "application/json".into())],
             deadline: None,
+            redact_query: false,
         }
     }
 
@@ -263,6 +267,12 @@ impl<'a> Call<'a> {
             method: reqwest::Method::POST,
             ..Self::get(route, path)
         }
+    }
+
+    /// Spans show `Action` and the parameters' names, not their values.
+    pub fn redacted(mut self) -> Self {
+        self.redact_query = true;
+        self
     }
 
     pub fn header(mut self, k: &'static str, v: impl Into<String>) -> Self {
@@ -398,7 +408,11 @@ impl EcsClient {
                 after: Duration::ZERO,
             });
         }
-        let span = http_client_span(c.method.as_str(), url);
+        let span = if c.redact_query {
+            http_client_span(c.method.as_str(), &redact_query(url))
+        } else {
+            http_client_span(c.method.as_str(), url)
+        };
         let mut req = self.http.request(c.method.clone(), url).timeout(timeout);
         // JSON unless the call asks for something else (IAM in XML mode).
         if !c
@@ -762,6 +776,22 @@ async fn sleep_until_opt(deadline: Option<Instant>) {
     }
 }
 
+/// `…?Action=GetAccessKeyLastUsed&AccessKeyId=AKIA…` → `…&AccessKeyId=REDACTED`.
+fn redact_query(url: &str) -> String {
+    let Some((base, query)) = url.split_once('?') else {
+        return url.to_owned();
+    };
+    let q: Vec<String> = query
+        .split('&')
+        .map(|kv| match kv.split_once('=') {
+            Some(("Action", _)) => kv.to_owned(),
+            Some((k, _)) => format!("{k}=REDACTED"),
+            None => kv.to_owned(),
+        })
+        .collect();
+    format!("{base}?{}", q.join("&"))
+}
+
 fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut parts = vec![e.to_string()];
     let mut cur = e.source();
@@ -773,4 +803,21 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
         cur = s.source();
     }
     parts.join(": ")
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    use super::redact_query;
+
+    #[test]
+    fn query_values_but_the_action_are_redacted() {
+        assert_eq!(
+            redact_query("https://ecs:4443/iam?Action=GetAccessKeyLastUsed&AccessKeyId=AKIA123"),
+            "https://ecs:4443/iam?Action=GetAccessKeyLastUsed&AccessKeyId=REDACTED"
+        );
+        assert_eq!(
+            redact_query("https://ecs:4443/vdc/nodes"),
+            "https://ecs:4443/vdc/nodes"
+        );
+    }
 }

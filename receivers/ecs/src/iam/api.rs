@@ -50,6 +50,7 @@ impl IamApi<'_> {
             IamFormat::Xml => "application/xml",
         };
         let call = Call::post(&route, path)
+            .redacted()
             .header("x-emc-namespace", self.namespace)
             .header("Accept", accept)
             .until(self.deadline);

@@ -70,7 +70,9 @@ struct NamespaceFacts {
 
 #[derive(Default)]
 struct State {
-    namespaces: BTreeMap<String, (NamespaceFacts, u32)>,
+    /// Each namespace's facts, the failed cycles they were served through, and when
+    /// they were read.
+    namespaces: BTreeMap<String, (NamespaceFacts, u32, Instant)>,
     /// Managed policy documents by (ARN, version): they change only with a new version.
     documents: HashMap<(String, String), Value>,
 }
@@ -99,6 +101,9 @@ fn entity_label(cfg: &IamConfig, namespace: &str, name: &str) -> Option<String> 
 
 impl Iam {
     pub fn new(cluster: Arc<Cluster>, report_client: bool) -> Self {
+        if cluster.cfg.collectors.iam.monitor_sts_tokens {
+            tracing::warn!(cluster = %cluster.name, "collectors.iam.monitor_sts_tokens: no ECS API lists STS sessions, so no STS series can be made (see the metrics reference)");
+        }
         Self {
             cluster,
             report_client,
@@ -143,64 +148,43 @@ impl Iam {
         let deadline = ctx.deadline;
         let mut warnings = Vec::new();
 
-        let (names, (mgmt, providers)) = tokio::join!(self.namespace_names(deadline), async {
-            tokio::join!(self.mgmt_users(deadline), self.providers(deadline))
-        });
-        let names = match names {
-            Ok(n) => n,
-            Err(e) if matches!(e.kind(), "auth" | "token_limit") => {
-                return Err(self.failure(ctx, e, warnings));
-            }
-            Err(e) => {
-                warnings.push(format!("{e}; the last known namespaces are read"));
-                lock(&self.state).namespaces.keys().cloned().collect()
-            }
+        // The management users and the provider probes (up to one probe timeout) run
+        // beside the namespaces, not before them.
+        let ctx_started = Instant::now();
+        let cutoff = ctx_started + deadline.saturating_duration_since(ctx_started).mul_f32(0.9);
+        let ((mgmt, providers), read) = tokio::join!(
+            async { tokio::join!(self.mgmt_users(deadline), self.providers(deadline)) },
+            self.read_namespaces(deadline, cutoff, &mut warnings),
+        );
+        let Read {
+            names,
+            fresh,
+            failed,
+            postponed,
+        } = match read {
+            Ok(r) => r,
+            Err(e) => return Err(self.failure(ctx, e, warnings)),
         };
-
-        // Namespaces, NAMESPACES_IN_FLIGHT at a time, each in its own span.
-        let gate = Arc::new(tokio::sync::Semaphore::new(NAMESPACES_IN_FLIGHT));
-        let mut tasks = tokio::task::JoinSet::new();
-        for ns in names.clone() {
-            let (cluster, state, gate) = (cl.clone(), self.state.clone(), gate.clone());
-            let span = tracing::info_span!(
-                target: "ecs_otel_agent::iam",
-                "iam.namespace",
-                otel.name = %format!("iam namespace {ns}"),
-                ecs.namespace = %ns,
-            );
-            tasks.spawn(
-                async move {
-                    let _permit = gate.acquire_owned().await;
-                    let r = read_namespace(&cluster, &state, &ns, deadline).await;
-                    (ns, r)
-                }
-                .instrument(span),
-            );
-        }
         let mut first_error: Option<ClientError> = None;
-        let mut fresh: BTreeMap<String, NamespaceFacts> = BTreeMap::new();
-        let mut failed: Vec<(String, ClientError)> = Vec::new();
-        while let Some(r) = tasks.join_next().await {
-            match r {
-                Ok((ns, Ok(f))) => {
-                    fresh.insert(ns, f);
-                }
-                Ok((ns, Err(e))) => failed.push((ns, e)),
-                Err(e) => warnings.push(format!("IAM task failed: {e}")),
-            }
+        if postponed > 0 {
+            warnings.push(format!(
+                "{postponed} namespaces not read within this cycle's time ({:?}); their last read is served and they come first next cycle",
+                cutoff - ctx_started
+            ));
         }
         {
             let mut st = lock(&self.state);
             st.namespaces.retain(|k, _| names.contains(k));
+            let now = Instant::now();
             for (ns, f) in fresh {
-                st.namespaces.insert(ns, (f, 0));
+                st.namespaces.insert(ns, (f, 0, now));
             }
             for (ns, e) in failed {
                 if matches!(e.kind(), "auth" | "token_limit") {
                     first_error = Some(e.clone());
                 }
                 let served = match st.namespaces.get_mut(&ns) {
-                    Some((_, n)) if *n < keep => {
+                    Some((_, n, _)) if *n < keep => {
                         *n += 1;
                         true
                     }
@@ -227,7 +211,7 @@ impl Iam {
         let threshold = i64::from(cfg.inactive_threshold_days) * 86_400;
         {
             let st = lock(&self.state);
-            for (ns, (f, _)) in &st.namespaces {
+            for (ns, (f, _, _)) in &st.namespaces {
                 emit_namespace(&mut b, cfg, ns, f, now, threshold);
             }
         }
@@ -279,6 +263,74 @@ impl Iam {
             );
         }
         Ok(snapshot)
+    }
+
+    /// The namespaces, NAMESPACES_IN_FLIGHT at a time, each in its own span, the longest
+    /// unread first. IAM has no bulk reads (about 5 calls per user): on a large, slow
+    /// cluster a cycle may not read them all. It starts no namespace after `cutoff` (90% of
+    /// its time), and a namespace cut off by it is postponed, not failed: its last read is
+    /// served and it comes first next cycle.
+    async fn read_namespaces(
+        &self,
+        deadline: Instant,
+        cutoff: Instant,
+        warnings: &mut Vec<String>,
+    ) -> Result<Read, ClientError> {
+        let cl = &self.cluster;
+        let names = match self.namespace_names(deadline).await {
+            Ok(n) => n,
+            Err(e) if matches!(e.kind(), "auth" | "token_limit") => return Err(e),
+            Err(e) => {
+                warnings.push(format!("{e}; the last known namespaces are read"));
+                lock(&self.state).namespaces.keys().cloned().collect()
+            }
+        };
+        let mut order = names.clone();
+        {
+            let st = lock(&self.state);
+            order.sort_by_key(|n| st.namespaces.get(n).map(|(_, _, at)| *at));
+        }
+        let gate = Arc::new(tokio::sync::Semaphore::new(NAMESPACES_IN_FLIGHT));
+        let mut tasks = tokio::task::JoinSet::new();
+        for ns in order {
+            let (cluster, state, gate) = (cl.clone(), self.state.clone(), gate.clone());
+            let span = tracing::info_span!(
+                target: "ecs_otel_agent::iam",
+                "iam.namespace",
+                otel.name = %format!("iam namespace {ns}"),
+                ecs.namespace = %ns,
+            );
+            tasks.spawn(
+                async move {
+                    let _permit = gate.acquire_owned().await;
+                    if Instant::now() >= cutoff {
+                        return (ns, None);
+                    }
+                    match read_namespace(&cluster, &state, &ns, cutoff).await {
+                        Err(e) if e.kind() == "timeout" && Instant::now() >= cutoff => (ns, None),
+                        r => (ns, Some(r)),
+                    }
+                }
+                .instrument(span),
+            );
+        }
+        let mut read = Read {
+            names,
+            fresh: BTreeMap::new(),
+            failed: Vec::new(),
+            postponed: 0,
+        };
+        while let Some(r) = tasks.join_next().await {
+            match r {
+                Ok((ns, Some(Ok(f)))) => {
+                    read.fresh.insert(ns, f);
+                }
+                Ok((ns, Some(Err(e)))) => read.failed.push((ns, e)),
+                Ok((_, None)) => read.postponed += 1,
+                Err(e) => warnings.push(format!("IAM task failed: {e}")),
+            }
+        }
+        Ok(read)
     }
 
     fn failure(&self, ctx: &ScrapeContext, e: ClientError, warnings: Vec<String>) -> ReceiverError {
@@ -403,6 +455,14 @@ impl Iam {
         }
         Ok(out)
     }
+}
+
+/// What one cycle read of the namespaces.
+struct Read {
+    names: Vec<String>,
+    fresh: BTreeMap<String, NamespaceFacts>,
+    failed: Vec<(String, ClientError)>,
+    postponed: usize,
 }
 
 struct Provider {
