@@ -70,7 +70,12 @@ pub fn parse_minute(s: &str) -> Option<i64> {
     let y: i64 = dp.next()?.parse().ok()?;
     let m: u32 = dp.next()?.parse().ok()?;
     let d: u32 = dp.next()?.parse().ok()?;
-    if dp.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+    // Years outside 1..=9999 are nonsense here, and would overflow the arithmetic.
+    if dp.next().is_some()
+        || !(1..=9999).contains(&y)
+        || !(1..=12).contains(&m)
+        || !(1..=31).contains(&d)
+    {
         return None;
     }
     let mut tp = time.split(':');
@@ -119,6 +124,7 @@ mod tests {
         assert_eq!(parse_minute("2024-02-29T23:55"), Some(1_709_250_900));
         assert_eq!(parse_minute("2015-13-01T00:00"), None);
         assert_eq!(parse_minute("yesterday"), None);
+        assert_eq!(parse_minute("99999999999999999-01-01T00:00"), None);
         for t in [0i64, 951_782_400, 1_700_000_000, 4_102_444_800] {
             assert_eq!(parse_minute(&iso(t)), Some(t));
         }

@@ -62,6 +62,8 @@ struct State {
     trend: BTreeMap<String, Kept<NamespaceSample>>,
     /// The month-to-date window of `month`.
     window: Option<Window>,
+    /// The namespaces the last sample read asked for (answered or not).
+    sampled: std::collections::BTreeSet<String>,
     vpools: HashMap<String, String>,
     vpools_read: Option<Instant>,
     /// Namespace → (block, notification) quota in GB, -1 for none.
@@ -251,17 +253,30 @@ impl Billing {
     {
         let size = self.cluster.cfg.collectors.billing.batch_size.max(1);
         let mut tasks = tokio::task::JoinSet::new();
+        let mut chunks = HashMap::new();
         for (i, chunk) in names.chunks(size).enumerate() {
             let fut = read(self.cluster.clone(), chunk.to_vec());
-            let chunk = chunk.to_vec();
             // Spawned tasks do not inherit the span: hand it over, so the calls stay
             // children of the cycle's trace. The client's semaphore bounds them.
-            tasks.spawn(async move { (i, chunk, fut.await) }.instrument(tracing::Span::current()));
+            let handle =
+                tasks.spawn(async move { (i, fut.await) }.instrument(tracing::Span::current()));
+            chunks.insert(handle.id(), (i, chunk.to_vec()));
         }
         let mut out = Vec::new();
-        while let Some(r) = tasks.join_next().await {
-            if let Ok(x) = r {
-                out.push(x);
+        while let Some(r) = tasks.join_next_with_id().await {
+            match r {
+                Ok((id, (i, result))) => {
+                    if let Some((_, chunk)) = chunks.remove(&id) {
+                        out.push((i, chunk, result));
+                    }
+                }
+                // A task that died still accounts for its namespaces.
+                Err(e) => {
+                    if let Some((i, chunk)) = chunks.remove(&e.id()) {
+                        let failed = ClientError::Setup(format!("billing batch task failed: {e}"));
+                        out.push((i, chunk, Err(failed)));
+                    }
+                }
             }
         }
         out.sort_by_key(|(i, _, _)| *i);
@@ -333,7 +348,7 @@ impl Billing {
         let due = |u: i64| {
             let st = lock(&self.state);
             st.window.is_none_or(|w| u - w.end >= every)
-                || c.namespaces.iter().any(|n| !st.month.contains_key(n))
+                || c.namespaces.iter().any(|n| !st.sampled.contains(n))
         };
         if let Some(u) = uptodate
             && cfg.include_samples
@@ -404,6 +419,7 @@ impl Billing {
             |s: &NamespaceSample| &s.name,
         );
         st.window = Some(window);
+        st.sampled = names.into_iter().collect();
     }
 
     /// Replication groups the cost model names that the cluster does not have.
@@ -510,13 +526,13 @@ impl Billing {
                     if q > 0 {
                         let mut a = nsa();
                         a.push(kv("type", ty));
-                        b.gauge_at(&BILL_NS_QUOTA, q as u64 * GIB, a, at);
+                        b.gauge_at(&BILL_NS_QUOTA, (q as u64).saturating_mul(GIB), a, at);
                     }
                 }
                 if *block > 0 {
                     b.gauge_at(
                         &BILL_NS_QUOTA_USED,
-                        ns.size as f64 / (*block as u64 * GIB) as f64,
+                        ns.size as f64 / (*block as u64).saturating_mul(GIB) as f64,
                         nsa(),
                         at,
                     );
@@ -524,10 +540,14 @@ impl Billing {
                 if compat_on {
                     let e = || vec![kv("ecsnamespace", ns.name.as_str())];
                     for (ty, kb) in [
-                        ("block", (*block > 0).then(|| *block as u64 * 1024 * 1024)),
+                        (
+                            "block",
+                            (*block > 0).then(|| (*block as u64).saturating_mul(1024 * 1024)),
+                        ),
                         (
                             "notification",
-                            (*notification > 0).then(|| *notification as u64 * 1024 * 1024),
+                            (*notification > 0)
+                                .then(|| (*notification as u64).saturating_mul(1024 * 1024)),
                         ),
                         ("used", Some(ns.size / 1024)),
                     ] {
@@ -565,7 +585,7 @@ impl Billing {
                     pricing.storage_price(&rg),
                     trend.and_then(|t| t.buckets.get(&bk.name)),
                 ) {
-                    let before = t.total_size as i64 - t.bytes_delta;
+                    let before = (t.total_size as i64).saturating_sub(t.bytes_delta);
                     cost_now += t.total_size as f64 * price;
                     cost_then += before.max(0) as f64 * price;
                 }
@@ -600,7 +620,7 @@ impl Billing {
                     );
                 }
                 if let (Some(t), Some(_)) = (trend.and_then(|t| t.buckets.get(&bk.name)), cost) {
-                    let before = t.total_size as i64 - t.bytes_delta;
+                    let before = (t.total_size as i64).saturating_sub(t.bytes_delta);
                     if before > 0 {
                         b.gauge_at(
                             &BILL_BUCKET_TREND,
@@ -736,19 +756,25 @@ struct OtherSum {
 impl OtherSum {
     fn add(&mut self, bk: &fetch::BucketFigures, traffic: Option<&Traffic>, cost: Option<f64>) {
         self.buckets += 1;
-        self.size += bk.size;
-        self.objects += bk.objects;
-        self.mpu_size += bk.mpu_size;
-        self.mpu_parts += bk.mpu_parts;
+        self.size = self.size.saturating_add(bk.size);
+        self.objects = self.objects.saturating_add(bk.objects);
+        self.mpu_size = self.mpu_size.saturating_add(bk.mpu_size);
+        self.mpu_parts = self.mpu_parts.saturating_add(bk.mpu_parts);
         if let Some(x) = cost {
             *self.cost.get_or_insert(0.0) += x;
         }
         if let Some(t) = traffic {
             self.traffic_seen = true;
-            self.traffic.ingress += t.ingress;
-            self.traffic.egress += t.egress;
-            self.traffic.objects_created += t.objects_created;
-            self.traffic.objects_deleted += t.objects_deleted;
+            self.traffic.ingress = self.traffic.ingress.saturating_add(t.ingress);
+            self.traffic.egress = self.traffic.egress.saturating_add(t.egress);
+            self.traffic.objects_created = self
+                .traffic
+                .objects_created
+                .saturating_add(t.objects_created);
+            self.traffic.objects_deleted = self
+                .traffic
+                .objects_deleted
+                .saturating_add(t.objects_deleted);
         }
     }
 }
@@ -767,9 +793,11 @@ fn merge<T: Clone>(
     for (batch, r) in results {
         match r {
             Ok(answers) => {
+                let mut answered = std::collections::HashSet::new();
                 for a in answers {
                     match a {
                         Answer::Found(v) => {
+                            answered.insert(name_of(&v).clone());
                             cache.insert(
                                 name_of(&v).clone(),
                                 Kept {
@@ -779,9 +807,29 @@ fn merge<T: Clone>(
                             );
                         }
                         Answer::Gone(n) => {
+                            answered.insert(n.clone());
                             cache.remove(&n);
                         }
                     }
+                }
+                // A namespace the answer left out is not fresh: count it as failed.
+                let missing: Vec<&String> =
+                    batch.iter().filter(|n| !answered.contains(*n)).collect();
+                for n in &missing {
+                    match cache.get_mut(*n) {
+                        Some(k) if k.failures < keep => k.failures += 1,
+                        Some(_) => {
+                            cache.remove(*n);
+                        }
+                        None => {}
+                    }
+                }
+                if let Some(first) = missing.first() {
+                    c.warnings.push(format!(
+                        "{what}: ECS's answer left out {} of the {} namespaces asked for (first {first:?})",
+                        missing.len(),
+                        batch.len(),
+                    ));
                 }
             }
             Err(e) => {
@@ -815,6 +863,49 @@ fn merge<T: Clone>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_namespace_left_out_of_an_answer_ages_like_a_failure() {
+        let ns = |n: &str| NamespaceFigures {
+            name: n.to_owned(),
+            ..NamespaceFigures::default()
+        };
+        let mut cache = BTreeMap::new();
+        let mut c = Cycle {
+            namespaces: Vec::new(),
+            warnings: Vec::new(),
+            errors: Vec::new(),
+        };
+        let batch = vec!["a".to_owned(), "b".to_owned()];
+        let both = vec![Answer::Found(ns("a")), Answer::Found(ns("b"))];
+        merge(
+            &mut cache,
+            vec![(batch.clone(), Ok(both))],
+            1,
+            "sizes",
+            &mut c,
+            |f| &f.name,
+        );
+        assert_eq!(cache.len(), 2);
+        // "b" is missing from the next two answers: kept once, then dropped.
+        for expected in [2, 1] {
+            let only_a = vec![Answer::Found(ns("a"))];
+            merge(
+                &mut cache,
+                vec![(batch.clone(), Ok(only_a))],
+                1,
+                "sizes",
+                &mut c,
+                |f| &f.name,
+            );
+            assert_eq!(cache.len(), expected);
+        }
+        assert!(
+            c.warnings.iter().all(|w| w.contains("left out 1 of the 2")),
+            "{:?}",
+            c.warnings
+        );
+    }
 
     #[test]
     fn tag_keys_become_snake_case_labels() {

@@ -14,8 +14,11 @@ pub enum State {
     Open {
         until: Instant,
     },
-    /// One probe is in flight.
-    HalfOpen,
+    /// One probe is in flight since then. A probe that never reports (its call was
+    /// dropped, or never reached the endpoint) stops blocking after a cool-down.
+    HalfOpen {
+        since: Instant,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,10 +50,16 @@ impl Breaker {
             State::Closed { .. } => Ok(()),
             State::Open { until } if now < until => Err(until - now),
             State::Open { .. } => {
-                self.state = State::HalfOpen;
+                self.state = State::HalfOpen { since: now };
                 Ok(())
             }
-            State::HalfOpen => Err(Duration::ZERO),
+            State::HalfOpen { since } if now < since + self.cool_down => {
+                Err(since + self.cool_down - now)
+            }
+            State::HalfOpen { .. } => {
+                self.state = State::HalfOpen { since: now };
+                Ok(())
+            }
         }
     }
 
@@ -73,11 +82,11 @@ impl Breaker {
                     Change::None
                 }
             }
-            (State::HalfOpen, true) | (State::Open { .. }, true) => {
+            (State::HalfOpen { .. }, true) | (State::Open { .. }, true) => {
                 self.state = State::Closed { failures: 0 };
                 Change::Closed
             }
-            (State::HalfOpen, false) | (State::Open { .. }, false) => {
+            (State::HalfOpen { .. }, false) | (State::Open { .. }, false) => {
                 self.state = State::Open {
                     until: now + self.cool_down,
                 };
@@ -135,5 +144,32 @@ mod tests {
         b.record(false, t0);
         b.record(true, t0);
         assert_eq!(b.record(false, t0), Change::None);
+    }
+}
+
+#[cfg(test)]
+mod probe_tests {
+    use super::*;
+
+    #[test]
+    fn a_probe_that_never_reports_stops_blocking_after_a_cool_down() {
+        let t0 = Instant::now();
+        let mut b = Breaker::new(1, Duration::from_secs(10));
+        b.record(false, t0);
+        let probe = t0 + Duration::from_secs(10);
+        assert!(b.admit(probe).is_ok());
+        // The probe's call was dropped: nothing recorded.
+        assert_eq!(
+            b.admit(probe + Duration::from_secs(4)),
+            Err(Duration::from_secs(6))
+        );
+        assert!(
+            b.admit(probe + Duration::from_secs(10)).is_ok(),
+            "a new probe"
+        );
+        assert_eq!(
+            b.record(true, probe + Duration::from_secs(10)),
+            Change::Closed
+        );
     }
 }

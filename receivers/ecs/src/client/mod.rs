@@ -468,7 +468,8 @@ impl EcsClient {
                 })
             }
             Err(e) => {
-                let message = error_chain(&e);
+                // reqwest names the URL in its errors; ours may hold private values.
+                let message = error_chain(&e.without_url());
                 record_error(&span, "transport", &message);
                 self.count(c.route, "error", took);
                 Err(ClientError::Transport {
@@ -627,10 +628,10 @@ impl EcsClient {
     /// errors naming the endpoint.
     pub async fn call(&self, c: Call<'_>) -> Result<Answer, ClientError> {
         self.breaker_admit(c.route)?;
+        // Waiting for a permit is not the endpoint failing: no breaker record.
         let permit = tokio::select! {
             p = self.permits.acquire() => p.map_err(|_| ClientError::Setup("client closed".into()))?,
             _ = sleep_until_opt(c.deadline) => {
-                self.breaker_record(c.route, false);
                 return Err(ClientError::Timeout { route: c.route.to_owned(), after: Duration::ZERO });
             }
         };
@@ -645,6 +646,13 @@ impl EcsClient {
                     return Err(e);
                 }
             };
+            if c.deadline.is_some_and(|d| Instant::now() >= d) {
+                // Out of time before the endpoint was asked: not its failure either.
+                break Err(ClientError::Timeout {
+                    route: c.route.to_owned(),
+                    after: Duration::ZERO,
+                });
+            }
             match self.send(&c, &url, Some(&token), false).await {
                 Ok(a) if a.status == 401 => {
                     {
@@ -654,7 +662,7 @@ impl EcsClient {
                         }
                     }
                     if relogins >= MAX_RELOGINS {
-                        let (_, message) = ecs_error(&a.body);
+                        let (_, message) = details(&c, &a.body);
                         break Err(ClientError::Auth {
                             endpoint: self.base.clone(),
                             user: self.user.clone(),
@@ -669,7 +677,7 @@ impl EcsClient {
                 }
                 Ok(a) if a.status >= 500 => {
                     self.breaker_record(c.route, false);
-                    let (code, message) = ecs_error(&a.body);
+                    let (code, message) = details(&c, &a.body);
                     break Err(ClientError::Status {
                         route: c.route.to_owned(),
                         status: a.status,
@@ -680,7 +688,7 @@ impl EcsClient {
                 Ok(a) if a.status >= 400 => {
                     // The endpoint answered: a client error does not trip the breaker.
                     self.breaker_record(c.route, true);
-                    let (code, message) = ecs_error(&a.body);
+                    let (code, message) = details(&c, &a.body);
                     break Err(ClientError::Status {
                         route: c.route.to_owned(),
                         status: a.status,
@@ -705,14 +713,20 @@ impl EcsClient {
     /// A call whose answer is JSON.
     pub async fn json(&self, c: Call<'_>) -> Result<Value, ClientError> {
         let route = c.route.to_owned();
+        let private = c.redact_query;
         let a = self.call(c).await?;
         serde_json::from_slice(&a.body).map_err(|e| ClientError::Malformed {
             route,
-            message: format!(
-                "invalid JSON ({e}); {} bytes, starting {:?}",
-                a.body.len(),
-                String::from_utf8_lossy(&a.body[..a.body.len().min(60)])
-            ),
+            message: if private {
+                // The body may hold what the call's privacy is for (a policy document).
+                format!("invalid JSON ({e}); {} bytes", a.body.len())
+            } else {
+                format!(
+                    "invalid JSON ({e}); {} bytes, starting {:?}",
+                    a.body.len(),
+                    String::from_utf8_lossy(&a.body[..a.body.len().min(60)])
+                )
+            },
         })
     }
 
@@ -773,6 +787,20 @@ async fn sleep_until_opt(deadline: Option<Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,
+    }
+}
+
+/// ECS's error code and message of an answer; the message is withheld for private calls
+/// (ECS echoes parameters in it: "The access key AKIA… cannot be found").
+fn details(c: &Call<'_>, body: &[u8]) -> (Option<u32>, String) {
+    let (code, message) = ecs_error(body);
+    if c.redact_query {
+        (
+            code,
+            "details withheld (the call's parameters are private)".into(),
+        )
+    } else {
+        (code, message)
     }
 }
 

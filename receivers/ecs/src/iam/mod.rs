@@ -73,8 +73,10 @@ struct State {
     /// Each namespace's facts, the failed cycles they were served through, and when
     /// they were read.
     namespaces: BTreeMap<String, (NamespaceFacts, u32, Instant)>,
-    /// Managed policy documents by (ARN, version): they change only with a new version.
-    documents: HashMap<(String, String), Value>,
+    /// Managed policy documents by (ARN, version, creation date): a version never
+    /// changes, and a policy deleted and made again under its name has a new creation
+    /// date. With when each was last needed, to forget the ones no longer attached.
+    documents: HashMap<(String, String, String), (Value, Instant)>,
 }
 
 pub struct Iam {
@@ -166,6 +168,13 @@ impl Iam {
             Err(e) => return Err(self.failure(ctx, e, warnings)),
         };
         let mut first_error: Option<ClientError> = None;
+        if postponed == 0 && failed.is_empty() {
+            // Every namespace was read: documents not needed this cycle are not attached
+            // any more (or their policy is gone).
+            lock(&self.state)
+                .documents
+                .retain(|_, (_, seen)| *seen >= ctx_started);
+        }
         if postponed > 0 {
             warnings.push(format!(
                 "{postponed} namespaces not read within this cycle's time ({:?}); their last read is served and they come first next cycle",
@@ -479,9 +488,11 @@ async fn managed_document(
     state: &Mutex<State>,
     arn: &str,
     version: &str,
+    created: &str,
 ) -> Result<Value, ClientError> {
-    let key = (arn.to_owned(), version.to_owned());
-    if let Some(d) = lock(state).documents.get(&key) {
+    let key = (arn.to_owned(), version.to_owned(), created.to_owned());
+    if let Some((d, seen)) = lock(state).documents.get_mut(&key) {
+        *seen = Instant::now();
         return Ok(d.clone());
     }
     let r = api
@@ -495,7 +506,9 @@ async fn managed_document(
         route: "/iam?Action=GetPolicyVersion".into(),
         message: format!("{arn} {version}: {m}"),
     })?;
-    lock(state).documents.insert(key, doc.clone());
+    lock(state)
+        .documents
+        .insert(key, (doc.clone(), Instant::now()));
     Ok(doc)
 }
 
@@ -569,14 +582,18 @@ async fn read_namespace(
             .call("ListEntitiesForPolicy", &[("PolicyArn", arn)])
             .await?;
         let doc = match text(&p["DefaultVersionId"]) {
-            Some(v) => match managed_document(&api, state, arn, v).await {
-                Ok(d) => Some(d),
-                Err(e) if e.kind() == "malformed" => {
-                    f.unreadable += 1;
-                    None
+            Some(v) => {
+                match managed_document(&api, state, arn, v, text(&p["CreateDate"]).unwrap_or(""))
+                    .await
+                {
+                    Ok(d) => Some(d),
+                    Err(e) if e.kind() == "malformed" => {
+                        f.unreadable += 1;
+                        None
+                    }
+                    Err(e) => return Err(e),
                 }
-                Err(e) => return Err(e),
-            },
+            }
             None => {
                 f.unreadable += 1;
                 None

@@ -29,20 +29,30 @@ pub struct Probe {
     pub error: Option<&'static str>,
 }
 
-/// Scheme, host and port of a server URL (`ldap://h:389`, `ldaps://h`, `h:389`).
+/// Scheme, host and port of a server URL (`ldap://h:389`, `ldaps://h`, `h:389`,
+/// `ldap://[2001:db8::1]:389`); user information before `@` is dropped.
 pub fn parse_url(url: &str) -> Option<(&str, String, u16)> {
     let (scheme, rest) = url.trim().split_once("://").unwrap_or(("ldap", url.trim()));
     let authority = rest.split('/').next()?;
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
     let default = if scheme.eq_ignore_ascii_case("ldaps") {
         636
     } else {
         389
     };
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((h, p)) if !h.ends_with(']') || authority.starts_with('[') => {
-            (h.trim_matches(['[', ']']).to_owned(), p.parse().ok()?)
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let (host, after) = v6.split_once(']')?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => p.parse().ok()?,
+            None if after.is_empty() => default,
+            None => return None,
+        };
+        (host.to_owned(), port)
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h.to_owned(), p.parse().ok()?),
+            None => (authority.to_owned(), default),
         }
-        _ => (authority.trim_matches(['[', ']']).to_owned(), default),
     };
     (!host.is_empty()).then_some((scheme, host, port))
 }
@@ -56,7 +66,8 @@ pub async fn probe(url: &str, deadline: Duration) -> Probe {
         error: Some(error),
     };
     let Some((scheme, host, port)) = parse_url(url) else {
-        return down(url.to_owned(), "bad_url");
+        // Not the URL itself: it may carry credentials.
+        return down("(unreadable URL)".to_owned(), "bad_url");
     };
     let server = format!("{host}:{port}");
     let work = async {
@@ -107,6 +118,14 @@ mod tests {
         assert_eq!(
             parse_url("ldap://[2001:db8::1]:1389/"),
             Some(("ldap", "2001:db8::1".into(), 1389))
+        );
+        assert_eq!(
+            parse_url("ldaps://[2001:db8::1]"),
+            Some(("ldaps", "2001:db8::1".into(), 636))
+        );
+        assert_eq!(
+            parse_url("ldap://bind:secret@dc1.corp:3268"),
+            Some(("ldap", "dc1.corp".into(), 3268))
         );
         assert_eq!(parse_url("ldap://"), None);
     }
