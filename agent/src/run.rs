@@ -26,7 +26,7 @@ use crate::scheduler::{self, Job};
 use crate::telemetry::{Telemetry, agent_resource};
 
 /// Snapshots waiting for the Prometheus exporter: one per source at most (newer ones
-/// replace waiting ones), so this only needs to hold every source once.
+/// replace waiting ones), so this only needs to hold every source once; at least this.
 const PROMETHEUS_QUEUE: usize = 64;
 
 /// Where the agent's servers ended up listening (useful with port 0).
@@ -61,6 +61,7 @@ async fn run_inner(
     let scheduled = cfg.scheduled_receivers();
     let mut listening = Listening::default();
 
+    let prometheus_queue = PROMETHEUS_QUEUE.max(scheduled.len());
     let mut builder = Fanout::builder(stats.clone());
     let exporter_ids = cfg.used_exporters();
     for id in &exporter_ids {
@@ -69,9 +70,9 @@ async fn run_inner(
                 let e = PrometheusExporter::start(id, p, stats.clone())
                     .await
                     .with_context(|| format!("exporters.{id}: cannot start"))?;
-                stats.register_exporter(id, PROMETHEUS_QUEUE).set_started();
+                stats.register_exporter(id, prometheus_queue).set_started();
                 listening.prometheus.push((id.clone(), e.local_addr()));
-                builder = builder.exporter(id, e, PROMETHEUS_QUEUE);
+                builder = builder.exporter(id, e, prometheus_queue);
             }
             ExporterConfig::Otlp(o) => {
                 let e = OtlpExporter::new(id, o, &stats)

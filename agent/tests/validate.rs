@@ -292,7 +292,7 @@ fn shipped_agent_configurations_are_valid() {
         );
         checked += 1;
     }
-    assert!(checked >= 1);
+    assert!(checked >= 2, "demo.yaml and agent.yaml at least");
 }
 
 /// The base configuration with an ECS receiver whose block is `ecs` (indented by 4).
@@ -475,6 +475,34 @@ fn iam_settings_errors_name_their_place() {
     assert_eq!(code, 1);
     assert!(
         stderr.contains("receivers.ecs/prod.collectors.iam.format") && stderr.contains("yaml"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn ecs_endpoint_with_credentials_in_it() {
+    let (code, _, stderr) = validate(&with_ecs(&ECS_OK.replace(
+        "https://ecs.example.com",
+        "https://admin:secret@ecs.example.com",
+    )));
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("receivers.ecs/prod.endpoint: give the credentials in username and password, not in the URL"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("secret"), "{stderr}");
+}
+
+#[test]
+fn durations_beyond_a_year_are_refused() {
+    let (code, _, stderr) = validate(&GOOD.replace(
+        "collection_interval: 15s",
+        "collection_interval: 1000000000y",
+    ));
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("receivers.self.collection_interval")
+            && stderr.contains("longer than a year"),
         "{stderr}"
     );
 }

@@ -92,9 +92,17 @@ pub mod duration {
         parse(&s).map_err(serde::de::Error::custom)
     }
 
+    /// No setting needs more; larger values would overflow the clock arithmetic.
+    pub const MAX: Duration = Duration::from_secs(366 * 86_400);
+
     pub fn parse(s: &str) -> Result<Duration, String> {
-        humantime::parse_duration(s.trim())
-            .map_err(|e| format!("invalid duration {s:?} ({e}); write it like 15s, 1m30s or 500ms"))
+        let d = humantime::parse_duration(s.trim()).map_err(|e| {
+            format!("invalid duration {s:?} ({e}); write it like 15s, 1m30s or 500ms")
+        })?;
+        if d > MAX {
+            return Err(format!("duration {s:?} is longer than a year"));
+        }
+        Ok(d)
     }
 
     /// Same, for optional durations.
@@ -235,6 +243,8 @@ mod tests {
         assert_eq!(duration::parse("1m30s"), Ok(Duration::from_secs(90)));
         assert_eq!(duration::parse("500ms"), Ok(Duration::from_millis(500)));
         assert!(duration::parse("5 parsecs").is_err());
+        assert!(duration::parse("1000000000y").is_err());
+        assert!(duration::parse("365d").is_ok());
     }
 
     #[test]

@@ -120,6 +120,23 @@ impl RunningSim {
         self.sim.model()
     }
 
+    /// For tests of billing: moves the clock into the middle of a 5-minute billing slot,
+    /// at least three hours before a month ends, so that anything shorter than two
+    /// minutes sees one `uptodate_till` and one month.
+    pub fn steady_billing_clock(&self) {
+        let lag = self.model().cfg.billing_lag_secs;
+        let billing_now = |sim: &Sim| sim.clock.now() - lag;
+        let t = billing_now(&self.sim);
+        if pipeline::timefmt::next_month_start(t) - t < 3 * 3600 {
+            self.sim.clock.advance(4 * 3600);
+        }
+        let t = billing_now(&self.sim);
+        let into = t.rem_euclid(model::SAMPLE);
+        self.sim
+            .clock
+            .advance((150 - into).rem_euclid(model::SAMPLE));
+    }
+
     pub async fn stop(mut self) {
         self.stop.cancel();
         for t in std::mem::take(&mut self.tasks) {

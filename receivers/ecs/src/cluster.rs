@@ -92,10 +92,13 @@ impl Cluster {
         pipeline::resource(attrs)
     }
 
-    /// A JSON call; on failure, the last good answer of the same route while it is no
-    /// older than `keep_last_good_cycles` failures. Failures become `warnings`.
+    /// A JSON call; on failure, the last good answer kept under `key` while it is no
+    /// older than `keep_last_good_cycles` failures. Failures become `warnings`. `key`
+    /// names the collector's read (`dashboard /vdc/nodes`): two collectors reading the
+    /// same route keep their own answers and their own failure counts.
     pub async fn fetch(
         &self,
+        key: &str,
         route: &str,
         path: &str,
         deadline: Instant,
@@ -107,35 +110,48 @@ impl Cluster {
             .await
         {
             Ok(v) => {
-                lock(&self.last_good).insert(route.to_owned(), (v.clone(), 0));
+                self.remember(key, &v);
                 Ok(v)
             }
-            Err(e) => {
-                let keep = self.cfg.keep_last_good_cycles;
-                let mut lg = lock(&self.last_good);
-                match lg.get_mut(route) {
-                    Some((v, n)) if *n < keep => {
-                        *n += 1;
-                        warnings.push(format!(
-                            "{e}; serving the last good answer ({n} of {keep} cycles)"
-                        ));
-                        tracing::warn!(cluster = %self.name, route, error = %e, cycles = *n, keep, "call failed; last good answer served");
-                        Ok(v.clone())
-                    }
-                    Some(_) => {
-                        lg.remove(route);
-                        warnings.push(format!(
-                            "{e}; the last good answer is too old and its series expired"
-                        ));
-                        tracing::warn!(cluster = %self.name, route, error = %e, "call failed; last good answer expired");
-                        Err(e)
-                    }
-                    None => {
-                        warnings.push(e.to_string());
-                        tracing::warn!(cluster = %self.name, route, error = %e, "call failed");
-                        Err(e)
-                    }
-                }
+            Err(e) => self.fallback(key, e, warnings),
+        }
+    }
+
+    /// Keeps `v` as the last good answer of `key`.
+    pub fn remember(&self, key: &str, v: &Value) {
+        lock(&self.last_good).insert(key.to_owned(), (v.clone(), 0));
+    }
+
+    /// After a failed read of `key`: its last good answer while young enough, else `e`.
+    pub fn fallback(
+        &self,
+        key: &str,
+        e: ClientError,
+        warnings: &mut Vec<String>,
+    ) -> Result<Value, ClientError> {
+        let keep = self.cfg.keep_last_good_cycles;
+        let mut lg = lock(&self.last_good);
+        match lg.get_mut(key) {
+            Some((v, n)) if *n < keep => {
+                *n += 1;
+                warnings.push(format!(
+                    "{e}; serving the last good answer ({n} of {keep} cycles)"
+                ));
+                tracing::warn!(cluster = %self.name, read = key, error = %e, cycles = *n, keep, "call failed; last good answer served");
+                Ok(v.clone())
+            }
+            Some(_) => {
+                lg.remove(key);
+                warnings.push(format!(
+                    "{e}; the last good answer is too old and its series expired"
+                ));
+                tracing::warn!(cluster = %self.name, read = key, error = %e, "call failed; last good answer expired");
+                Err(e)
+            }
+            None => {
+                warnings.push(e.to_string());
+                tracing::warn!(cluster = %self.name, read = key, error = %e, "call failed");
+                Err(e)
             }
         }
     }

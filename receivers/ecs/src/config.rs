@@ -203,6 +203,10 @@ impl Validate for EcsConfig {
             );
         } else {
             match ep.parse::<http::Uri>() {
+                Ok(u) if u.authority().is_some_and(|a| a.as_str().contains('@')) => problems.push(
+                    join(path, "endpoint"),
+                    "give the credentials in username and password, not in the URL (it is logged)",
+                ),
                 Ok(u) if matches!(u.scheme_str(), Some("https") | Some("http")) && u.host().is_some() => {
                     if u.path() != "/" && !u.path().is_empty() {
                         problems.push(join(path, "endpoint"), format!("give only scheme, host and port, not a path ({:?})", u.path()));

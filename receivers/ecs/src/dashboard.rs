@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use pipeline::otlp::common::v1::KeyValue;
 use pipeline::{ReceiverError, ScrapeContext, Snapshot, SnapshotBuilder, kv};
@@ -38,15 +38,25 @@ pub struct BucketSettings {
 #[derive(Debug, Default)]
 struct BucketCache {
     read_at: Option<Instant>,
+    /// After a failed refresh, not before this (the rest of the cycle matters more).
+    retry_at: Option<Instant>,
     namespaces: usize,
     buckets: Vec<BucketSettings>,
 }
+
+/// A read of the bucket settings older than this many intervals is dropped (its series
+/// end) rather than served on.
+const BUCKET_SETTINGS_MAX_AGE: u32 = 3;
 
 pub struct Dashboard {
     cluster: Arc<Cluster>,
     /// Also reports the cluster client's figures (the first collector of a cluster does).
     report_client: bool,
     buckets: Mutex<BucketCache>,
+    /// The last erasure-coding scheme recognised (the ratio it comes from drifts).
+    ec_scheme: Mutex<Option<&'static str>>,
+    /// The replication groups last listed.
+    rg_names: Mutex<Vec<String>>,
 }
 
 fn now_secs() -> f64 {
@@ -69,12 +79,19 @@ impl Dashboard {
             cluster,
             report_client,
             buckets: Mutex::new(BucketCache::default()),
+            ec_scheme: Mutex::new(None),
+            rg_names: Mutex::new(Vec::new()),
         }
     }
 
     async fn get(&self, route: &str, path: &str, deadline: Instant) -> Got {
         let mut w = Vec::new();
-        match self.cluster.fetch(route, path, deadline, &mut w).await {
+        let key = format!("dashboard {route}");
+        match self
+            .cluster
+            .fetch(&key, route, path, deadline, &mut w)
+            .await
+        {
             Ok(v) => Got {
                 value: Some(v),
                 warning: w.pop(),
@@ -88,21 +105,33 @@ impl Dashboard {
         }
     }
 
-    /// Every unacknowledged alert, page by page.
+    /// Every unacknowledged alert, page by page. The whole list is kept as the last good
+    /// answer, never one page: a stale page must not be added to a fresh list.
     async fn alerts(&self, deadline: Instant) -> Got {
+        const KEY: &str = "dashboard /vdc/alerts (all pages)";
         let mut all = Vec::new();
         let mut marker: Option<String> = None;
+        let mut error = None;
+        let mut complete = false;
         for _ in 0..100 {
             let path = match &marker {
-                Some(m) => format!("/vdc/alerts?acknowledged=false&limit=1000&marker={m}"),
+                Some(m) => format!(
+                    "/vdc/alerts?acknowledged=false&limit=1000&marker={}",
+                    crate::percent(m)
+                ),
                 None => "/vdc/alerts?acknowledged=false&limit=1000".to_owned(),
             };
-            let page = self.get("/vdc/alerts", &path, deadline).await;
-            let Some(v) = page.value else {
-                return Got {
-                    value: None,
-                    ..page
-                };
+            let v = match self
+                .cluster
+                .client
+                .json(Call::get("/vdc/alerts", path).until(deadline))
+                .await
+            {
+                Ok(v) => v,
+                Err(e) => {
+                    error = Some(e);
+                    break;
+                }
             };
             let inner = if v.get("alerts").is_some() {
                 &v["alerts"]
@@ -113,19 +142,36 @@ impl Dashboard {
             let next = text(&v["NextMarker"])
                 .or_else(|| text(&inner["NextMarker"]))
                 .map(str::to_owned);
-            if next.is_none() || next == marker || page.warning.is_some() {
-                return Got {
-                    value: Some(Value::Array(all)),
-                    warning: page.warning,
-                    error: None,
-                };
+            if next.is_none() || next == marker {
+                complete = true;
+                break;
             }
             marker = next;
         }
-        Got {
-            value: Some(Value::Array(all)),
-            warning: Some("/vdc/alerts: stopped after 100 pages".into()),
-            error: None,
+        let mut w = Vec::new();
+        let result = match error {
+            None => {
+                let v = Value::Array(all);
+                self.cluster.remember(KEY, &v);
+                Ok(v)
+            }
+            Some(e) => self.cluster.fallback(KEY, e, &mut w),
+        };
+        let mut warning = w.pop();
+        if !complete && warning.is_none() && result.is_ok() {
+            warning = Some("/vdc/alerts: stopped after 100 pages".into());
+        }
+        match result {
+            Ok(v) => Got {
+                value: Some(v),
+                warning,
+                error: None,
+            },
+            Err(e) => Got {
+                value: None,
+                warning,
+                error: Some(e),
+            },
         }
     }
 
@@ -136,18 +182,37 @@ impl Dashboard {
             return;
         }
         let due = {
-            let c = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+            let mut c = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+            if c.read_at.is_some_and(|t| {
+                t.elapsed() >= cfg.bucket_config_interval * BUCKET_SETTINGS_MAX_AGE
+            }) {
+                warnings.push(format!(
+                    "bucket settings not refreshed for {BUCKET_SETTINGS_MAX_AGE} intervals; their series end until a refresh succeeds"
+                ));
+                c.read_at = None;
+                c.buckets.clear();
+            }
             c.read_at
                 .is_none_or(|t| t.elapsed() >= cfg.bucket_config_interval)
+                && c.retry_at.is_none_or(|t| Instant::now() >= t)
         };
         if !due {
             return;
         }
+        // At most half of what is left of the cycle: the dashboard's own figures come
+        // first, and a refresh that cannot finish is tried again later, not every cycle.
+        let deadline = Instant::now() + deadline.saturating_duration_since(Instant::now()) / 2;
+        let retry = |this: &Self| {
+            let mut c = this.buckets.lock().unwrap_or_else(|p| p.into_inner());
+            c.retry_at = Some(
+                Instant::now() + (cfg.bucket_config_interval / 4).max(Duration::from_secs(60)),
+            );
+        };
         let mut namespaces = Vec::new();
         let mut marker: Option<String> = None;
         loop {
             let path = match &marker {
-                Some(m) => format!("/object/namespaces?limit=1000&marker={m}"),
+                Some(m) => format!("/object/namespaces?limit=1000&marker={}", crate::percent(m)),
                 None => "/object/namespaces?limit=1000".to_owned(),
             };
             let v = match self
@@ -159,6 +224,7 @@ impl Dashboard {
                 Ok(v) => v,
                 Err(e) => {
                     warnings.push(format!("{e}; bucket settings not refreshed"));
+                    retry(self);
                     return;
                 }
             };
@@ -193,7 +259,10 @@ impl Dashboard {
                         warnings.push(format!("namespace {ns}: {e}"));
                     }
                 }
-                Err(e) => warnings.push(format!("bucket settings task failed: {e}")),
+                Err(e) => {
+                    failed += 1;
+                    warnings.push(format!("bucket settings task failed: {e}"));
+                }
             }
         }
         if failed > 0 {
@@ -201,12 +270,14 @@ impl Dashboard {
             warnings.push(format!(
                 "{failed} namespace(s) failed; bucket settings not refreshed"
             ));
+            retry(self);
             return;
         }
         buckets.sort_by(|a, b| (&a.namespace, &a.bucket).cmp(&(&b.namespace, &b.bucket)));
         let mut c = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         *c = BucketCache {
             read_at: Some(Instant::now()),
+            retry_at: None,
             namespaces: namespaces.len(),
             buckets,
         };
@@ -313,7 +384,14 @@ impl Dashboard {
             }
         }
         if let Some(z) = &lz.value {
-            localzone(&mut b, z, compat_on, &vdc_label(), cl.client.started);
+            let seen = localzone(&mut b, z, compat_on, &vdc_label(), cl.client.started);
+            let mut known = self.ec_scheme.lock().unwrap_or_else(|p| p.into_inner());
+            if seen.is_some() {
+                *known = seen;
+            }
+            if let Some(scheme) = *known {
+                b.gauge(&EC_INFO, 1, [kv("scheme", scheme)]);
+            }
         }
         if let Some(v) = &capacity.value {
             let c = unwrap(v, "cluster_capacity");
@@ -459,7 +537,15 @@ impl Dashboard {
                 }
             }
         }
+        // The groups the failed-link zeros are for: this cycle's, or the last known.
         let mut rg_names = Vec::new();
+        if rgs.value.is_none() {
+            rg_names = self
+                .rg_names
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
+        }
         if let Some(v) = &rgs.value {
             let now = now_secs();
             for g in instances(v) {
@@ -526,6 +612,9 @@ impl Dashboard {
                     }
                 }
             }
+        }
+        if rgs.value.is_some() {
+            *self.rg_names.lock().unwrap_or_else(|p| p.into_inner()) = rg_names.clone();
         }
         if let Some(v) = &failed_links.value {
             let mut per_rg: BTreeMap<String, u64> =
@@ -672,13 +761,15 @@ async fn read_buckets(
 }
 
 /// Figures of `/dashboard/zones/localzone`.
+/// Figures of `/dashboard/zones/localzone`; the erasure-coding scheme it shows, if any.
 fn localzone(
     b: &mut SnapshotBuilder,
     z: &Value,
     compat_on: bool,
     vdc: &[KeyValue],
     counters_start: SystemTime,
-) {
+) -> Option<&'static str> {
+    let mut scheme = None;
     for (state, key) in [
         ("good", "numGoodNodes"),
         ("bad", "numBadNodes"),
@@ -742,14 +833,13 @@ fn localzone(
         let overhead = (u + p) / u;
         b.gauge(&PROTECTION_OVERHEAD, overhead, []);
         // ECS's two schemes: 12+4 (16/12 ≈ 1.33) and cold storage 10+2 (12/10 = 1.2).
-        let scheme = if (overhead - 16.0 / 12.0).abs() < 0.02 {
-            "12+4"
+        // While erasure coding lags, protection is still mirrored and the ratio sits
+        // elsewhere: the caller keeps the last scheme recognised rather than flapping.
+        if (overhead - 16.0 / 12.0).abs() < 0.02 {
+            scheme = Some("12+4");
         } else if (overhead - 1.2).abs() < 0.02 {
-            "10+2"
-        } else {
-            "unknown"
-        };
-        b.gauge(&EC_INFO, 1, [kv("scheme", scheme)]);
+            scheme = Some("10+2");
+        }
     }
     if let Some(x) = current(z, "chunksEcCodedRatio") {
         b.gauge(&EC_CODED, x / 100.0, []);
@@ -810,6 +900,7 @@ fn localzone(
             b.gauge(&compat::SPACE_TOTAL, x, vdc.to_vec());
         }
     }
+    scheme
 }
 
 /// ECS 3.5's transaction figures (absent from 3.6 on).
@@ -854,24 +945,28 @@ fn transactions(
     if let Some(x) = error {
         b.counter(&TX_TOTAL, x, start, [kv("result", "error")]);
     }
-    let types = list(&z["transactionErrors"], "types");
-    for t in &types {
+    // Summed by (code, protocol, category): ECS may list a type twice, and two points
+    // with the same attributes in one snapshot would be a conflict.
+    let mut errors: BTreeMap<(String, String, String), u64> = BTreeMap::new();
+    for t in list(&z["transactionErrors"], "types") {
         let (code, proto) = split_error_type(text(&t["errorType"]).unwrap_or(""));
+        let category = text(&t["category"]).unwrap_or("").to_ascii_lowercase();
         if let Some(n) = uint(&t["errorCount"]) {
-            b.counter(
-                &TX_ERRORS,
-                n,
-                start,
-                [
-                    kv("code", code.as_str()),
-                    kv("protocol", proto.as_str()),
-                    kv(
-                        "category",
-                        text(&t["category"]).unwrap_or("").to_ascii_lowercase(),
-                    ),
-                ],
-            );
+            let e = errors.entry((code, proto, category)).or_insert(0);
+            *e = e.saturating_add(n);
         }
+    }
+    for ((code, proto, category), n) in &errors {
+        b.counter(
+            &TX_ERRORS,
+            *n,
+            start,
+            [
+                kv("code", code.as_str()),
+                kv("protocol", proto.as_str()),
+                kv("category", category.as_str()),
+            ],
+        );
     }
     if compat_on {
         for (desc, v) in [
@@ -888,20 +983,14 @@ fn transactions(
                 b.gauge(&desc, x, vdc.to_vec());
             }
         }
-        for t in &types {
-            let (code, proto) = split_error_type(text(&t["errorType"]).unwrap_or(""));
-            if let Some(n) = uint(&t["errorCount"]) {
-                let mut a = vdc.to_vec();
-                a.extend([
-                    kv("errorcode", code),
-                    kv("errorproto", proto),
-                    kv(
-                        "category",
-                        text(&t["category"]).unwrap_or("").to_ascii_lowercase(),
-                    ),
-                ]);
-                b.gauge(&compat::TX_ERROR_DETAIL, n, a);
-            }
+        for ((code, proto, category), n) in &errors {
+            let mut a = vdc.to_vec();
+            a.extend([
+                kv("errorcode", code.as_str()),
+                kv("errorproto", proto.as_str()),
+                kv("category", category.as_str()),
+            ]);
+            b.gauge(&compat::TX_ERROR_DETAIL, *n, a);
         }
     }
 }

@@ -41,6 +41,33 @@ pub struct NodeStats {
     report_client: bool,
 }
 
+/// A node's address from `/vdc/nodes`: an IPv4 or IPv6 address, a host name, or the old
+/// `10.247.179.238:11001:20069:10901` form (an IPv4 address followed by ports).
+pub fn node_address(s: &str) -> Option<String> {
+    let s = s.trim().trim_start_matches('[').trim_end_matches(']');
+    if s.is_empty() {
+        return None;
+    }
+    if s.parse::<std::net::IpAddr>().is_ok() {
+        return Some(s.to_owned());
+    }
+    match s.split_once(':') {
+        Some((v4, _)) if v4.parse::<std::net::Ipv4Addr>().is_ok() => Some(v4.to_owned()),
+        _ => Some(s.to_owned()),
+    }
+}
+
+impl NodeInfo {
+    /// The address as a URL needs it (`[fd00::10]`).
+    fn url_host(&self) -> String {
+        if self.ip.contains(':') {
+            format!("[{}]", self.ip)
+        } else {
+            self.ip.clone()
+        }
+    }
+}
+
 /// Totals of a DTInitStat document: the entry without a `type` (or the sum of all).
 pub fn dt_totals(body: &str) -> Result<(u64, u64, u64), String> {
     let (_, root) = xml::parse(body)?;
@@ -55,9 +82,10 @@ pub fn dt_totals(body: &str) -> Result<(u64, u64, u64), String> {
     };
     let mut t = (0u64, 0u64, 0u64);
     for e in pick {
-        t.0 += read(e, "total_dt_num").ok_or("entry without a readable total_dt_num")?;
-        t.1 += read(e, "unready_dt_num").unwrap_or(0);
-        t.2 += read(e, "unknown_dt_num").unwrap_or(0);
+        let total = read(e, "total_dt_num").ok_or("entry without a readable total_dt_num")?;
+        t.0 = t.0.saturating_add(total);
+        t.1 = t.1.saturating_add(read(e, "unready_dt_num").unwrap_or(0));
+        t.2 = t.2.saturating_add(read(e, "unknown_dt_num").unwrap_or(0));
     }
     Ok(t)
 }
@@ -99,7 +127,7 @@ impl NodeStats {
         let client = &self.cluster.client;
         let stats = async {
             if family.has_dt_stats() {
-                let url = format!("http://{}:{}/stats/dt/DTInitStat", n.ip, cfg.port);
+                let url = format!("http://{}:{}/stats/dt/DTInitStat", n.url_host(), cfg.port);
                 let a = client
                     .node_get("node:/stats/dt/DTInitStat", &url, timeout)
                     .await?;
@@ -130,7 +158,7 @@ impl NodeStats {
             if cfg.ping_port == 0 {
                 return Ok((None, None));
             }
-            let url = format!("http://{}:{}/?ping", n.ip, cfg.ping_port);
+            let url = format!("http://{}:{}/?ping", n.url_host(), cfg.ping_port);
             let a = client.node_get("node:/?ping", &url, timeout).await?;
             ping(&String::from_utf8_lossy(&a.body)).map_err(|m| ClientError::Malformed {
                 route: format!("{} /?ping", n.ip),
@@ -160,7 +188,13 @@ impl NodeStats {
         let cl = &self.cluster;
         let mut warnings = Vec::new();
         let nodes_v = match cl
-            .fetch("/vdc/nodes", "/vdc/nodes", ctx.deadline, &mut warnings)
+            .fetch(
+                "node_stats /vdc/nodes",
+                "/vdc/nodes",
+                "/vdc/nodes",
+                ctx.deadline,
+                &mut warnings,
+            )
             .await
         {
             Ok(v) => v,
@@ -185,11 +219,7 @@ impl NodeStats {
                 Some(NodeInfo {
                     name: text(&n["nodename"]).unwrap_or("").to_owned(),
                     id: text(&n["nodeid"]).unwrap_or("").to_owned(),
-                    ip: text(&n["mgmt_ip"])
-                        .or(text(&n["ip"]))?
-                        .split(':')
-                        .next()?
-                        .to_owned(),
+                    ip: node_address(text(&n["mgmt_ip"]).or(text(&n["ip"]))?)?,
                 })
             })
             .collect();
@@ -346,6 +376,28 @@ mod tests {
         assert_eq!(dt_totals(typed_only), Ok((15, 1, 0)));
         assert!(dt_totals("<x><entry><total_dt_num>").is_err());
         assert!(dt_totals("<x></x>").is_err());
+    }
+
+    #[test]
+    fn node_addresses_in_every_form() {
+        assert_eq!(node_address("10.1.2.3").as_deref(), Some("10.1.2.3"));
+        assert_eq!(
+            node_address("10.247.179.238:11001:20069:10901").as_deref(),
+            Some("10.247.179.238")
+        );
+        assert_eq!(node_address("fd00::10").as_deref(), Some("fd00::10"));
+        assert_eq!(node_address("[fd00::10]").as_deref(), Some("fd00::10"));
+        assert_eq!(
+            node_address("node1.ecs.example").as_deref(),
+            Some("node1.ecs.example")
+        );
+        assert_eq!(node_address(" "), None);
+        let n = NodeInfo {
+            name: "n".into(),
+            id: "i".into(),
+            ip: "fd00::10".into(),
+        };
+        assert_eq!(n.url_host(), "[fd00::10]");
     }
 
     #[test]

@@ -20,6 +20,9 @@ const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 
 async fn billing_env(version: Version) -> Env {
     let mut env = start(version, |_| {}).await;
+    // Billing data moves every 5 minutes of (simulated) time: start mid-slot, far from a
+    // month's end, so that a test sees the uptodate_till it moves to and no other.
+    env.sim.steady_billing_clock();
     let c = &mut env.cfg.collectors;
     c.dashboard.enabled = false;
     c.node_stats.enabled = false;

@@ -138,6 +138,7 @@ async fn figures_match_the_model(version: Version) {
             );
         }
         // Bucket settings.
+        let mut retention_checked = 0;
         let buckets: usize = m.namespaces.values().map(|n| n.buckets.len()).sum();
         // Only ObjectScale lists the versioning status with the buckets; ECS 3.5 not even
         // the object-lock settings.
@@ -182,8 +183,15 @@ async fn figures_match_the_model(version: Version) {
                     };
                     let expected = days * 86_400.0;
                     assert_eq!(secs, expected, "{}", b.name);
+                    retention_checked += 1;
                 }
             }
+        }
+        if version != Version::Ecs35 {
+            assert!(
+                retention_checked > 0,
+                "no bucket with object lock in the model"
+            );
         }
         // ECS 3.5 still reports transactions; later versions do not.
         let tx = find(&dash, "emcecs.transaction.latency", &[]);

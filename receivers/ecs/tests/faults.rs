@@ -81,8 +81,11 @@ async fn a_token_refused_every_time_is_retried_twice_per_call_then_reported() {
     );
     assert_eq!(env.calls("GET /login"), 3, "the first login and two more");
     assert_eq!(env.calls("GET /vdc/nodes"), 3);
+    // Tokens die at once here, so counting the simulator's proves nothing: the client
+    // must not hold on to a refused token (there is then nothing to log out).
+    assert!(!cluster.client.has_session());
     cluster.shutdown().await;
-    assert_eq!(env.tokens(), 0);
+    assert_eq!(env.calls("GET /logout"), 0);
 }
 
 #[tokio::test]
@@ -280,7 +283,8 @@ async fn malformed_json_keeps_the_last_good_values_for_three_cycles_then_expires
 #[tokio::test]
 async fn an_api_down_for_ten_cycles_opens_the_breakers_then_recovers() {
     let mut env = start(Version::Ecs38, |_| {}).await;
-    let cool_down = Duration::from_secs(2);
+    // Longer than the ten down cycles take, so that no probe goes out among them.
+    let cool_down = Duration::from_secs(5);
     env.cfg.circuit_breaker.cool_down = cool_down;
     let threshold = u64::from(env.cfg.circuit_breaker.failure_threshold);
     let cs = env.collectors();
@@ -304,7 +308,8 @@ async fn an_api_down_for_ten_cycles_opens_the_breakers_then_recovers() {
     // Per route: `threshold` failures open the breaker, then one probe per cool-down.
     let allowed = threshold + (elapsed.as_millis() / cool_down.as_millis()) as u64;
     let routes = env.sim.sim.log.routes();
-    assert_eq!(routes.len(), 9, "{routes:?}");
+    let dashboard_routes = receiver_ecs::catalog::dashboard_calls(0, None) as usize;
+    assert_eq!(routes.len(), dashboard_routes, "{routes:?}");
     for (route, st) in &routes {
         assert!(
             (threshold..=allowed).contains(&st.calls),
@@ -335,7 +340,7 @@ async fn an_api_down_for_ten_cycles_opens_the_breakers_then_recovers() {
     // Back up: within a cool-down the probes succeed and the cycle is complete again.
     env.sim.sim.faults.update(|f| f.rules.clear());
     let mut n = 20;
-    eventually(Duration::from_secs(20), "a complete cycle after recovery", || {
+    eventually(Duration::from_secs(30), "a complete cycle after recovery", || {
         n += 1;
         let dash = dash.clone();
         async move {

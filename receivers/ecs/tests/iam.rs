@@ -458,12 +458,13 @@ async fn nothing_secret_is_in_the_snapshot() {
 #[tokio::test]
 async fn a_slow_iam_api_is_read_over_several_cycles_oldest_first() {
     let env = iam_env(|c| c.collectors.iam.page_size = None).await;
-    // About 35 calls per namespace at 30 ms: one namespace takes about a second, four
-    // run at once, so a 2 s run reads the first four and cuts the fifth off.
+    // About 35 calls per namespace at 60 ms: one namespace takes about two seconds, four
+    // run at once, so a 4 s run (namespaces started until 3.6 s) reads the first four
+    // and cuts the fifth off.
     env.sim.sim.faults.update(|f| {
         f.rules = vec![ecs_sim::FaultRule {
             path: "/iam".into(),
-            latency_ms: 30,
+            latency_ms: 60,
             ..Default::default()
         }]
     });
@@ -471,7 +472,7 @@ async fn a_slow_iam_api_is_read_over_several_cycles_oldest_first() {
     let iam = of(&cs, Iam);
     let total = env.sim.model().namespaces.len();
     let read = |s: &pipeline::Snapshot| find(s, "emcecs.iam.roles", &[]).len();
-    let budget = Duration::from_secs(2);
+    let budget = Duration::from_secs(4);
     let mut counts = Vec::new();
     let mut cycle = 0;
     loop {

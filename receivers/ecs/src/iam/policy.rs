@@ -272,7 +272,7 @@ mod tests {
     }
 
     #[test]
-    fn fifteen_documents_and_their_verdicts() {
+    fn policy_documents_and_their_verdicts() {
         let cases: &[(&str, &[&str], &[&str])] = &[
             (
                 "admin",
