@@ -71,3 +71,60 @@ fn kubernetes_manifest_embeds_a_valid_agent_configuration() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn alert_rules_use_names_the_agent_exports() {
+    let rules = std::fs::read_to_string(root().join("deploy/prometheus/alerts.yml")).unwrap();
+    let reference = std::fs::read_to_string(root().join("docs/metrics.md")).unwrap();
+    let mut checked = 0;
+    for line in rules
+        .lines()
+        .filter(|l| l.trim_start().starts_with("expr:"))
+    {
+        let expr = line.trim_start().trim_start_matches("expr:");
+        let names = expr
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|w| w.starts_with("emcecs_") || w.starts_with("ecs_otel_agent_"));
+        for name in names {
+            assert!(
+                reference.contains(&format!("`{name}`")),
+                "{name} (in {expr}) is not in docs/metrics.md"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 20, "only {checked} names found");
+}
+
+#[test]
+fn the_grafana_dashboard_is_json_and_uses_names_the_agent_exports() {
+    let text = std::fs::read_to_string(root().join("deploy/grafana/ecs-otel-agent.json")).unwrap();
+    let dash: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let reference = std::fs::read_to_string(root().join("docs/metrics.md")).unwrap();
+    let mut exprs: Vec<String> = dash["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["targets"].as_array().cloned().unwrap_or_default())
+        .filter_map(|t| t["expr"].as_str().map(str::to_owned))
+        .collect();
+    exprs.extend(
+        dash["templating"]["list"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|v| v["query"].as_str().map(str::to_owned)),
+    );
+    assert!(exprs.len() >= 20, "{exprs:?}");
+    for expr in &exprs {
+        for name in expr
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|w| w.starts_with("emcecs_") || w.starts_with("ecs_otel_agent_"))
+        {
+            assert!(
+                reference.contains(&format!("`{name}`")),
+                "{name} (in {expr}) is not in docs/metrics.md"
+            );
+        }
+    }
+}

@@ -909,6 +909,39 @@ fn iam_exports_no_secret_key_id_or_policy() {
     assert!(queries.len() >= 5, "{queries:?}");
     run_doc_queries(&server, &queries);
 
+    // The Grafana dashboard's queries and the alert rules parse in a real Prometheus
+    // (their names are checked against the reference in deploy_files.rs).
+    let dash: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../deploy/grafana/ecs-otel-agent.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let mut exprs: Vec<String> = dash["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["targets"].as_array().cloned().unwrap_or_default())
+        .filter_map(|t| t["expr"].as_str().map(|e| e.replace("$cluster", ".*")))
+        .collect();
+    let rules = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../deploy/prometheus/alerts.yml"
+    ))
+    .unwrap();
+    exprs.extend(
+        rules
+            .lines()
+            .filter_map(|l| l.trim_start().strip_prefix("expr:"))
+            .map(|e| e.trim().to_owned()),
+    );
+    for e in &exprs {
+        let r: serde_json::Value = serde_json::from_str(&server.query(e)).unwrap();
+        assert_eq!(r["status"], "success", "{e}: {r}");
+    }
+
     // No needle anywhere: the exposition, the OTLP receiver's log (metrics and span
     // attributes), the agent's own logs.
     let haystacks = [
