@@ -160,6 +160,52 @@ fn malformed(route: &str, message: impl Into<String>) -> ClientError {
     }
 }
 
+/// Reads the rest of a namespace whose bucket list a bulk answer (`first`) cut at a page:
+/// follows `next_marker` with the per-namespace GET of the same `kind` (`info` or
+/// `sample`, with `query` added) and hands each page to `on_page`.
+async fn rest_of_namespace(
+    cl: &Cluster,
+    kind: &str,
+    namespace: &str,
+    first: &Value,
+    query: &str,
+    deadline: Instant,
+    mut on_page: impl FnMut(&Value),
+) -> Result<(), ClientError> {
+    let route = format!("/object/billing/namespace/{{namespace}}/{kind}");
+    let root = format!("namespace_billing_{kind}");
+    let mut marker = next_marker(first);
+    let mut pages = 0;
+    while let Some(m) = marker.take() {
+        pages += 1;
+        if pages > MAX_PAGES {
+            return Err(malformed(
+                &format!("/object/billing/namespace/{kind}"),
+                format!("namespace {namespace}: endless bucket pages"),
+            ));
+        }
+        let path = format!(
+            "/object/billing/namespace/{}/{kind}?sizeunit=KB&include_bucket_detail=true{query}&marker={}",
+            crate::percent(namespace),
+            crate::percent(&m)
+        );
+        let page = cl
+            .client
+            .json(Call::get(&route, path).until(deadline))
+            .await?;
+        let page = unwrap(&page, &root);
+        on_page(page);
+        marker = next_marker(page).filter(|n| *n != m);
+    }
+    Ok(())
+}
+
+fn bucket_traffic(page: &Value) -> impl Iterator<Item = (String, Traffic)> + '_ {
+    list(page, "bucket_billing_sample")
+        .into_iter()
+        .filter_map(|b| Some((text(&b["name"])?.to_owned(), traffic(b))))
+}
+
 /// Sizes of a batch of namespaces and their buckets.
 pub async fn info(
     cl: &Cluster,
@@ -201,33 +247,14 @@ pub async fn info(
                 .collect(),
             name,
         };
-        let mut marker = next_marker(item);
-        let mut pages = 0;
-        while let Some(m) = marker.take() {
-            pages += 1;
-            if pages > MAX_PAGES {
-                return Err(malformed(
-                    ROUTE,
-                    format!("namespace {}: endless bucket pages", ns.name),
-                ));
-            }
-            let path = format!(
-                "/object/billing/namespace/{}/info?sizeunit=KB&include_bucket_detail=true&marker={}",
-                crate::percent(&ns.name),
-                crate::percent(&m)
-            );
-            let page = cl
-                .client
-                .json(Call::get("/object/billing/namespace/{namespace}/info", path).until(deadline))
-                .await?;
-            let page = unwrap(&page, "namespace_billing_info");
+        rest_of_namespace(cl, "info", &ns.name, item, "", deadline, |page| {
             ns.buckets.extend(
                 list(page, "bucket_billing_info")
                     .into_iter()
                     .filter_map(bucket_figures),
             );
-            marker = next_marker(page).filter(|n| *n != m);
-        }
+        })
+        .await?;
         out.push(Answer::Found(ns));
     }
     Ok(out)
@@ -243,7 +270,7 @@ pub async fn sample(
 ) -> Result<Vec<Answer<NamespaceSample>>, ClientError> {
     const ROUTE: &str = "/object/billing/namespace/sample";
     let window = format!(
-        "start_time={}&end_time={}",
+        "&start_time={}&end_time={}",
         pipeline::timefmt::minute(start),
         pipeline::timefmt::minute(end)
     );
@@ -253,7 +280,7 @@ pub async fn sample(
             Call::post_json(
                 ROUTE,
                 format!(
-                    "/object/billing/namespace/sample?sizeunit=KB&include_bucket_detail=true&{window}"
+                    "/object/billing/namespace/sample?sizeunit=KB&include_bucket_detail=true{window}"
                 ),
                 &json!({ "id": batch }),
             )
@@ -272,42 +299,13 @@ pub async fn sample(
         let mut ns = NamespaceSample {
             total: traffic(item),
             end: time(&item["sample_end_time"]),
-            buckets: BTreeMap::new(),
+            buckets: bucket_traffic(item).collect(),
             name,
         };
-        let add = |ns: &mut NamespaceSample, page: &Value| {
-            for b in list(page, "bucket_billing_sample") {
-                if let Some(n) = text(&b["name"]) {
-                    ns.buckets.insert(n.to_owned(), traffic(b));
-                }
-            }
-        };
-        add(&mut ns, item);
-        let mut marker = next_marker(item);
-        let mut pages = 0;
-        while let Some(m) = marker.take() {
-            pages += 1;
-            if pages > MAX_PAGES {
-                return Err(malformed(
-                    ROUTE,
-                    format!("namespace {}: endless bucket pages", ns.name),
-                ));
-            }
-            let path = format!(
-                "/object/billing/namespace/{}/sample?sizeunit=KB&include_bucket_detail=true&{window}&marker={}",
-                crate::percent(&ns.name),
-                crate::percent(&m)
-            );
-            let page = cl
-                .client
-                .json(
-                    Call::get("/object/billing/namespace/{namespace}/sample", path).until(deadline),
-                )
-                .await?;
-            let page = unwrap(&page, "namespace_billing_sample");
-            add(&mut ns, page);
-            marker = next_marker(page).filter(|n| *n != m);
-        }
+        rest_of_namespace(cl, "sample", &ns.name, item, &window, deadline, |page| {
+            ns.buckets.extend(bucket_traffic(page))
+        })
+        .await?;
         out.push(Answer::Found(ns));
     }
     Ok(out)
