@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::page;
 use crate::format::{Doc, iam_error};
-use crate::model::iam::{Domain, GLOBAL_POLICIES, Policy, User, global_policy_arn};
+use crate::model::iam::{Domain, GLOBAL_POLICIES, Group, Policy, User, global_policy_arn};
 use crate::model::{Cluster, ORIGIN};
 use crate::server::{Reply, Req, Sim, percent_encode};
 use crate::timefmt::iso;
@@ -180,374 +180,248 @@ pub fn handle(sim: &Sim, req: &Req) -> Reply {
             )
         })
     };
-    let no_user = |n: &str| {
-        err(
-            sim,
-            StatusCode::NOT_FOUND,
-            "NoSuchEntity",
-            &format!("The user with name {n} cannot be found."),
-        )
+    let missing = |message: String| err(sim, StatusCode::NOT_FOUND, "NoSuchEntity", &message);
+    let user = |n: &str| {
+        d.user(n)
+            .ok_or_else(|| missing(format!("The user with name {n} cannot be found.")))
     };
-    let result = match action.as_str() {
-        "ListUsers" => {
-            let mut users: Vec<&User> = d.users.iter().collect();
-            users.sort_by(|a, b| a.name.cmp(&b.name));
-            listed(
-                &users,
-                |u| u.name.as_str(),
-                |u| user_json(u, now, false),
-                &p,
-                "Users",
-            )
-        }
-        "GetUser" => {
-            let name = match need("UserName") {
-                Ok(n) => n,
-                Err(r) => return r,
-            };
-            match d.user(name) {
-                Some(u) => json!({"User": user_json(u, now, true)}),
-                None => return no_user(name),
+    let group = |n: &str| {
+        d.groups
+            .iter()
+            .find(|g| g.name == n)
+            .ok_or_else(|| missing(format!("The group with name {n} cannot be found.")))
+    };
+    let role = |n: &str| {
+        d.roles
+            .iter()
+            .find(|r| r.name == n)
+            .ok_or_else(|| missing(format!("The role with name {n} cannot be found.")))
+    };
+    let policy = |arn: &str| {
+        find_policy(d, arn, &globals).ok_or_else(|| missing(format!("Policy {arn} does not exist")))
+    };
+    // The (attached, inline) policies of the user, group or role the action names; a
+    // missing name is looked up as "" and not found, as before.
+    type Policies<'a> = (&'a Vec<String>, &'a Vec<(String, String)>);
+    let policies_of = |action: &str| -> Result<Policies<'_>, Reply> {
+        let name = |k: &str| req.q(k).unwrap_or("");
+        Ok(if action.contains("User") {
+            let u = user(name("UserName"))?;
+            (&u.attached, &u.inline)
+        } else if action.contains("Group") {
+            let g = group(name("GroupName"))?;
+            (&g.attached, &g.inline)
+        } else {
+            let r = role(name("RoleName"))?;
+            (&r.attached, &r.inline)
+        })
+    };
+    let answer = || -> Result<Value, Reply> {
+        Ok(match action.as_str() {
+            "ListUsers" => {
+                let mut users: Vec<&User> = d.users.iter().collect();
+                users.sort_by(|a, b| a.name.cmp(&b.name));
+                listed(
+                    &users,
+                    |u| u.name.as_str(),
+                    |u| user_json(u, now, false),
+                    &p,
+                    "Users",
+                )
             }
-        }
-        "ListGroups" => {
-            let mut groups: Vec<_> = d.groups.iter().collect();
-            groups.sort_by(|a, b| a.name.cmp(&b.name));
-            listed(
-                &groups,
-                |g| g.name.as_str(),
-                |g| json!({"Arn": g.arn, "CreateDate": iso(g.created), "GroupId": g.id, "GroupName": g.name, "Path": "/"}),
-                &p,
-                "Groups",
-            )
-        }
-        "GetGroup" => {
-            let name = match need("GroupName") {
-                Ok(n) => n,
-                Err(r) => return r,
-            };
-            let Some(g) = d.groups.iter().find(|g| g.name == name) else {
-                return err(
-                    sim,
-                    StatusCode::NOT_FOUND,
-                    "NoSuchEntity",
-                    &format!("The group with name {name} cannot be found."),
+            "GetUser" => json!({"User": user_json(user(need("UserName")?)?, now, true)}),
+            "ListGroups" => {
+                let mut groups: Vec<&Group> = d.groups.iter().collect();
+                groups.sort_by(|a, b| a.name.cmp(&b.name));
+                listed(&groups, |g| g.name.as_str(), group_json, &p, "Groups")
+            }
+            "GetGroup" => {
+                let name = need("GroupName")?;
+                let g = group(name)?;
+                let members: Vec<&User> = d
+                    .users
+                    .iter()
+                    .filter(|u| u.groups.iter().any(|x| x == name))
+                    .collect();
+                let mut v = listed(
+                    &members,
+                    |u| u.name.as_str(),
+                    |u| user_json(u, now, false),
+                    &p,
+                    "Users",
                 );
-            };
-            let members: Vec<&User> = d
-                .users
-                .iter()
-                .filter(|u| u.groups.iter().any(|x| x == name))
-                .collect();
-            let mut v = listed(
-                &members,
-                |u| u.name.as_str(),
-                |u| user_json(u, now, false),
-                &p,
-                "Users",
-            );
-            v["Group"] = json!({"Arn": g.arn, "CreateDate": iso(g.created), "GroupId": g.id, "GroupName": g.name, "Path": "/"});
-            v
-        }
-        "ListGroupsForUser" => {
-            let name = match need("UserName") {
-                Ok(n) => n,
-                Err(r) => return r,
-            };
-            let Some(u) = d.user(name) else {
-                return no_user(name);
-            };
-            let groups: Vec<_> = d
-                .groups
-                .iter()
-                .filter(|g| u.groups.contains(&g.name))
-                .collect();
-            listed(
-                &groups,
-                |g| g.name.as_str(),
-                |g| json!({"Arn": g.arn, "CreateDate": iso(g.created), "GroupId": g.id, "GroupName": g.name, "Path": "/"}),
-                &p,
-                "Groups",
-            )
-        }
-        "ListRoles" => {
-            let mut roles: Vec<_> = d.roles.iter().collect();
-            roles.sort_by(|a, b| a.name.cmp(&b.name));
-            listed(&roles, |r| r.name.as_str(), role_json, &p, "Roles")
-        }
-        "GetRole" => {
-            let name = match need("RoleName") {
-                Ok(n) => n,
-                Err(r) => return r,
-            };
-            match d.roles.iter().find(|r| r.name == name) {
-                Some(r) => json!({"Role": role_json(&r)}),
-                None => {
-                    return err(
-                        sim,
-                        StatusCode::NOT_FOUND,
-                        "NoSuchEntity",
-                        &format!("The role with name {name} cannot be found."),
-                    );
+                v["Group"] = group_json(&g);
+                v
+            }
+            "ListGroupsForUser" => {
+                let u = user(need("UserName")?)?;
+                let groups: Vec<&Group> = d
+                    .groups
+                    .iter()
+                    .filter(|g| u.groups.contains(&g.name))
+                    .collect();
+                listed(&groups, |g| g.name.as_str(), group_json, &p, "Groups")
+            }
+            "ListRoles" => {
+                let mut roles: Vec<_> = d.roles.iter().collect();
+                roles.sort_by(|a, b| a.name.cmp(&b.name));
+                listed(&roles, |r| r.name.as_str(), role_json, &p, "Roles")
+            }
+            "GetRole" => json!({"Role": role_json(&role(need("RoleName")?)?)}),
+            "ListPolicies" => {
+                let scope = param("Scope").or(param("PolicyScope")).unwrap_or("All");
+                let only_attached =
+                    param("OnlyAttached").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+                let mut all: Vec<&Policy> = Vec::new();
+                if scope != "Local" {
+                    all.extend(globals.iter());
                 }
-            }
-        }
-        "ListPolicies" => {
-            let scope = param("Scope").or(param("PolicyScope")).unwrap_or("All");
-            let only_attached =
-                param("OnlyAttached").is_some_and(|v| v.eq_ignore_ascii_case("true"));
-            let mut all: Vec<&Policy> = Vec::new();
-            if scope != "Local" {
-                all.extend(globals.iter());
-            }
-            if scope != "AWS" {
-                all.extend(d.policies.iter());
-            }
-            let all: Vec<&Policy> = all
-                .into_iter()
-                .filter(|p| !only_attached || d.attachment_count(&p.arn) > 0)
-                .collect();
-            let mut all = all;
-            all.sort_by(|a, b| a.name.cmp(&b.name));
-            listed(
-                &all,
-                |x| x.name.as_str(),
-                |x| policy_json(x, d.attachment_count(&x.arn)),
-                &p,
-                "Policies",
-            )
-        }
-        "GetPolicy" => {
-            let arn = match need("PolicyArn") {
-                Ok(n) => n,
-                Err(r) => return r,
-            };
-            match find_policy(d, arn, &globals) {
-                Some(x) => json!({"Policy": policy_json(x, d.attachment_count(&x.arn))}),
-                None => {
-                    return err(
-                        sim,
-                        StatusCode::NOT_FOUND,
-                        "NoSuchEntity",
-                        &format!("Policy {arn} does not exist"),
-                    );
+                if scope != "AWS" {
+                    all.extend(d.policies.iter());
                 }
+                all.retain(|p| !only_attached || d.attachment_count(&p.arn) > 0);
+                all.sort_by(|a, b| a.name.cmp(&b.name));
+                listed(
+                    &all,
+                    |x| x.name.as_str(),
+                    |x| policy_json(x, d.attachment_count(&x.arn)),
+                    &p,
+                    "Policies",
+                )
             }
-        }
-        "ListPolicyVersions" => {
-            let arn = match need("PolicyArn") {
-                Ok(n) => n,
-                Err(r) => return r,
-            };
-            let Some(x) = find_policy(d, arn, &globals) else {
-                return err(
-                    sim,
-                    StatusCode::NOT_FOUND,
-                    "NoSuchEntity",
-                    &format!("Policy {arn} does not exist"),
-                );
-            };
-            let default = x.default_version().0.clone();
-            listed(
-                &x.versions,
-                |v| v.0.as_str(),
-                |v| json!({"VersionId": v.0, "IsDefaultVersion": v.0 == default, "CreateDate": iso(v.2)}),
-                &p,
-                "Versions",
-            )
-        }
-        "GetPolicyVersion" => {
-            let arn = match need("PolicyArn") {
-                Ok(n) => n,
-                Err(r) => return r,
-            };
-            let vid = match need("VersionId") {
-                Ok(n) => n,
-                Err(r) => return r,
-            };
-            let Some(x) = find_policy(d, arn, &globals) else {
-                return err(
-                    sim,
-                    StatusCode::NOT_FOUND,
-                    "NoSuchEntity",
-                    &format!("Policy {arn} does not exist"),
-                );
-            };
-            let default = x.default_version().0.clone();
-            match x.versions.iter().find(|v| v.0 == vid) {
-                Some(v) => {
-                    json!({"PolicyVersion": {"Document": percent_encode(&v.1), "VersionId": v.0, "IsDefaultVersion": v.0 == default, "CreateDate": iso(v.2)}})
-                }
-                None => {
-                    return err(
-                        sim,
-                        StatusCode::NOT_FOUND,
-                        "NoSuchEntity",
-                        &format!("Policy {arn} version {vid} does not exist"),
-                    );
-                }
+            "GetPolicy" => {
+                let x = policy(need("PolicyArn")?)?;
+                json!({"Policy": policy_json(x, d.attachment_count(&x.arn))})
             }
-        }
-        "ListAttachedUserPolicies" | "ListAttachedGroupPolicies" | "ListAttachedRolePolicies" => {
-            let (key, attached) = match attached_of(d, &action, req) {
-                Ok(x) => x,
-                Err(msg) => return err(sim, StatusCode::NOT_FOUND, "NoSuchEntity", &msg),
-            };
-            let _ = key;
-            let items: Vec<(String, String)> = attached
-                .iter()
-                .map(|arn| {
-                    (
-                        find_policy(d, arn, &globals)
-                            .map(|x| x.name.clone())
-                            .unwrap_or_default(),
-                        arn.clone(),
-                    )
+            "ListPolicyVersions" => {
+                let x = policy(need("PolicyArn")?)?;
+                let default = x.default_version().0.clone();
+                listed(
+                    &x.versions,
+                    |v| v.0.as_str(),
+                    |v| json!({"VersionId": v.0, "IsDefaultVersion": v.0 == default, "CreateDate": iso(v.2)}),
+                    &p,
+                    "Versions",
+                )
+            }
+            "GetPolicyVersion" => {
+                let arn = need("PolicyArn")?;
+                let vid = need("VersionId")?;
+                let x = policy(arn)?;
+                let default = x.default_version().0.clone();
+                let v =
+                    x.versions.iter().find(|v| v.0 == vid).ok_or_else(|| {
+                        missing(format!("Policy {arn} version {vid} does not exist"))
+                    })?;
+                json!({"PolicyVersion": {"Document": percent_encode(&v.1), "VersionId": v.0, "IsDefaultVersion": v.0 == default, "CreateDate": iso(v.2)}})
+            }
+            "ListAttachedUserPolicies"
+            | "ListAttachedGroupPolicies"
+            | "ListAttachedRolePolicies" => {
+                let (attached, _) = policies_of(&action)?;
+                let items: Vec<(String, String)> = attached
+                    .iter()
+                    .map(|arn| {
+                        (
+                            find_policy(d, arn, &globals)
+                                .map(|x| x.name.clone())
+                                .unwrap_or_default(),
+                            arn.clone(),
+                        )
+                    })
+                    .collect();
+                listed(
+                    &items,
+                    |x| x.0.as_str(),
+                    |x| json!({"PolicyName": x.0, "PolicyArn": x.1}),
+                    &p,
+                    "AttachedPolicies",
+                )
+            }
+            "ListUserPolicies" | "ListGroupPolicies" | "ListRolePolicies" => {
+                let (_, inline) = policies_of(&action)?;
+                let names: Vec<String> = inline.iter().map(|(n, _)| n.clone()).collect();
+                listed(&names, |n| n.as_str(), |n| json!(n), &p, "PolicyNames")
+            }
+            "GetUserPolicy" | "GetGroupPolicy" | "GetRolePolicy" => {
+                let pname = need("PolicyName")?;
+                let (_, inline) = policies_of(&action)?;
+                let (_, doc) = inline
+                    .iter()
+                    .find(|(n, _)| n == pname)
+                    .ok_or_else(|| missing(format!("The policy {pname} cannot be found.")))?;
+                let mut v = json!({"PolicyName": pname, "PolicyDocument": percent_encode(doc)});
+                for k in ["UserName", "GroupName", "RoleName"] {
+                    if let Some(x) = param(k) {
+                        v[k] = json!(x);
+                    }
+                }
+                v
+            }
+            "ListAccessKeys" => {
+                let u = user(need("UserName")?)?;
+                listed(
+                    &u.keys,
+                    |k| k.id.as_str(),
+                    |k| json!({"AccessKeyId": k.id, "CreateDate": iso(k.created), "Status": if k.active { "Active" } else { "Inactive" }, "UserName": u.name}),
+                    &p,
+                    "AccessKeyMetadata",
+                )
+            }
+            "GetAccessKeyLastUsed" => {
+                let id = need("AccessKeyId")?;
+                let (u, k) = d
+                    .users
+                    .iter()
+                    .find_map(|u| u.keys.iter().find(|k| k.id == id).map(|k| (u, k)))
+                    .ok_or_else(|| missing(format!("The access key {id} cannot be found.")))?;
+                let last = match k.last_used.last(now) {
+                    Some(t) => {
+                        json!({"LastUsedDate": iso(t), "ServiceName": k.service, "Region": "us-east-1"})
+                    }
+                    None => json!({"ServiceName": "N/A", "Region": "N/A"}),
+                };
+                json!({"UserName": u.name, "AccessKeyLastUsed": last})
+            }
+            "ListUserTags" => {
+                json!({"Tags": tags(&user(need("UserName")?)?.tags), "IsTruncated": false})
+            }
+            "ListRoleTags" => {
+                json!({"Tags": tags(&role(need("RoleName")?)?.tags), "IsTruncated": false})
+            }
+            "ListEntitiesForPolicy" => {
+                let arn = need("PolicyArn")?;
+                policy(arn)?;
+                let has = |v: &[String]| v.iter().any(|a| a == arn);
+                json!({
+                    "PolicyUsers": d.users.iter().filter(|u| has(&u.attached)).map(|u| json!({"UserName": u.name, "UserId": u.id})).collect::<Vec<_>>(),
+                    "PolicyGroups": d.groups.iter().filter(|g| has(&g.attached)).map(|g| json!({"GroupName": g.name, "GroupId": g.id})).collect::<Vec<_>>(),
+                    "PolicyRoles": d.roles.iter().filter(|r| has(&r.attached)).map(|r| json!({"RoleName": r.name, "RoleId": r.id})).collect::<Vec<_>>(),
+                    "IsTruncated": false,
                 })
-                .collect();
-            listed(
-                &items,
-                |x| x.0.as_str(),
-                |x| json!({"PolicyName": x.0, "PolicyArn": x.1}),
-                &p,
-                "AttachedPolicies",
-            )
-        }
-        "ListUserPolicies" | "ListGroupPolicies" | "ListRolePolicies" => {
-            let inline = match inline_of(d, &action, req) {
-                Ok(x) => x,
-                Err(msg) => return err(sim, StatusCode::NOT_FOUND, "NoSuchEntity", &msg),
-            };
-            let names: Vec<String> = inline.iter().map(|(n, _)| n.clone()).collect();
-            listed(&names, |n| n.as_str(), |n| json!(n), &p, "PolicyNames")
-        }
-        "GetUserPolicy" | "GetGroupPolicy" | "GetRolePolicy" => {
-            let pname = match need("PolicyName") {
-                Ok(n) => n,
-                Err(r) => return r,
-            };
-            let inline = match inline_of(d, &action, req) {
-                Ok(x) => x,
-                Err(msg) => return err(sim, StatusCode::NOT_FOUND, "NoSuchEntity", &msg),
-            };
-            let Some((_, doc)) = inline.iter().find(|(n, _)| n == pname) else {
-                return err(
-                    sim,
-                    StatusCode::NOT_FOUND,
-                    "NoSuchEntity",
-                    &format!("The policy {pname} cannot be found."),
-                );
-            };
-            let mut v = json!({"PolicyName": pname, "PolicyDocument": percent_encode(doc)});
-            for k in ["UserName", "GroupName", "RoleName"] {
-                if let Some(x) = param(k) {
-                    v[k] = json!(x);
-                }
             }
-            v
-        }
-        "ListAccessKeys" => {
-            let name = match need("UserName") {
-                Ok(n) => n,
-                Err(r) => return r,
-            };
-            let Some(u) = d.user(name) else {
-                return no_user(name);
-            };
-            listed(
-                &u.keys,
-                |k| k.id.as_str(),
-                |k| json!({"AccessKeyId": k.id, "CreateDate": iso(k.created), "Status": if k.active { "Active" } else { "Inactive" }, "UserName": u.name}),
-                &p,
-                "AccessKeyMetadata",
-            )
-        }
-        "GetAccessKeyLastUsed" => {
-            let id = match need("AccessKeyId") {
-                Ok(n) => n,
-                Err(r) => return r,
-            };
-            let Some((u, k)) = d
-                .users
-                .iter()
-                .find_map(|u| u.keys.iter().find(|k| k.id == id).map(|k| (u, k)))
-            else {
-                return err(
+            other => {
+                return Err(err(
                     sim,
-                    StatusCode::NOT_FOUND,
-                    "NoSuchEntity",
-                    &format!("The access key {id} cannot be found."),
-                );
-            };
-            let last = match k.last_used.last(now) {
-                Some(t) => {
-                    json!({"LastUsedDate": iso(t), "ServiceName": k.service, "Region": "us-east-1"})
-                }
-                None => json!({"ServiceName": "N/A", "Region": "N/A"}),
-            };
-            json!({"UserName": u.name, "AccessKeyLastUsed": last})
-        }
-        "ListUserTags" => {
-            let name = match need("UserName") {
-                Ok(n) => n,
-                Err(r) => return r,
-            };
-            let Some(u) = d.user(name) else {
-                return no_user(name);
-            };
-            json!({"Tags": tags(&u.tags), "IsTruncated": false})
-        }
-        "ListRoleTags" => {
-            let name = match need("RoleName") {
-                Ok(n) => n,
-                Err(r) => return r,
-            };
-            match d.roles.iter().find(|r| r.name == name) {
-                Some(r) => json!({"Tags": tags(&r.tags), "IsTruncated": false}),
-                None => {
-                    return err(
-                        sim,
-                        StatusCode::NOT_FOUND,
-                        "NoSuchEntity",
-                        &format!("The role with name {name} cannot be found."),
-                    );
-                }
+                    StatusCode::BAD_REQUEST,
+                    "InvalidAction",
+                    &format!(
+                        "The action {other} is not valid for this endpoint (the simulator serves the read actions)"
+                    ),
+                ));
             }
-        }
-        "ListEntitiesForPolicy" => {
-            let arn = match need("PolicyArn") {
-                Ok(n) => n,
-                Err(r) => return r,
-            };
-            if find_policy(d, arn, &globals).is_none() {
-                return err(
-                    sim,
-                    StatusCode::NOT_FOUND,
-                    "NoSuchEntity",
-                    &format!("Policy {arn} does not exist"),
-                );
-            }
-            let has = |v: &[String]| v.iter().any(|a| a == arn);
-            json!({
-                "PolicyUsers": d.users.iter().filter(|u| has(&u.attached)).map(|u| json!({"UserName": u.name, "UserId": u.id})).collect::<Vec<_>>(),
-                "PolicyGroups": d.groups.iter().filter(|g| has(&g.attached)).map(|g| json!({"GroupName": g.name, "GroupId": g.id})).collect::<Vec<_>>(),
-                "PolicyRoles": d.roles.iter().filter(|r| has(&r.attached)).map(|r| json!({"RoleName": r.name, "RoleId": r.id})).collect::<Vec<_>>(),
-                "IsTruncated": false,
-            })
-        }
-        other => {
-            return err(
-                sim,
-                StatusCode::BAD_REQUEST,
-                "InvalidAction",
-                &format!(
-                    "The action {other} is not valid for this endpoint (the simulator serves the read actions)"
-                ),
-            );
-        }
+        })
+    };
+    let result = match answer() {
+        Ok(v) => v,
+        Err(reply) => return reply,
     };
     drop(m);
     ok(sim, &action, result)
+}
+
+fn group_json(g: &&Group) -> Value {
+    json!({"Arn": g.arn, "CreateDate": iso(g.created), "GroupId": g.id, "GroupName": g.name, "Path": "/"})
 }
 
 fn role_json(r: &&crate::model::iam::Role) -> Value {
@@ -562,64 +436,6 @@ fn role_json(r: &&crate::model::iam::Role) -> Value {
         "RoleName": r.name,
         "Tags": tags(&r.tags),
     })
-}
-
-type Named<'a> = (&'static str, &'a Vec<String>);
-
-fn attached_of<'a>(d: &'a Domain, action: &str, req: &Req) -> Result<Named<'a>, String> {
-    let entity = |k: &str| req.q(k).unwrap_or("").to_owned();
-    match action {
-        "ListAttachedUserPolicies" => {
-            let n = entity("UserName");
-            d.user(&n)
-                .map(|u| ("user", &u.attached))
-                .ok_or(format!("The user with name {n} cannot be found."))
-        }
-        "ListAttachedGroupPolicies" => {
-            let n = entity("GroupName");
-            d.groups
-                .iter()
-                .find(|g| g.name == n)
-                .map(|g| ("group", &g.attached))
-                .ok_or(format!("The group with name {n} cannot be found."))
-        }
-        _ => {
-            let n = entity("RoleName");
-            d.roles
-                .iter()
-                .find(|r| r.name == n)
-                .map(|r| ("role", &r.attached))
-                .ok_or(format!("The role with name {n} cannot be found."))
-        }
-    }
-}
-
-fn inline_of<'a>(
-    d: &'a Domain,
-    action: &str,
-    req: &Req,
-) -> Result<&'a Vec<(String, String)>, String> {
-    let entity = |k: &str| req.q(k).unwrap_or("").to_owned();
-    if action.contains("User") {
-        let n = entity("UserName");
-        d.user(&n)
-            .map(|u| &u.inline)
-            .ok_or(format!("The user with name {n} cannot be found."))
-    } else if action.contains("Group") {
-        let n = entity("GroupName");
-        d.groups
-            .iter()
-            .find(|g| g.name == n)
-            .map(|g| &g.inline)
-            .ok_or(format!("The group with name {n} cannot be found."))
-    } else {
-        let n = entity("RoleName");
-        d.roles
-            .iter()
-            .find(|r| r.name == n)
-            .map(|r| &r.inline)
-            .ok_or(format!("The role with name {n} cannot be found."))
-    }
 }
 
 /// `POST /sts?Action=GetFederationToken|AssumeRole`: temporary credentials.
