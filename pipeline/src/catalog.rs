@@ -34,6 +34,30 @@ pub struct CatalogEntry {
     pub source: &'static str,
 }
 
+/// A catalog entry emitted by default.
+pub const fn entry(
+    desc: MetricDesc<'static>,
+    instrument: Instrument,
+    attributes: &'static [&'static str],
+    source: &'static str,
+) -> CatalogEntry {
+    CatalogEntry {
+        desc,
+        instrument,
+        attributes,
+        enabled: true,
+        source,
+    }
+}
+
+/// Declares `pub const $id: MetricDesc` for a catalog.
+#[macro_export]
+macro_rules! metric {
+    ($id:ident, $name:literal, $unit:literal, $desc:literal) => {
+        pub const $id: $crate::MetricDesc<'static> = $crate::MetricDesc::new($name, $unit, $desc);
+    };
+}
+
 /// A metric a seed document asks for that no available source can supply: listed with
 /// the reason, never emitted with a made-up value.
 #[derive(Debug, Clone, Copy)]

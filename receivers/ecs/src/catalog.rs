@@ -2,13 +2,8 @@
 //! client's own figures). docs/metrics.md is generated from it.
 
 use pipeline::MetricDesc;
-use pipeline::catalog::{Catalog, CatalogEntry, Instrument, Unavailable};
-
-macro_rules! metric {
-    ($id:ident, $name:literal, $unit:literal, $desc:literal) => {
-        pub const $id: MetricDesc<'static> = MetricDesc::new($name, $unit, $desc);
-    };
-}
+use pipeline::catalog::{Catalog, CatalogEntry, Instrument, Unavailable, entry};
+use pipeline::metric;
 
 // Cluster (local VDC): /dashboard/zones/localzone, /vdc/nodes, /object/capacity, /vdc/alerts.
 metric!(
@@ -361,21 +356,6 @@ metric!(
     "",
     "1 while the endpoint's circuit breaker refuses calls"
 );
-
-const fn entry(
-    desc: MetricDesc<'static>,
-    instrument: Instrument,
-    attributes: &'static [&'static str],
-    source: &'static str,
-) -> CatalogEntry {
-    CatalogEntry {
-        desc,
-        instrument,
-        attributes,
-        enabled: true,
-        source,
-    }
-}
 
 use Instrument::{Counter, Gauge, Histogram};
 

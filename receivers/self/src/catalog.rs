@@ -1,11 +1,5 @@
-use pipeline::MetricDesc;
-use pipeline::catalog::{Catalog, CatalogEntry, Instrument};
-
-macro_rules! metric {
-    ($id:ident, $name:literal, $unit:literal, $desc:literal) => {
-        pub const $id: MetricDesc<'static> = MetricDesc::new($name, $unit, $desc);
-    };
-}
+use pipeline::catalog::{Catalog, Instrument, entry};
+use pipeline::metric;
 
 metric!(
     BUILD_INFO,
@@ -151,21 +145,6 @@ metric!(
     "{series}",
     "Series refused by the per-metric cardinality limit"
 );
-
-const fn entry(
-    desc: MetricDesc<'static>,
-    instrument: Instrument,
-    attributes: &'static [&'static str],
-    source: &'static str,
-) -> CatalogEntry {
-    CatalogEntry {
-        desc,
-        instrument,
-        attributes,
-        enabled: true,
-        source,
-    }
-}
 
 const PROCESS: &str = "the agent's process (sysinfo, /proc)";
 const SCHEDULER: &str = "the agent's scheduler";
