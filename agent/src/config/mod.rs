@@ -390,6 +390,40 @@ fn pipeline_kind(id: &str) -> &str {
     id.split('/').next().unwrap_or(id)
 }
 
+/// Decodes a section of `type[/name]` components. `decode_kind` is called only for the
+/// types in `kinds` (which must list its arms); an unknown type is a problem naming them.
+fn components<T>(
+    what: &str,
+    section: serde_json::Map<String, Value>,
+    kinds: &[&str],
+    problems: &mut Problems,
+    decode_kind: impl Fn(&str, &Value, &str, &mut Problems) -> Option<T>,
+) -> BTreeMap<String, T> {
+    let mut out = BTreeMap::new();
+    for (id, v) in section {
+        let path = join(&format!("{what}s"), &id);
+        let cid = match ComponentId::parse(&id) {
+            Ok(c) => c,
+            Err(e) => {
+                problems.push(path, e);
+                continue;
+            }
+        };
+        let kind = cid.kind.as_str();
+        if !kinds.contains(&kind) {
+            problems.push(
+                path,
+                format!("unknown {what} type {kind:?} (known: {})", kinds.join(", ")),
+            );
+            continue;
+        }
+        if let Some(c) = decode_kind(kind, &v, &path, problems) {
+            out.insert(id, c);
+        }
+    }
+    out
+}
+
 /// Deserializes one component, collecting every unknown key and the first type error with
 /// their paths, then runs the component's own checks.
 fn decode<T: DeserializeOwned + Validate>(
@@ -504,68 +538,32 @@ pub fn from_yaml(
         }
     };
 
-    let mut receivers = BTreeMap::new();
-    for (id, v) in section("receivers", &mut problems) {
-        let path = join("receivers", &id);
-        let cid = match ComponentId::parse(&id) {
-            Ok(c) => c,
-            Err(e) => {
-                problems.push(path, e);
-                continue;
+    let receivers = components(
+        "receiver",
+        section("receivers", &mut problems),
+        ReceiverConfig::KINDS,
+        &mut problems,
+        |kind, v, path, problems| match kind {
+            "self" => decode::<SelfConfig>(v, path, problems).map(ReceiverConfig::SelfTelemetry),
+            "ecs" => {
+                decode::<EcsConfig>(v, path, problems).map(|c| ReceiverConfig::Ecs(Box::new(c)))
             }
-        };
-        let cfg = match cid.kind.as_str() {
-            "self" => {
-                decode::<SelfConfig>(&v, &path, &mut problems).map(ReceiverConfig::SelfTelemetry)
-            }
-            "ecs" => decode::<EcsConfig>(&v, &path, &mut problems)
-                .map(|c| ReceiverConfig::Ecs(Box::new(c))),
-            other => {
-                problems.push(
-                    path,
-                    format!(
-                        "unknown receiver type {other:?} (known: {})",
-                        ReceiverConfig::KINDS.join(", ")
-                    ),
-                );
-                None
-            }
-        };
-        if let Some(c) = cfg {
-            receivers.insert(id, c);
-        }
-    }
-
-    let mut exporters = BTreeMap::new();
-    for (id, v) in section("exporters", &mut problems) {
-        let path = join("exporters", &id);
-        let cid = match ComponentId::parse(&id) {
-            Ok(c) => c,
-            Err(e) => {
-                problems.push(path, e);
-                continue;
-            }
-        };
-        let cfg = match cid.kind.as_str() {
+            _ => None,
+        },
+    );
+    let exporters = components(
+        "exporter",
+        section("exporters", &mut problems),
+        ExporterConfig::KINDS,
+        &mut problems,
+        |kind, v, path, problems| match kind {
             "prometheus" => {
-                decode::<PrometheusConfig>(&v, &path, &mut problems).map(ExporterConfig::Prometheus)
+                decode::<PrometheusConfig>(v, path, problems).map(ExporterConfig::Prometheus)
             }
-            "otlp" => decode::<OtlpConfig>(&v, &path, &mut problems).map(ExporterConfig::Otlp),
-            other => {
-                problems.push(
-                    path,
-                    format!(
-                        "unknown exporter type {other:?} (known: {})",
-                        ExporterConfig::KINDS.join(", ")
-                    ),
-                );
-                None
-            }
-        };
-        if let Some(c) = cfg {
-            exporters.insert(id, c);
-        }
-    }
+            "otlp" => decode::<OtlpConfig>(v, path, problems).map(ExporterConfig::Otlp),
+            _ => None,
+        },
+    );
 
     let mut health_check = None;
     for (id, v) in section("extensions", &mut problems) {
