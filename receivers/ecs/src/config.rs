@@ -362,3 +362,15 @@ impl EcsConfig {
         v
     }
 }
+
+/// Every name of a collector's `namespaces` list must be non-empty.
+pub(crate) fn check_namespaces(path: &str, namespaces: &[String], problems: &mut Problems) {
+    for (i, ns) in namespaces.iter().enumerate() {
+        if ns.trim().is_empty() {
+            problems.push(
+                format!("{}[{i}]", join(path, "namespaces")),
+                "empty namespace name",
+            );
+        }
+    }
+}

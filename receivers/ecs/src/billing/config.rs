@@ -194,14 +194,7 @@ impl BillingConfig {
         if self.max_buckets == 0 {
             problems.push(join(path, "max_buckets"), "must be at least 1");
         }
-        for (i, ns) in self.namespaces.iter().enumerate() {
-            if ns.trim().is_empty() {
-                problems.push(
-                    format!("{}[{i}]", join(path, "namespaces")),
-                    "empty namespace name",
-                );
-            }
-        }
+        crate::config::check_namespaces(path, &self.namespaces, problems);
         for (i, t) in self.bucket_tags.iter().enumerate() {
             if t.trim().is_empty() {
                 problems.push(

@@ -156,14 +156,7 @@ impl IamConfig {
                 format!("{t:?} is not key=value (e.g. type=service)"),
             );
         }
-        for (i, ns) in self.namespaces.iter().enumerate() {
-            if ns.trim().is_empty() {
-                problems.push(
-                    format!("{}[{i}]", join(path, "namespaces")),
-                    "empty namespace name",
-                );
-            }
-        }
+        crate::config::check_namespaces(path, &self.namespaces, problems);
         if self.entity_labels == EntityLabels::Hash && self.entity_label_salt.is_none() {
             problems.push(
                 join(path, "entity_label_salt"),
