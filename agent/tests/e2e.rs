@@ -7,7 +7,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use testkit::{
-    Proc, Prometheus, Rotel, TempDir, free_port, http_get, promtool_check_metrics, wait_until,
+    Proc, Prometheus, Rotel, TempDir, free_port, http_get, loopback, promtool_check_metrics,
+    wait_until,
 };
 
 fn agent_config(prom: SocketAddr, health: SocketAddr, otlp: SocketAddr) -> String {
@@ -43,10 +44,6 @@ service:
       exporters: [otlp]
 "#
     )
-}
-
-fn loopback() -> SocketAddr {
-    format!("127.0.0.1:{}", free_port()).parse().unwrap()
 }
 
 #[test]

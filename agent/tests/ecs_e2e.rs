@@ -8,16 +8,13 @@ use std::net::SocketAddr;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use ecs_sim::{ModelConfig, RunningSim, SimConfig, Version};
+use ecs_sim::{RunningSim, SimConfig, Version};
 use testkit::{
-    Proc, Prometheus, Rotel, TempDir, free_port, http_get, promtool_check_metrics, wait_until,
+    Proc, Prometheus, Rotel, TempDir, free_port, http_get, loopback, promtool_check_metrics,
+    wait_until,
 };
 
 const USER: &str = "emcmonitor";
-
-fn loopback() -> SocketAddr {
-    format!("127.0.0.1:{}", free_port()).parse().unwrap()
-}
 
 fn spawn_agent(cfg: &std::path::Path, health: SocketAddr) -> Proc {
     let agent = Proc::spawn(
@@ -61,14 +58,7 @@ fn setup_with(
         .enable_all()
         .build()
         .unwrap();
-    let mut sc = SimConfig {
-        model: ModelConfig {
-            version,
-            ..ModelConfig::small()
-        },
-        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        ..SimConfig::default()
-    };
+    let mut sc = SimConfig::small(version);
     sim_cfg(&mut sc);
     let sim = rt.block_on(ecs_sim::start(sc)).unwrap();
     let dir = TempDir::new("ecs-e2e");

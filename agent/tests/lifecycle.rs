@@ -5,11 +5,7 @@ use std::net::SocketAddr;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use testkit::{Proc, TempDir, free_port, http_get, wait_until};
-
-fn loopback() -> SocketAddr {
-    format!("127.0.0.1:{}", free_port()).parse().unwrap()
-}
+use testkit::{Proc, TempDir, http_get, loopback, wait_until};
 
 /// An agent whose OTLP exporter points at a port where nobody listens.
 fn start_with_dead_collector(shutdown_timeout: &str) -> (Proc, SocketAddr, SocketAddr, TempDir) {

@@ -80,6 +80,20 @@ impl Default for SimConfig {
     }
 }
 
+impl SimConfig {
+    /// The small model of `version` on a free loopback port: what tests start.
+    pub fn small(version: Version) -> Self {
+        Self {
+            model: ModelConfig {
+                version,
+                ..ModelConfig::small()
+            },
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            ..Self::default()
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
     #[error("cannot listen on {addr}: {source}")]

@@ -9,6 +9,11 @@ use ecs_sim::{FaultConfig, FaultRule, SessionConfig, SimConfig, Version};
 use reqwest::Method;
 use support::{Client, start, start_with};
 
+/// The body of a GET on a node's own port.
+async fn get_text(http: &reqwest::Client, url: String) -> String {
+    http.get(url).send().await.unwrap().text().await.unwrap()
+}
+
 fn token_of(r: &support::Resp) -> String {
     r.headers["x-sds-auth-token"].to_str().unwrap().to_owned()
 }
@@ -126,38 +131,17 @@ async fn node_ports_serve_dt_stats_and_ping_at_the_mgmt_ip() {
     let nodes = c.get_json("/vdc/nodes").await;
     let ip = nodes["node"][1]["mgmt_ip"].as_str().unwrap().to_owned();
     let http = support::plain_client(Duration::from_secs(5));
-    let dt = http
-        .get(format!("http://{ip}:9101/stats/dt/DTInitStat"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let dt = get_text(&http, format!("http://{ip}:9101/stats/dt/DTInitStat")).await;
     let total = sim.model().nodes[1].dt_total;
     assert!(
         dt.contains(&format!("<total_dt_num>{total}.0</total_dt_num>")),
         "3.5 writes floats: {dt}"
     );
     assert!(dt.contains("<unready_dt_num>0.0</unready_dt_num>"), "{dt}");
-    let ping = http
-        .get(format!("http://{ip}:9020/?ping"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let ping = get_text(&http, format!("http://{ip}:9020/?ping")).await;
     assert!(ping.contains("<Name>LOAD_FACTOR</Name><Value>"), "{ping}");
     assert!(ping.contains("MAINTENANCE_MODE"), "{ping}");
-    let lf_only = http
-        .get(format!("http://{ip}:9020/?ping&item=load-factor"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let lf_only = get_text(&http, format!("http://{ip}:9020/?ping&item=load-factor")).await;
     assert!(!lf_only.contains("MAINTENANCE_MODE"), "{lf_only}");
 }
 
@@ -196,17 +180,11 @@ async fn a_node_down_refuses_its_ports_and_shows_bad_unready_tables_show_per_typ
     assert!(down.is_err(), "a down node answered");
     let z = c.get_json("/dashboard/zones/localzone").await;
     assert_eq!(z["numBadNodes"], "1");
-    let n0 = http
-        .get(format!(
-            "http://{}:9101/stats/dt/DTInitStat",
-            sim.node_ips[0]
-        ))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let n0 = get_text(
+        &http,
+        format!("http://{}:9101/stats/dt/DTInitStat", sim.node_ips[0]),
+    )
+    .await;
     assert!(n0.contains("<unready_dt_num>30</unready_dt_num>"), "{n0}");
     assert_eq!(n0.matches("<entry>").count(), 3, "{n0}");
 }

@@ -31,6 +31,11 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A loopback address whose port was free a moment ago.
+pub fn loopback() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], free_port()))
+}
+
 /// True once something accepts connections on `addr`.
 pub fn listening(addr: SocketAddr) -> bool {
     TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()

@@ -7,7 +7,7 @@ pub mod xml;
 
 use std::sync::Arc;
 
-use ecs_sim::{ModelConfig, RunningSim, SimConfig, Version};
+use ecs_sim::{RunningSim, SimConfig, Version};
 use rustls_pki_types::pem::PemObject;
 use serde_json::Value;
 
@@ -68,15 +68,7 @@ pub fn tls_client_timeout(ca_pem: Option<&str>, timeout: std::time::Duration) ->
 }
 
 pub async fn start(version: Version) -> RunningSim {
-    start_with(SimConfig {
-        model: ModelConfig {
-            version,
-            ..ModelConfig::small()
-        },
-        listen: "127.0.0.1:0".parse().unwrap(),
-        ..SimConfig::default()
-    })
-    .await
+    start_with(SimConfig::small(version)).await
 }
 
 pub async fn start_with(cfg: SimConfig) -> RunningSim {

@@ -2,11 +2,10 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use ecs_sim::{ModelConfig, RunningSim, SimConfig, Version};
+use ecs_sim::{RunningSim, SimConfig, Version};
 use pipeline::otlp::common::v1::any_value::Value as AnyValue;
 use pipeline::otlp::metrics::v1::{metric::Data, number_data_point};
 use pipeline::{Receiver, ReceiverError, ScrapeContext, Snapshot};
@@ -24,14 +23,7 @@ pub struct Env {
 
 /// A small simulated cluster of `version`, over HTTPS with its own certificate.
 pub async fn start(version: Version, tweak: impl FnOnce(&mut SimConfig)) -> Env {
-    let mut sc = SimConfig {
-        model: ModelConfig {
-            version,
-            ..ModelConfig::small()
-        },
-        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        ..SimConfig::default()
-    };
+    let mut sc = SimConfig::small(version);
     tweak(&mut sc);
     let sim = ecs_sim::start(sc).await.expect("simulator starts");
     let dir = TempDir::new("ecs-receiver-test");
