@@ -2,6 +2,7 @@
 //! memory is not counted), its admin endpoint, and running a collector the way the
 //! scheduler does.
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -11,6 +12,42 @@ use pipeline::{Receiver, ScrapeContext, Snapshot};
 use receiver_ecs::{Collector, EcsConfig};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
+
+/// Runs the simulator next to this binary (or `$ECS_SIM`) with `args`; returns it and
+/// the base URL its first line announces.
+pub fn spawn_sim(args: &[&OsStr]) -> (Child, String) {
+    let bin = std::env::var("ECS_SIM")
+        .ok()
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::current_exe()
+                .ok()
+                .and_then(|p| p.parent().map(|d| d.join("ecs-sim")))
+        })
+        .unwrap_or_else(|| "ecs-sim".into());
+    let mut child = match Command::new(&bin)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) => panic!(
+            "cannot start {}: {e} (build it: cargo build --release -p ecs-sim)",
+            bin.display()
+        ),
+    };
+    let mut line = String::new();
+    if let Some(out) = child.stdout.take() {
+        let _ = BufReader::new(out).read_line(&mut line);
+    }
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("https://") || w.starts_with("http://"))
+        .map(|w| w.trim_end_matches(|c: char| !c.is_ascii_digit()).to_owned())
+        .unwrap_or_else(|| panic!("no URL in the simulator's first line: {line:?}"));
+    (child, base)
+}
 
 /// `ecs-sim --preset large`, over HTTPS with its certificate in a temporary folder.
 pub struct LargeSim {
@@ -29,37 +66,14 @@ impl LargeSim {
             panic!("{}: {e}", dir.display());
         }
         let ca = dir.join("ca.pem");
-        let bin = std::env::var("ECS_SIM")
-            .ok()
-            .map(PathBuf::from)
-            .or_else(|| {
-                std::env::current_exe()
-                    .ok()
-                    .and_then(|p| p.parent().map(|d| d.join("ecs-sim")))
-            })
-            .unwrap_or_else(|| "ecs-sim".into());
-        let mut child = match Command::new(&bin)
-            .args(["--preset", "large", "--listen", "127.0.0.1:0", "--cert-out"])
-            .arg(&ca)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-        {
-            Ok(c) => c,
-            Err(e) => panic!(
-                "cannot start {}: {e} (build it: cargo build --release -p ecs-sim)",
-                bin.display()
-            ),
-        };
-        let mut line = String::new();
-        if let Some(out) = child.stdout.take() {
-            let _ = BufReader::new(out).read_line(&mut line);
-        }
-        let base = line
-            .split_whitespace()
-            .find(|w| w.starts_with("https://"))
-            .map(|w| w.trim_end_matches(|c: char| !c.is_ascii_digit()).to_owned())
-            .unwrap_or_else(|| panic!("no URL in the simulator's first line: {line:?}"));
+        let (child, base) = spawn_sim(&[
+            "--preset".as_ref(),
+            "large".as_ref(),
+            "--listen".as_ref(),
+            "127.0.0.1:0".as_ref(),
+            "--cert-out".as_ref(),
+            ca.as_os_str(),
+        ]);
         let tls = pipeline::tls::load_certs(&ca)
             .ok()
             .and_then(|certs| {

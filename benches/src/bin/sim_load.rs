@@ -8,8 +8,6 @@
 //!
 //! Prints p50 / p99 / max per request kind.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -53,36 +51,14 @@ struct Job {
 
 #[tokio::main]
 async fn main() {
-    let exe = std::env::current_exe()
-        .ok()
-        .and_then(|p| p.parent().map(|d| d.join("ecs-sim")));
-    let sim_bin = std::env::var("ECS_SIM")
-        .ok()
-        .map(std::path::PathBuf::from)
-        .or(exe)
-        .unwrap_or_else(|| "ecs-sim".into());
-    let mut child = match Command::new(&sim_bin)
-        .args(["--preset", "large", "--http", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-    {
-        Ok(c) => c,
-        Err(e) => panic!(
-            "cannot start {}: {e} (build it: cargo build --release -p ecs-sim)",
-            sim_bin.display()
-        ),
-    };
     let started = Instant::now();
-    let mut line = String::new();
-    if let Some(out) = child.stdout.take() {
-        let _ = BufReader::new(out).read_line(&mut line);
-    }
-    let base = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .map(|w| w.trim_end_matches(|c: char| !c.is_ascii_digit()).to_owned())
-        .unwrap_or_else(|| panic!("no URL in the simulator's first line: {line:?}"));
+    let (mut child, base) = benches::ecs::spawn_sim(&[
+        "--preset".as_ref(),
+        "large".as_ref(),
+        "--http".as_ref(),
+        "--listen".as_ref(),
+        "127.0.0.1:0".as_ref(),
+    ]);
     println!(
         "simulator (large preset) up in {:.2}s at {base}",
         started.elapsed().as_secs_f64()
