@@ -7,8 +7,6 @@ use std::collections::{BTreeMap, HashSet};
 use std::hash::BuildHasher;
 use std::sync::Mutex;
 
-use base64::Engine;
-
 pub struct BasicAuth {
     users: BTreeMap<String, String>,
     verified: Mutex<HashSet<u64>>,
@@ -38,7 +36,8 @@ impl BasicAuth {
 
     /// Checks an `Authorization` header value. Blocking (bcrypt): call it off the runtime.
     pub fn check(&self, header: Option<&str>) -> bool {
-        let Some((user, password)) = header.and_then(parse_basic) else {
+        let Some((user, password)) = header.and_then(pipeline::http_server::basic_credentials)
+        else {
             return false;
         };
         let key = self.salt.hash_one((&user, &password));
@@ -67,22 +66,10 @@ impl BasicAuth {
     }
 }
 
-fn parse_basic(header: &str) -> Option<(String, String)> {
-    let (scheme, value) = header.trim().split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(value.trim())
-        .ok()?;
-    let s = String::from_utf8(decoded).ok()?;
-    let (u, p) = s.split_once(':')?;
-    Some((u.to_owned(), p.to_owned()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
 
     fn header(user: &str, pass: &str) -> String {
         format!(

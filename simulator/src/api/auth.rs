@@ -1,6 +1,5 @@
 //! /login, /logout, /user/whoami and /vdc/users/{id}/tokenCount.
 
-use base64::Engine;
 use http::StatusCode;
 use serde_json::json;
 
@@ -9,17 +8,7 @@ use crate::server::{Reply, Req, Sim};
 use crate::sessions::SessionError;
 
 fn basic(req: &Req) -> Option<(String, String)> {
-    let h = req.header("authorization")?;
-    let (scheme, value) = h.trim().split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(value.trim())
-        .ok()?;
-    let s = String::from_utf8(decoded).ok()?;
-    let (u, p) = s.split_once(':')?;
-    Some((u.to_owned(), p.to_owned()))
+    pipeline::http_server::basic_credentials(req.header("authorization")?)
 }
 
 /// `GET /login` with Basic auth → 200 and `X-SDS-AUTH-TOKEN`.
