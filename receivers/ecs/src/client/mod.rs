@@ -675,19 +675,9 @@ impl EcsClient {
                     relogins += 1;
                     tracing::info!(endpoint = %self.base, route = c.route, relogins, "token refused (expired or revoked); logging in again");
                 }
-                Ok(a) if a.status >= 500 => {
-                    self.breaker_record(c.route, false);
-                    let (code, message) = details(&c, &a.body);
-                    break Err(ClientError::Status {
-                        route: c.route.to_owned(),
-                        status: a.status,
-                        code,
-                        message,
-                    });
-                }
                 Ok(a) if a.status >= 400 => {
-                    // The endpoint answered: a client error does not trip the breaker.
-                    self.breaker_record(c.route, true);
+                    // A client error is an answer: only server errors trip the breaker.
+                    self.breaker_record(c.route, a.status < 500);
                     let (code, message) = details(&c, &a.body);
                     break Err(ClientError::Status {
                         route: c.route.to_owned(),
