@@ -13,7 +13,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::catalog::*;
-use crate::client::parse::text;
+use crate::client::parse::{list, text};
 use crate::client::{Call, ClientError, EcsClient};
 use crate::config::EcsConfig;
 
@@ -157,6 +157,32 @@ impl Cluster {
     }
 
     /// Logs out, once, however many collectors share the cluster.
+    /// Hands each entry of `/object/namespaces` to `each`, following `NextMarker`
+    /// (1,000 a page; at most 10,000 pages, against a marker that never ends).
+    pub async fn each_namespace(
+        &self,
+        deadline: Instant,
+        mut each: impl FnMut(&Value),
+    ) -> Result<(), ClientError> {
+        let mut marker: Option<String> = None;
+        for _ in 0..10_000 {
+            let path = match &marker {
+                Some(m) => format!("/object/namespaces?limit=1000&marker={}", crate::percent(m)),
+                None => "/object/namespaces?limit=1000".to_owned(),
+            };
+            let v = self
+                .client
+                .json(Call::get("/object/namespaces", path).until(deadline))
+                .await?;
+            list(&v, "namespace").into_iter().for_each(&mut each);
+            match text(&v["NextMarker"]) {
+                Some(m) if Some(m) != marker.as_deref() => marker = Some(m.to_owned()),
+                _ => break,
+            }
+        }
+        Ok(())
+    }
+
     pub async fn shutdown(&self) {
         if !self.logged_out.swap(true, Ordering::SeqCst) {
             self.client.logout().await;
@@ -217,4 +243,9 @@ impl Cluster {
             time,
         )
     }
+}
+
+/// A namespace entry's name (`name`, else `id`).
+pub fn namespace_name(n: &Value) -> Option<&str> {
+    text(&n["name"]).or(text(&n["id"]))
 }

@@ -209,34 +209,16 @@ impl Dashboard {
             );
         };
         let mut namespaces = Vec::new();
-        let mut marker: Option<String> = None;
-        loop {
-            let path = match &marker {
-                Some(m) => format!("/object/namespaces?limit=1000&marker={}", crate::percent(m)),
-                None => "/object/namespaces?limit=1000".to_owned(),
-            };
-            let v = match self
-                .cluster
-                .client
-                .json(Call::get("/object/namespaces", path).until(deadline))
-                .await
-            {
-                Ok(v) => v,
-                Err(e) => {
-                    warnings.push(format!("{e}; bucket settings not refreshed"));
-                    retry(self);
-                    return;
-                }
-            };
-            namespaces.extend(
-                list(&v, "namespace")
-                    .iter()
-                    .filter_map(|n| text(&n["name"]).or(text(&n["id"])).map(str::to_owned)),
-            );
-            match text(&v["NextMarker"]) {
-                Some(m) if Some(m) != marker.as_deref() => marker = Some(m.to_owned()),
-                _ => break,
-            }
+        let listed = self
+            .cluster
+            .each_namespace(deadline, |n| {
+                namespaces.extend(crate::cluster::namespace_name(n).map(str::to_owned))
+            })
+            .await;
+        if let Err(e) = listed {
+            warnings.push(format!("{e}; bucket settings not refreshed"));
+            retry(self);
+            return;
         }
         let mut tasks = tokio::task::JoinSet::new();
         for ns in namespaces.clone() {

@@ -163,38 +163,22 @@ impl Billing {
         let cl = &self.cluster;
         let mut names = Vec::new();
         let mut quotas = BTreeMap::new();
-        let mut marker: Option<String> = None;
-        for _ in 0..10_000 {
-            let path = match &marker {
-                Some(m) => format!("/object/namespaces?limit=1000&marker={}", crate::percent(m)),
-                None => "/object/namespaces?limit=1000".to_owned(),
-            };
-            let v = match cl
-                .client
-                .json(Call::get("/object/namespaces", path).until(deadline))
-                .await
-            {
-                Ok(v) => v,
-                Err(e) => {
-                    c.warnings
-                        .push(format!("{e}; the last known namespaces are read"));
-                    c.errors.push(e);
-                    return None;
-                }
-            };
-            for n in list(&v, "namespace") {
-                let Some(name) = text(&n["name"]).or(text(&n["id"])) else {
-                    continue;
+        let listed = cl
+            .each_namespace(deadline, |n| {
+                let Some(name) = crate::cluster::namespace_name(n) else {
+                    return;
                 };
                 names.push(name.to_owned());
                 if let (Some(b), Some(nt)) = (int(&n["blockSize"]), int(&n["notificationSize"])) {
                     quotas.insert(name.to_owned(), (b, nt));
                 }
-            }
-            match text(&v["NextMarker"]) {
-                Some(m) if Some(m) != marker.as_deref() => marker = Some(m.to_owned()),
-                _ => break,
-            }
+            })
+            .await;
+        if let Err(e) = listed {
+            c.warnings
+                .push(format!("{e}; the last known namespaces are read"));
+            c.errors.push(e);
+            return None;
         }
         let wanted = &cl.cfg.collectors.billing.namespaces;
         if !wanted.is_empty() {

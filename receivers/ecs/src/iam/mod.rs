@@ -115,27 +115,11 @@ impl Iam {
 
     async fn namespace_names(&self, deadline: Instant) -> Result<Vec<String>, ClientError> {
         let mut names = Vec::new();
-        let mut marker: Option<String> = None;
-        for _ in 0..10_000 {
-            let path = match &marker {
-                Some(m) => format!("/object/namespaces?limit=1000&marker={}", crate::percent(m)),
-                None => "/object/namespaces?limit=1000".to_owned(),
-            };
-            let v = self
-                .cluster
-                .client
-                .json(Call::get("/object/namespaces", path).until(deadline))
-                .await?;
-            names.extend(
-                list(&v, "namespace")
-                    .iter()
-                    .filter_map(|n| text(&n["name"]).or(text(&n["id"])).map(str::to_owned)),
-            );
-            match text(&v["NextMarker"]) {
-                Some(m) if Some(m) != marker.as_deref() => marker = Some(m.to_owned()),
-                _ => break,
-            }
-        }
+        self.cluster
+            .each_namespace(deadline, |n| {
+                names.extend(crate::cluster::namespace_name(n).map(str::to_owned))
+            })
+            .await?;
         let wanted = &self.cluster.cfg.collectors.iam.namespaces;
         if !wanted.is_empty() {
             names.retain(|n| wanted.contains(n));
