@@ -14,6 +14,7 @@ pub mod exporter;
 pub mod fanout;
 pub mod http_server;
 pub mod memory;
+pub mod percent;
 pub mod queue;
 pub mod receiver;
 pub mod stats;

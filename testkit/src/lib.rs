@@ -302,15 +302,7 @@ impl Prometheus {
 
     /// The raw JSON of an instant query.
     pub fn query(&self, promql: &str) -> String {
-        let q: String = promql
-            .bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'.' | b'-' | b'~' => {
-                    (b as char).to_string()
-                }
-                _ => format!("%{b:02X}"),
-            })
-            .collect();
+        let q = pipeline::percent::encode(promql);
         http_get(self.addr, &format!("/api/v1/query?query={q}"), &[])
             .map(|(_, body)| body)
             .unwrap_or_default()

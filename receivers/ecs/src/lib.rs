@@ -21,16 +21,7 @@ pub use cluster::Cluster;
 pub use config::{CollectorKind, CollectorSchedule, EcsConfig};
 
 /// A query parameter value, percent-encoded.
-pub fn percent(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
+pub use pipeline::percent::encode as percent;
 
 enum Inner {
     Dashboard(dashboard::Dashboard),
