@@ -1,7 +1,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::otlp::metrics::v1::{ResourceMetrics, metric::Data};
+use crate::otlp::metrics::v1::{Metric, ResourceMetrics, metric::Data};
 
 /// The id of the component a batch comes from (`self`, `ecs/prod`): the unit that the
 /// Prometheus exporter replaces and expires as a whole.
@@ -38,14 +38,19 @@ impl Batch {
             .iter()
             .flat_map(|rm| &rm.scope_metrics)
             .flat_map(|sm| &sm.metrics)
-            .map(|m| match &m.data {
-                Some(Data::Gauge(g)) => g.data_points.len(),
-                Some(Data::Sum(s)) => s.data_points.len(),
-                Some(Data::Histogram(h)) => h.data_points.len(),
-                Some(Data::ExponentialHistogram(h)) => h.data_points.len(),
-                Some(Data::Summary(s)) => s.data_points.len(),
-                None => 0,
-            })
+            .map(metric_points)
             .sum()
+    }
+}
+
+/// Number of data points of one metric (histogram and summary points count once each).
+pub fn metric_points(m: &Metric) -> usize {
+    match &m.data {
+        Some(Data::Gauge(g)) => g.data_points.len(),
+        Some(Data::Sum(s)) => s.data_points.len(),
+        Some(Data::Histogram(h)) => h.data_points.len(),
+        Some(Data::ExponentialHistogram(h)) => h.data_points.len(),
+        Some(Data::Summary(s)) => s.data_points.len(),
+        None => 0,
     }
 }

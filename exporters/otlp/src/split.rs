@@ -33,17 +33,6 @@ impl<'a> Splitter<'a> {
     }
 }
 
-fn points(m: &Metric) -> usize {
-    match &m.data {
-        Some(Data::Gauge(g)) => g.data_points.len(),
-        Some(Data::Sum(s)) => s.data_points.len(),
-        Some(Data::Histogram(h)) => h.data_points.len(),
-        Some(Data::ExponentialHistogram(h)) => h.data_points.len(),
-        Some(Data::Summary(s)) => s.data_points.len(),
-        None => 0,
-    }
-}
-
 /// Points from `start` whose encoded size fits in `budget` (at least one if `force`).
 fn take<P: Message + Clone>(
     pts: &[P],
@@ -169,7 +158,7 @@ impl Iterator for Splitter<'_> {
                 overhead += s.scope.as_ref().map_or(0, Message::encoded_len) + 2 * FIELD_OVERHEAD;
             }
             let budget = self.max.saturating_sub(size + overhead);
-            let total = points(metric);
+            let total = pipeline::batch::metric_points(metric);
             let (part, taken, part_size) = piece(metric, self.pt, budget, out.is_empty());
             if taken == 0 && total > 0 {
                 break;
@@ -239,7 +228,7 @@ mod tests {
             .flat_map(|r| &r.resource_metrics)
             .flat_map(|rm| &rm.scope_metrics)
             .flat_map(|sm| &sm.metrics)
-            .map(points)
+            .map(pipeline::batch::metric_points)
             .sum()
     }
 
