@@ -251,20 +251,7 @@ async fn run(client: &Client, c: &Call, json: bool) -> support::Resp {
     if let Some(body) = &c.body {
         b = b.body(body.clone());
     }
-    let r = b.send().await.unwrap();
-    let status = r.status().as_u16();
-    let headers = r.headers().clone();
-    let content_type = headers
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
-    support::Resp {
-        status,
-        content_type,
-        headers,
-        body: r.text().await.unwrap(),
-    }
+    Client::read(b.send().await.unwrap()).await
 }
 
 fn keys(v: &Value) -> BTreeSet<String> {

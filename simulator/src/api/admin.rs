@@ -24,6 +24,16 @@ fn reply(status: StatusCode, v: Value) -> Response<Body> {
     r
 }
 
+/// The answer of a DELETE: 200 when something was deleted, 404 when it did not exist.
+fn deleted(deleted: bool) -> Response<Body> {
+    let status = if deleted {
+        StatusCode::OK
+    } else {
+        StatusCode::NOT_FOUND
+    };
+    reply(status, json!({ "deleted": deleted }))
+}
+
 fn bad(msg: impl Into<String>) -> Response<Body> {
     reply(StatusCode::BAD_REQUEST, json!({"error": msg.into()}))
 }
@@ -106,31 +116,13 @@ pub fn handle(sim: &Sim, method: &Method, path: &str, query: &str, body: &[u8]) 
                 json!({"namespace": n, "buckets": m.namespaces[&n].buckets.keys().collect::<Vec<_>>()}),
             )
         }
-        ("DELETE", ["namespaces", ns]) => {
-            let deleted = sim.model_mut().delete_namespace(ns);
-            reply(
-                if deleted {
-                    StatusCode::OK
-                } else {
-                    StatusCode::NOT_FOUND
-                },
-                json!({"deleted": deleted}),
-            )
-        }
+        ("DELETE", ["namespaces", ns]) => deleted(sim.model_mut().delete_namespace(ns)),
         ("POST", ["namespaces", ns, "buckets"]) => match sim.model_mut().add_bucket(ns) {
             Some(b) => reply(StatusCode::CREATED, json!({"bucket": b})),
             None => reply(StatusCode::NOT_FOUND, json!({"error": "no such namespace"})),
         },
         ("DELETE", ["namespaces", ns, "buckets", b]) => {
-            let deleted = sim.model_mut().delete_bucket(ns, b);
-            reply(
-                if deleted {
-                    StatusCode::OK
-                } else {
-                    StatusCode::NOT_FOUND
-                },
-                json!({"deleted": deleted}),
-            )
+            deleted(sim.model_mut().delete_bucket(ns, b))
         }
         ("POST", ["sessions", "clear"]) => {
             sim.sessions.clear();

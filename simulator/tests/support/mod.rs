@@ -32,16 +32,7 @@ pub struct Client {
 
 /// A client for plain-HTTP ports (reqwest still wants a TLS configuration).
 pub fn plain_client(timeout: std::time::Duration) -> reqwest::Client {
-    let tls = rustls::ClientConfig::builder_with_provider(pipeline::tls::provider())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(rustls::RootCertStore::empty())
-        .with_no_client_auth();
-    reqwest::Client::builder()
-        .use_preconfigured_tls(tls)
-        .timeout(timeout)
-        .build()
-        .unwrap()
+    tls_client_timeout(None, timeout)
 }
 
 pub fn tls_client(ca_pem: Option<&str>) -> reqwest::Client {
@@ -103,7 +94,7 @@ impl Client {
         Self::read(r).await
     }
 
-    async fn read(r: reqwest::Response) -> Resp {
+    pub async fn read(r: reqwest::Response) -> Resp {
         let status = r.status().as_u16();
         let headers = r.headers().clone();
         let content_type = headers
@@ -111,7 +102,7 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_owned();
-        let body = r.text().await.unwrap_or_default();
+        let body = r.text().await.unwrap();
         Resp {
             status,
             content_type,
