@@ -497,17 +497,22 @@ async fn managed_document(
 }
 
 /// Inline policy documents of one entity.
-async fn inline_documents(
+/// The documents of the policies that apply to one user, group or role directly: its
+/// inline policies (read here; counted, and unreadable ones counted, in `f`) and the
+/// managed ones `attached` to it. `kind` is the IAM action's word (`User`), `label` the
+/// attachment key's (`user`).
+async fn entity_documents(
     api: &IamApi<'_>,
-    kind: &str,
-    name_param: &str,
+    (kind, label): (&str, &'static str),
     name: &str,
-    unreadable: &mut usize,
+    attached: &HashMap<(&'static str, String), Vec<Value>>,
+    f: &mut NamespaceFacts,
 ) -> Result<Vec<Value>, ClientError> {
+    let name_param = format!("{kind}Name");
     let names = api
         .list(
             &format!("List{kind}Policies"),
-            &[(name_param, name)],
+            &[(&name_param, name)],
             "PolicyNames",
         )
         .await?;
@@ -516,14 +521,21 @@ async fn inline_documents(
         let r = api
             .call(
                 &format!("Get{kind}Policy"),
-                &[(name_param, name), ("PolicyName", pn)],
+                &[(&name_param, name), ("PolicyName", pn)],
             )
             .await?;
         match text(&r["PolicyDocument"]).map(policy::decode) {
             Some(Ok(d)) => docs.push(d),
-            _ => *unreadable += 1,
+            _ => f.unreadable += 1,
         }
     }
+    f.inline_policies += docs.len();
+    docs.extend(
+        attached
+            .get(&(label, name.to_owned()))
+            .cloned()
+            .unwrap_or_default(),
+    );
     Ok(docs)
 }
 
@@ -619,15 +631,7 @@ async fn read_namespace(
                     .push(name.to_owned());
             }
         }
-        let mut docs =
-            inline_documents(&api, "Group", "GroupName", name, &mut f.unreadable).await?;
-        f.inline_policies += docs.len();
-        docs.extend(
-            attached
-                .get(&("group", name.to_owned()))
-                .cloned()
-                .unwrap_or_default(),
-        );
+        let docs = entity_documents(&api, ("Group", "group"), name, &attached, &mut f).await?;
         group_docs.insert(name.to_owned(), docs);
     }
 
@@ -636,14 +640,7 @@ async fn read_namespace(
         let Some(name) = text(&r["RoleName"]) else {
             continue;
         };
-        let mut docs = inline_documents(&api, "Role", "RoleName", name, &mut f.unreadable).await?;
-        f.inline_policies += docs.len();
-        docs.extend(
-            attached
-                .get(&("role", name.to_owned()))
-                .cloned()
-                .unwrap_or_default(),
-        );
+        let docs = entity_documents(&api, ("Role", "role"), name, &attached, &mut f).await?;
         let grants = policy::over_privilege(&docs);
         if !grants.is_empty() {
             f.over.push(("role", name.to_owned(), grants));
@@ -673,14 +670,7 @@ async fn read_namespace(
                 }
             }
         }
-        let mut docs = inline_documents(&api, "User", "UserName", name, &mut f.unreadable).await?;
-        f.inline_policies += docs.len();
-        docs.extend(
-            attached
-                .get(&("user", name.to_owned()))
-                .cloned()
-                .unwrap_or_default(),
-        );
+        let mut docs = entity_documents(&api, ("User", "user"), name, &attached, &mut f).await?;
         for g in members_of.get(name).into_iter().flatten() {
             docs.extend(group_docs.get(g).cloned().unwrap_or_default());
         }
