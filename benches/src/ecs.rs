@@ -6,10 +6,11 @@ use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use pipeline::{Receiver, ScrapeContext, Snapshot};
-use receiver_ecs::{Collector, EcsConfig};
+use receiver_ecs::{Collector, CollectorKind, CollectorSchedule, EcsConfig};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -159,6 +160,40 @@ impl Drop for LargeSim {
 }
 
 /// Management and node calls since the last reset, logins aside (not part of a cycle).
+/// The collectors of one cluster built from a configuration (one session).
+pub struct Collectors(Vec<(CollectorSchedule, Arc<Collector>)>);
+
+impl Collectors {
+    pub fn build(cfg: &EcsConfig) -> Collectors {
+        match receiver_ecs::collectors("bench", cfg, "ecs-otel-agent") {
+            Ok(b) => Collectors(b),
+            Err(e) => panic!("collectors: {e}"),
+        }
+    }
+
+    pub fn of(&self, k: CollectorKind) -> Arc<Collector> {
+        match self.0.iter().find(|(_, c)| c.kind == k) {
+            Some((_, c)) => c.clone(),
+            None => panic!("no {k:?} collector"),
+        }
+    }
+
+    /// Ends the session, as the agent does at shutdown.
+    pub async fn shutdown(&self) {
+        for (_, c) in &self.0 {
+            c.shutdown().await;
+        }
+    }
+}
+
+/// Buckets of each namespace, from the simulator's `/stats` model figures.
+pub fn buckets_per_namespace(model: &Value) -> Vec<u64> {
+    model["buckets_per_namespace"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_u64).collect())
+        .unwrap_or_default()
+}
+
 pub fn cycle_calls(stats: &Value) -> u64 {
     let total = stats["requests"].as_u64().unwrap_or(0);
     let logins = stats["routes"]["GET /login"]["calls"].as_u64().unwrap_or(0);

@@ -10,9 +10,7 @@
 use std::time::{Duration, Instant};
 
 use benches::ecs::{LargeSim, cycle_calls, points, scrape};
-use pipeline::Receiver;
 use receiver_ecs::{CollectorKind, catalog};
-use serde_json::Value;
 
 const LATENCY_MS: u64 = 100;
 const IN_FLIGHT: u64 = 4;
@@ -30,18 +28,10 @@ async fn main() {
     cfg.collectors.node_stats.enabled = false;
     cfg.collectors.billing.enabled = true;
     cfg.collectors.billing.pricing.storage.default = Some(0.02);
-    let built = match receiver_ecs::collectors("bench", &cfg, "ecs-otel-agent") {
-        Ok(b) => b,
-        Err(e) => panic!("collectors: {e}"),
-    };
-    let Some((_, billing)) = built.iter().find(|(_, c)| c.kind == CollectorKind::Billing) else {
-        panic!("no billing collector")
-    };
+    let built = benches::ecs::Collectors::build(&cfg);
+    let billing = built.of(CollectorKind::Billing);
     let model = sim.stats().await["model"].clone();
-    let per_ns: Vec<u64> = model["buckets_per_namespace"]
-        .as_array()
-        .map(|a| a.iter().filter_map(Value::as_u64).collect())
-        .unwrap_or_default();
+    let per_ns = benches::ecs::buckets_per_namespace(&model);
     let (namespaces, buckets) = (per_ns.len() as u64, per_ns.iter().sum::<u64>());
     // Pages of bucket detail beyond the first (ECS: 100 buckets a page).
     let extra_pages: u64 = per_ns.iter().map(|b| b.div_ceil(100).max(1) - 1).sum();
@@ -53,7 +43,7 @@ async fn main() {
     .await;
     sim.reset().await;
     let t = Instant::now();
-    let (snapshot, _) = scrape(billing, 1, Duration::from_secs(280)).await;
+    let (snapshot, _) = scrape(&billing, 1, Duration::from_secs(280)).await;
     let wall = t.elapsed();
     let calls = cycle_calls(&sim.stats().await);
     let expected = catalog::billing_calls(namespaces, namespaces, 100, extra_pages, true, true);
@@ -87,7 +77,5 @@ async fn main() {
         at_latency(peer)
     );
     assert!(wall < Duration::from_secs(10), "target: a cycle under 10 s");
-    for (_, c) in &built {
-        c.shutdown().await;
-    }
+    built.shutdown().await;
 }

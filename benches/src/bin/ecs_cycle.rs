@@ -9,13 +9,10 @@
 //! The first cycle also reads every bucket's settings (every `bucket_config_interval`);
 //! the steady cycles after it do not.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use benches::ecs::{LargeSim, cycle_calls, points, scrape};
-use pipeline::Receiver;
-use receiver_ecs::{Collector, CollectorKind, catalog};
-use serde_json::Value;
+use receiver_ecs::{CollectorKind, catalog};
 
 const TIMEOUT: Duration = Duration::from_secs(50);
 
@@ -26,23 +23,14 @@ async fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(5);
     let sim = LargeSim::start();
-    let built = match receiver_ecs::collectors("bench", &sim.config(), "ecs-otel-agent") {
-        Ok(b) => b,
-        Err(e) => panic!("collectors: {e}"),
-    };
-    let of = |k: CollectorKind| -> Arc<Collector> {
-        match built.iter().find(|(_, c)| c.kind == k) {
-            Some((_, c)) => c.clone(),
-            None => panic!("no {k:?} collector"),
-        }
-    };
-    let (dash, nodes) = (of(CollectorKind::Dashboard), of(CollectorKind::NodeStats));
+    let built = benches::ecs::Collectors::build(&sim.config());
+    let (dash, nodes) = (
+        built.of(CollectorKind::Dashboard),
+        built.of(CollectorKind::NodeStats),
+    );
 
     let model = sim.stats().await["model"].clone();
-    let per_ns: Vec<u64> = model["buckets_per_namespace"]
-        .as_array()
-        .map(|a| a.iter().filter_map(Value::as_u64).collect())
-        .unwrap_or_default();
+    let per_ns = benches::ecs::buckets_per_namespace(&model);
     let alerts = model["unacked_alerts"].as_u64().unwrap_or(0);
     let node_count = model["nodes"].as_u64().unwrap_or(0);
     println!(
@@ -111,7 +99,5 @@ async fn main() {
         rss_after >> 20,
         peak >> 20
     );
-    for (_, c) in &built {
-        c.shutdown().await;
-    }
+    built.shutdown().await;
 }

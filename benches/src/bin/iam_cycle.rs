@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use benches::ecs::{LargeSim, cycle_calls, points, scrape_expecting};
-use pipeline::Receiver;
 use receiver_ecs::CollectorKind;
 
 #[tokio::main]
@@ -20,18 +19,13 @@ async fn main() {
     cfg.collectors.node_stats.enabled = false;
     cfg.collectors.iam.enabled = true;
     cfg.collectors.iam.probe_timeout = Duration::from_secs(1);
-    let built = match receiver_ecs::collectors("bench", &cfg, "ecs-otel-agent") {
-        Ok(b) => b,
-        Err(e) => panic!("collectors: {e}"),
-    };
-    let Some((_, iam)) = built.iter().find(|(_, c)| c.kind == CollectorKind::Iam) else {
-        panic!("no IAM collector")
-    };
+    let built = benches::ecs::Collectors::build(&cfg);
+    let iam = built.of(CollectorKind::Iam);
     for run in 1..=2u64 {
         sim.reset().await;
         let t = Instant::now();
         // A provider that did not answer is reported, not fatal to the measurement.
-        let (snapshot, _) = scrape_expecting(iam, run, Duration::from_secs(280), |w| {
+        let (snapshot, _) = scrape_expecting(&iam, run, Duration::from_secs(280), |w| {
             w.starts_with("authentication provider")
         })
         .await;
@@ -60,7 +54,5 @@ async fn main() {
         );
         println!("  calls by action: {by_action:?}");
     }
-    for (_, c) in &built {
-        c.shutdown().await;
-    }
+    built.shutdown().await;
 }
