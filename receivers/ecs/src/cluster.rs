@@ -156,7 +156,6 @@ impl Cluster {
         }
     }
 
-    /// Logs out, once, however many collectors share the cluster.
     /// Hands each entry of `/object/namespaces` to `each`, following `NextMarker`
     /// (1,000 a page; at most 10,000 pages, against a marker that never ends).
     pub async fn each_namespace(
@@ -183,6 +182,7 @@ impl Cluster {
         Ok(())
     }
 
+    /// Logs out, once, however many collectors share the cluster.
     pub async fn shutdown(&self) {
         if !self.logged_out.swap(true, Ordering::SeqCst) {
             self.client.logout().await;

@@ -201,7 +201,7 @@ pub fn handle(sim: &Sim, req: &Req) -> Reply {
         find_policy(d, arn, &globals).ok_or_else(|| missing(format!("Policy {arn} does not exist")))
     };
     // The (attached, inline) policies of the user, group or role the action names; a
-    // missing name is looked up as "" and not found, as before.
+    // missing name parameter is looked up as "", so it answers NoSuchEntity (404).
     type Policies<'a> = (&'a Vec<String>, &'a Vec<(String, String)>);
     let policies_of = |action: &str| -> Result<Policies<'_>, Reply> {
         let name = |k: &str| req.q(k).unwrap_or("");

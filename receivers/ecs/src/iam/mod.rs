@@ -496,7 +496,6 @@ async fn managed_document(
     Ok(doc)
 }
 
-/// Inline policy documents of one entity.
 /// The documents of the policies that apply to one user, group or role directly: its
 /// inline policies (read here; counted, and unreadable ones counted, in `f`) and the
 /// managed ones `attached` to it. `kind` is the IAM action's word (`User`), `label` the
