@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -51,6 +52,11 @@ pub struct FaultConfig {
     pub token_limit_reached: bool,
     /// (node index, unready directory tables).
     pub dt_unready: Vec<(usize, u64)>,
+    /// (node index, directory tables in an unknown state).
+    pub dt_unknown: Vec<(usize, u64)>,
+    /// Node indices in maintenance mode: `?ping` says MAINTENANCE_MODE ON and the
+    /// dashboard counts them in `numMaintenanceNodes`.
+    pub maintenance: Vec<usize>,
     /// Seconds added to every replicated RG's lag.
     pub extra_rpo_lag_secs: i64,
 }
@@ -155,6 +161,8 @@ impl Faults {
                 .copied()
                 .collect::<BTreeSet<_>>(),
             dt_unready: st.config.dt_unready.clone(),
+            dt_unknown: st.config.dt_unknown.clone(),
+            maintenance: st.config.maintenance.iter().copied().collect(),
             extra_rpo_lag: st.config.extra_rpo_lag_secs,
         }
     }
@@ -231,6 +239,19 @@ struct LogState {
 #[derive(Debug, Default)]
 pub struct RequestLog {
     state: Mutex<LogState>,
+    in_flight: AtomicU64,
+    max_in_flight: AtomicU64,
+}
+
+/// A management request being answered; counted in flight until dropped (also when the
+/// client hangs up and the answer is abandoned).
+#[derive(Debug)]
+pub struct InFlight<'a>(&'a RequestLog);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 const KEEP: usize = 2000;
@@ -286,6 +307,21 @@ impl RequestLog {
 
     pub fn reset(&self) {
         *self.lock() = LogState::default();
+        self.max_in_flight
+            .store(self.in_flight.load(Ordering::SeqCst), Ordering::SeqCst);
+    }
+
+    /// Marks a management request in flight until the guard is dropped.
+    pub fn begin(&self) -> InFlight<'_> {
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        InFlight(self)
+    }
+
+    /// The most management requests answered at once since the start (or the last reset):
+    /// how a test sees the agent's in-flight limit from the server's side.
+    pub fn max_in_flight(&self) -> u64 {
+        self.max_in_flight.load(Ordering::SeqCst)
     }
 }
 

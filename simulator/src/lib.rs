@@ -59,6 +59,9 @@ pub struct SimConfig {
     /// when false, the providers keep documentation addresses that never answer.
     pub ldap: bool,
     pub ldap_port: u16,
+    /// Freeze the clock at this second (since the epoch): it then moves only by
+    /// `clock.advance`, so every time-dependent figure is the same on every run.
+    pub frozen_at: Option<i64>,
 }
 
 impl Default for SimConfig {
@@ -76,6 +79,7 @@ impl Default for SimConfig {
             billing_detail_page: 100,
             ldap: true,
             ldap_port: 1389,
+            frozen_at: None,
         }
     }
 }
@@ -171,7 +175,10 @@ fn random_net() -> [u8; 3] {
 
 /// Starts the management API and the node ports. Must run inside a Tokio runtime.
 pub async fn start(cfg: SimConfig) -> Result<RunningSim, SimError> {
-    let clock = Arc::new(clock::Clock::default());
+    let clock = Arc::new(match cfg.frozen_at {
+        Some(at) => clock::Clock::frozen(at),
+        None => clock::Clock::default(),
+    });
     let mut cluster = Cluster::generate(&cfg.model);
     let stop = CancellationToken::new();
 

@@ -77,7 +77,12 @@ fn ping_body(sim: &Sim, node: usize, only_load_factor: bool) -> String {
     );
     s.push_str(&format!("<PingItem><Name>LOAD_FACTOR</Name><Value>{lf}</Value><Status>OK</Status><Text>Load Factor</Text></PingItem>"));
     if !only_load_factor {
-        s.push_str("<PingItem><Name>MAINTENANCE_MODE</Name><Status>OFF</Status><Text>Data Node is Available</Text></PingItem>");
+        let (status, text) = if sim.faults.overrides().maintenance.contains(&node) {
+            ("ON", "Data Node is in Maintenance Mode")
+        } else {
+            ("OFF", "Data Node is Available")
+        };
+        s.push_str(&format!("<PingItem><Name>MAINTENANCE_MODE</Name><Status>{status}</Status><Text>{text}</Text></PingItem>"));
     }
     s.push_str("</PingList>");
     s

@@ -215,6 +215,7 @@ const MAX_BODY: usize = 16 << 20;
 pub async fn handle(sim: Arc<Sim>, req: Request<Incoming>) -> Response<Body> {
     let started = Instant::now();
     let (parts, body) = req.into_parts();
+    let _in_flight = (!parts.uri.path().starts_with("/__sim")).then(|| sim.log.begin());
     let body = match Limited::new(body, MAX_BODY).collect().await {
         Ok(b) => b.to_bytes(),
         Err(_) => Bytes::new(),

@@ -59,13 +59,6 @@ pub struct Dashboard {
     rg_names: Mutex<Vec<String>>,
 }
 
-fn now_secs() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
-}
-
 /// The outcome of one call of the cycle.
 struct Got {
     value: Option<Value>,
@@ -529,7 +522,11 @@ impl Dashboard {
                 .clone();
         }
         if let Some(v) = &rgs.value {
-            let now = now_secs();
+            // The lag as of the cycle's time, which every point of the cycle carries.
+            let now = ctx
+                .started
+                .duration_since(UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64());
             for g in instances(v) {
                 let (name, id) = (text(&g["name"]).unwrap_or(""), text(&g["id"]).unwrap_or(""));
                 rg_names.push(name.to_owned());

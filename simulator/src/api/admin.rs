@@ -53,8 +53,9 @@ pub fn stats(sim: &Sim) -> Value {
     json!({
         "requests": sim.log.total(),
         "routes": sim.log.routes(),
+        "max_in_flight": sim.log.max_in_flight(),
         "sessions": {"logins": logins, "logouts": logouts, "refused": refused, "tokens": tokens},
-        "clock": {"now": sim.clock.now(), "offset_seconds": sim.clock.offset()},
+        "clock": {"now": sim.clock.now(), "offset_seconds": sim.clock.offset(), "frozen": sim.clock.is_frozen()},
         "model": {
             "version": m.cfg.version.as_str(),
             "namespaces": m.namespaces.len(),

@@ -125,7 +125,10 @@ pub fn localzone(sim: &Sim, req: &Req) -> Reply {
         ("numNodes", m.nodes.len()),
         ("numGoodNodes", good_nodes),
         ("numBadNodes", m.nodes.len() - good_nodes),
-        ("numMaintenanceNodes", 0),
+        (
+            "numMaintenanceNodes",
+            o.maintenance.len().min(m.nodes.len()),
+        ),
         ("numNodesWithSufficientDiskSpace", sufficient),
         ("numDisks", disks),
         ("numGoodDisks", disks - bad_disks),

@@ -20,6 +20,10 @@ pub struct Overrides {
     pub nodes_down: BTreeSet<usize>,
     /// Directory tables not ready, per node index.
     pub dt_unready: Vec<(usize, u64)>,
+    /// Directory tables in an unknown state, per node index.
+    pub dt_unknown: Vec<(usize, u64)>,
+    /// Nodes (by index) in maintenance mode.
+    pub maintenance: BTreeSet<usize>,
     /// Extra replication lag (seconds) added to every replicated RG.
     pub extra_rpo_lag: i64,
 }
@@ -282,12 +286,10 @@ impl Cluster {
     /// 9101 DTInitStat of a node: (total, unready, unknown).
     pub fn dt_stats(&self, node: usize, o: &Overrides) -> (u64, u64, u64) {
         let total = self.nodes.get(node).map_or(0, |n| n.dt_total);
-        let unready = o
-            .dt_unready
-            .iter()
-            .find(|(n, _)| *n == node)
-            .map_or(0, |(_, u)| (*u).min(total));
-        (total, unready, 0)
+        let of = |set: &[(usize, u64)]| set.iter().find(|(n, _)| *n == node).map_or(0, |(_, u)| *u);
+        let unready = of(&o.dt_unready).min(total);
+        let unknown = of(&o.dt_unknown).min(total - unready);
+        (total, unready, unknown)
     }
 
     /// S3 `?ping` load factor (active connections) of a node at `t`.

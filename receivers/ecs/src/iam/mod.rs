@@ -13,7 +13,6 @@ pub mod probe;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
 
 use pipeline::otlp::common::v1::KeyValue;
 use pipeline::timefmt::{parse_minute, secs};
@@ -200,7 +199,8 @@ impl Iam {
         }
 
         let mut b = cl.builder(ctx.started);
-        let now = secs(SystemTime::now());
+        // Ages as of the cycle's time, which every point of the cycle carries.
+        let now = secs(ctx.started);
         let threshold = i64::from(cfg.inactive_threshold_days) * 86_400;
         {
             let st = lock(&self.state);

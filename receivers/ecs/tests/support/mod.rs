@@ -1,6 +1,9 @@
 //! A simulator per test, a receiver configured for it, and readers of the snapshots.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod calls;
+pub mod expect;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -74,15 +77,56 @@ pub fn of(cs: &[Arc<Collector>], kind: CollectorKind) -> Arc<Collector> {
 
 /// One scheduled run of `c` with `timeout`.
 pub async fn run(c: &Collector, run: u64, timeout: Duration) -> Result<Snapshot, ReceiverError> {
+    run_at(c, run, timeout, SystemTime::now()).await
+}
+
+/// One scheduled run whose cycle starts at `started` (the time its points carry and
+/// ages are measured from): with the simulator's clock frozen at the same second, every
+/// figure of the cycle is exact.
+pub async fn run_at(
+    c: &Collector,
+    run: u64,
+    timeout: Duration,
+    started: SystemTime,
+) -> Result<Snapshot, ReceiverError> {
     let ctx = ScrapeContext {
         receiver: "ecs/lab".into(),
-        started: SystemTime::now(),
+        started,
         deadline: tokio::time::Instant::now() + timeout,
         interval: Duration::from_secs(60),
         cancel: CancellationToken::new(),
         run,
     };
     c.scrape(&ctx).await
+}
+
+/// 2026-06-15T12:02:30Z: mid-month, and both the clock and the billing data (15 minutes
+/// behind) sit in the middle of a 5-minute sample.
+pub const FROZEN_AT: i64 = 1_781_524_950;
+
+/// A small cluster of `version` whose clock stands still at [`FROZEN_AT`] (plus any
+/// advance): every figure it serves is a function of the model and that second.
+pub async fn start_frozen(version: Version, tweak: impl FnOnce(&mut SimConfig)) -> Env {
+    start(version, |s| {
+        s.frozen_at = Some(FROZEN_AT);
+        tweak(s)
+    })
+    .await
+}
+
+impl Env {
+    /// The simulator's clock as a `SystemTime`, for [`run_at`].
+    pub fn sim_time(&self) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(self.sim.sim.clock.now().max(0) as u64)
+    }
+}
+
+/// A successful run at the simulator's (frozen) time.
+pub async fn ok_at(env: &Env, c: &Collector, n: u64) -> Snapshot {
+    match run_at(c, n, Duration::from_secs(20), env.sim_time()).await {
+        Ok(s) => s,
+        Err(e) => panic!("run {n} of {:?} failed: {} {}", c.kind, e.kind, e.message),
+    }
 }
 
 pub async fn ok(c: &Collector, n: u64) -> Snapshot {

@@ -1,0 +1,690 @@
+//! The oracle: every series a collector should emit at a given simulated second, with its
+//! value, computed from the simulator's model — never from the collector's output or the
+//! catalog's formulas. A snapshot is then compared with it whole: a missing series, an
+//! extra one, a wrong label or a wrong value all fail, and every difference is listed.
+//!
+//! The conversions written here (GB × 1024³, percent ÷ 100, ms ÷ 1000, days × 86,400) are
+//! the documented meaning of each metric, restated independently of the receiver.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ecs_sim::Version;
+use ecs_sim::model::Cluster;
+use ecs_sim::model::system::Overrides;
+
+use super::{Point, points};
+
+pub type Labels = Vec<(String, String)>;
+
+const GIB: u64 = 1024 * 1024 * 1024;
+
+/// The series expected in one snapshot.
+#[derive(Debug, Default)]
+pub struct Expect {
+    pub live: BTreeMap<(String, Labels), f64>,
+    /// Series that must carry a staleness marker (a node that did not answer).
+    pub stale: BTreeSet<(String, Labels)>,
+}
+
+fn labels(attrs: &[(&str, &str)]) -> Labels {
+    let mut l: Labels = attrs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    l.sort();
+    l
+}
+
+impl Expect {
+    pub fn set(&mut self, name: &str, attrs: &[(&str, &str)], value: f64) {
+        let key = (name.to_owned(), labels(attrs));
+        assert!(
+            self.live.insert(key.clone(), value).is_none(),
+            "the oracle expects {key:?} twice"
+        );
+    }
+
+    pub fn stale(&mut self, name: &str, attrs: &[(&str, &str)]) {
+        self.stale.insert((name.to_owned(), labels(attrs)));
+    }
+
+    /// Metric names this expectation covers.
+    pub fn names(&self) -> BTreeSet<String> {
+        self.live
+            .keys()
+            .chain(self.stale.iter())
+            .map(|(n, _)| n.clone())
+            .collect()
+    }
+}
+
+fn same(a: f64, b: f64) -> bool {
+    a == b || (a - b).abs() <= 1e-12 * a.abs().max(b.abs())
+}
+
+/// Compares every point of `s` whose name is not `ignored` with `e`, and panics with
+/// every difference found.
+pub fn compare(s: &pipeline::Snapshot, e: &Expect, ignored: impl Fn(&str) -> bool, what: &str) {
+    let mut problems = Vec::new();
+    let mut live: BTreeMap<(String, Labels), f64> = BTreeMap::new();
+    let mut stale = BTreeSet::new();
+    for Point {
+        name,
+        attrs,
+        value,
+        stale: is_stale,
+        ..
+    } in points(s)
+    {
+        if ignored(&name) {
+            continue;
+        }
+        let key = (name, attrs.into_iter().collect::<Labels>());
+        if is_stale {
+            stale.insert(key);
+        } else if live.insert(key.clone(), value).is_some() {
+            problems.push(format!("emitted twice: {key:?}"));
+        }
+    }
+    for (key, want) in &e.live {
+        match live.get(key) {
+            Some(got) if same(*got, *want) => {}
+            Some(got) => problems.push(format!("{key:?}: {got} emitted, {want} expected")),
+            None => problems.push(format!("missing: {key:?} (expected {want})")),
+        }
+    }
+    for (key, got) in &live {
+        if !e.live.contains_key(key) {
+            problems.push(format!("not expected: {key:?} = {got}"));
+        }
+    }
+    for key in e.stale.symmetric_difference(&stale) {
+        let side = if e.stale.contains(key) {
+            "staleness marker missing"
+        } else {
+            "unexpected staleness marker"
+        };
+        problems.push(format!("{side}: {key:?}"));
+    }
+    assert!(
+        problems.is_empty(),
+        "{what}: {} difference(s) with the model:\n  {}",
+        problems.len(),
+        problems.join("\n  ")
+    );
+}
+
+/// A number as the simulator writes it on the dashboard: two decimals.
+fn shown(v: f64) -> f64 {
+    format!("{v:.2}").parse().unwrap_or(f64::NAN)
+}
+
+/// What the dashboard collector reports at second `t`.
+pub struct Dashboard<'a> {
+    pub m: &'a Cluster,
+    pub t: i64,
+    pub o: &'a Overrides,
+    pub version: Version,
+    pub compat: bool,
+    /// The bucket settings were read this cycle (or are cached).
+    pub buckets: bool,
+}
+
+impl Dashboard<'_> {
+    pub fn expect(&self) -> Expect {
+        let mut e = Expect::default();
+        self.cluster(&mut e);
+        self.pools_nodes_disks(&mut e);
+        self.replication(&mut e);
+        if self.version == Version::Ecs35 {
+            self.transactions(&mut e);
+        }
+        if self.buckets {
+            self.buckets(&mut e);
+        }
+        e
+    }
+
+    fn cluster(&self, e: &mut Expect) {
+        let (m, t, o) = (self.m, self.t, self.o);
+        let vdc = m.vdc_name.as_str();
+        let nodes = m.nodes.len();
+        let down = o.nodes_down.len();
+        let n = nodes.to_string();
+        e.set(
+            "emcecs.version.info",
+            &[("version", self.version.build()), ("nodes", &n)],
+            1.0,
+        );
+        e.set("emcecs.nodes", &[("state", "good")], (nodes - down) as f64);
+        e.set("emcecs.nodes", &[("state", "bad")], down as f64);
+        e.set(
+            "emcecs.nodes",
+            &[("state", "maintenance")],
+            o.maintenance.len() as f64,
+        );
+        let disks: usize = m.nodes.iter().map(|n| n.disks.len()).sum();
+        // A disk's own health: a down node's disks still count as good here (their
+        // capacity shows as offline instead).
+        let bad = m
+            .nodes
+            .iter()
+            .flat_map(|n| &n.disks)
+            .filter(|d| !d.healthy)
+            .count();
+        for (state, v) in [
+            ("good", disks - bad),
+            ("bad", bad),
+            ("maintenance", 0),
+            ("ready_to_replace", bad),
+        ] {
+            e.set("emcecs.disks", &[("state", state)], v as f64);
+        }
+        let cap = m.capacity(t, o);
+        for (name, v) in [
+            ("emcecs.capacity.total", cap.total),
+            ("emcecs.capacity.free", cap.free),
+            ("emcecs.capacity.allocated", cap.allocated),
+            ("emcecs.capacity.reserved", cap.reserved),
+            ("emcecs.capacity.offline", cap.offline),
+        ] {
+            e.set(name, &[], v as f64);
+        }
+        for (ty, v) in [
+            ("user_data", cap.user_data),
+            ("local_protection", cap.protection),
+            ("system_metadata", cap.system_metadata),
+            ("geo_copy", cap.geo_copy),
+            ("geo_cache", cap.geo_cache),
+        ] {
+            e.set("emcecs.capacity.used", &[("type", ty)], v as f64);
+        }
+        // Percent on the wire, a ratio in the metric.
+        e.set(
+            "emcecs.capacity.allocated.ratio",
+            &[],
+            shown(cap.allocated as f64 * 100.0 / cap.total as f64) / 100.0,
+        );
+        // /object/capacity speaks whole GiB.
+        e.set(
+            "emcecs.object.capacity.provisioned",
+            &[],
+            (cap.total / GIB * GIB) as f64,
+        );
+        e.set(
+            "emcecs.object.capacity.available",
+            &[],
+            (cap.free / GIB * GIB) as f64,
+        );
+        assert!(cap.user_data > 0 && cap.allocated > 0, "an empty cluster");
+        e.set(
+            "emcecs.storage.efficiency.ratio",
+            &[],
+            cap.user_data as f64 / cap.allocated as f64,
+        );
+        e.set(
+            "emcecs.storage.protection.overhead.ratio",
+            &[],
+            (cap.user_data + cap.protection) as f64 / cap.user_data as f64,
+        );
+        // The model protects with erasure coding 12+4 (16 bytes stored per 12).
+        e.set("emcecs.erasure_coding.info", &[("scheme", "12+4")], 1.0);
+        let rec = m.recovery(t, o);
+        e.set(
+            "emcecs.erasure_coding.coded.ratio",
+            &[],
+            shown(rec.ec_coded_percent) / 100.0,
+        );
+        e.set("emcecs.erasure_coding.rate", &[], rec.ec_rate as f64);
+        e.set("emcecs.recovery.rate", &[], rec.rate as f64);
+        e.set("emcecs.recovery.pending", &[], rec.bad_chunks_size as f64);
+        e.set(
+            "emcecs.recovery.remaining",
+            &[],
+            rec.complete_estimate_secs as f64,
+        );
+        let gc = m.gc(t);
+        e.set(
+            "emcecs.gc.pending",
+            &[("type", "user")],
+            gc.user_pending as f64,
+        );
+        e.set(
+            "emcecs.gc.pending",
+            &[("type", "system")],
+            gc.system_pending as f64,
+        );
+        e.set(
+            "emcecs.gc.reclaimed",
+            &[("type", "user")],
+            gc.user_reclaimed as f64,
+        );
+        e.set(
+            "emcecs.gc.reclaimed",
+            &[("type", "system")],
+            gc.system_reclaimed as f64,
+        );
+        e.set("emcecs.gc.unreclaimable", &[], gc.user_unreclaimable as f64);
+        let ch = m.chunks(t);
+        for (ty, count, size) in [
+            ("repo", ch.repo_number, ch.repo_total_seal_size),
+            ("xor", ch.xor_number, ch.xor_total_size),
+            ("geo_copy", ch.geo_copy_number, ch.geo_copy_total_size),
+        ] {
+            e.set("emcecs.chunks", &[("type", ty)], count as f64);
+            e.set("emcecs.chunks.size", &[("type", ty)], size as f64);
+        }
+        let mut alerts: BTreeMap<(String, &str), u64> = BTreeMap::new();
+        for a in m.alerts.iter().filter(|a| !a.acknowledged) {
+            *alerts
+                .entry((a.severity.to_ascii_lowercase(), a.kind))
+                .or_insert(0) += 1;
+        }
+        assert!(
+            alerts.len() > 1,
+            "the model should have several alert kinds"
+        );
+        for ((sev, kind), n) in &alerts {
+            e.set(
+                "emcecs.alerts.unacknowledged",
+                &[("severity", sev), ("type", kind)],
+                *n as f64,
+            );
+        }
+        if self.compat {
+            let v = [("vdc", vdc)];
+            e.set("emcecs_cluster_good_nodes", &v, (nodes - down) as f64);
+            e.set("emcecs_cluster_bad_nodes", &v, down as f64);
+            e.set("emcecs_cluster_good_disks", &v, (disks - bad) as f64);
+            e.set("emcecs_cluster_bad_disks", &v, bad as f64);
+            e.set("emcecs_cluster_space_free", &v, cap.free as f64);
+            e.set("emcecs_cluster_space_total", &v, cap.total as f64);
+            for (name, sev) in [
+                ("emcecs_cluster_alerts_critical", "CRITICAL"),
+                ("emcecs_cluster_alerts_error", "ERROR"),
+                ("emcecs_cluster_alerts_info", "INFO"),
+                ("emcecs_cluster_alerts_warning", "WARNING"),
+            ] {
+                e.set(name, &v, m.unacked(sev) as f64);
+            }
+            e.set(
+                "emcecs_cluster_version",
+                &[("version", self.version.build()), ("nodecount", &n)],
+                1.0,
+            );
+        }
+    }
+
+    fn pools_nodes_disks(&self, e: &mut Expect) {
+        let (m, t, o) = (self.m, self.t, self.o);
+        for pool in &m.storage_pools {
+            let figures: Vec<_> = pool
+                .nodes
+                .iter()
+                .map(|&n| m.node_figures(n, t, o))
+                .collect();
+            let total: u64 = figures.iter().map(|f| f.total).sum();
+            let allocated: u64 = figures.iter().map(|f| f.allocated).sum();
+            let good = figures.iter().filter(|f| f.good).count();
+            let at = |state| {
+                [
+                    ("storage_pool", pool.name.as_str()),
+                    ("storage_pool_id", pool.id.as_str()),
+                    ("state", state),
+                ]
+            };
+            e.set("emcecs.storage_pool.capacity", &at("total"), total as f64);
+            e.set(
+                "emcecs.storage_pool.capacity",
+                &at("allocated"),
+                allocated as f64,
+            );
+            e.set(
+                "emcecs.storage_pool.capacity",
+                &at("free"),
+                (total - allocated) as f64,
+            );
+            e.set("emcecs.storage_pool.nodes", &at("good"), good as f64);
+            e.set(
+                "emcecs.storage_pool.nodes",
+                &at("bad"),
+                (pool.nodes.len() - good) as f64,
+            );
+            e.set("emcecs.storage_pool.nodes", &at("suspect"), 0.0);
+        }
+        for node in &m.nodes {
+            let f = m.node_figures(node.index, t, o);
+            let down = o.nodes_down.contains(&node.index);
+            let at = |state| {
+                [
+                    ("node", node.name.as_str()),
+                    ("node_id", node.id.as_str()),
+                    ("state", state),
+                ]
+            };
+            e.set(
+                "emcecs.node.healthy",
+                &[("node", node.name.as_str()), ("node_id", node.id.as_str())],
+                f64::from(u8::from(!down)),
+            );
+            e.set("emcecs.node.disks", &at("good"), f.good_disks as f64);
+            e.set("emcecs.node.disks", &at("bad"), f.bad_disks as f64);
+            e.set("emcecs.node.disks", &at("maintenance"), 0.0);
+            e.set("emcecs.node.capacity", &at("total"), f.total as f64);
+            e.set("emcecs.node.capacity", &at("allocated"), f.allocated as f64);
+            e.set("emcecs.node.capacity", &at("free"), f.free as f64);
+            let pool = &m.storage_pools[node.storage_pool].name;
+            for d in &node.disks {
+                let disk = format!("{}:{}", node.name, d.slot);
+                let slot = d.slot.to_string();
+                e.set(
+                    "emcecs.disk.healthy",
+                    &[
+                        ("node", &node.name),
+                        ("disk", &disk),
+                        ("slot", &slot),
+                        ("storage_pool", pool),
+                    ],
+                    f64::from(u8::from(d.healthy && !down)),
+                );
+                // A disk's share of its node's allocation; a bad disk holds nothing.
+                let allocated = if d.healthy {
+                    (f.allocated as u128 * d.size_bytes as u128 / f.total as u128) as f64
+                } else {
+                    0.0
+                };
+                let at = |state| {
+                    [
+                        ("node", node.name.as_str()),
+                        ("disk", disk.as_str()),
+                        ("slot", slot.as_str()),
+                        ("state", state),
+                    ]
+                };
+                e.set("emcecs.disk.capacity", &at("total"), d.size_bytes as f64);
+                e.set("emcecs.disk.capacity", &at("allocated"), allocated);
+            }
+        }
+    }
+
+    fn replication(&self, e: &mut Expect) {
+        let (m, t, o) = (self.m, self.t, self.o);
+        for (i, g) in m.rgs.iter().enumerate() {
+            let r = m.replication(i, t, o);
+            let at = [
+                ("replication_group", g.name.as_str()),
+                ("replication_group_id", g.id.as_str()),
+            ];
+            e.set("emcecs.replication.ingress", &at, r.ingress as f64);
+            e.set("emcecs.replication.egress", &at, r.egress as f64);
+            for (ty, v) in [
+                ("repo", r.pending_repo),
+                ("journal", r.pending_journal),
+                ("xor", r.pending_xor),
+            ] {
+                e.set(
+                    "emcecs.replication.pending",
+                    &[at[0], at[1], ("type", ty)],
+                    v as f64,
+                );
+            }
+            e.set(
+                "emcecs.replication.lag",
+                &at,
+                (t - r.rpo_timestamp).max(0) as f64,
+            );
+            // One failed link per peer VDC of a group marked failed.
+            let failed = if g.link_failed { g.peers.len() } else { 0 };
+            e.set("emcecs.replication.links.failed", &[at[0]], failed as f64);
+            if self.compat {
+                let node = [("node", g.name.as_str())];
+                for (name, v) in [
+                    ("emcecs_cluster_replication_ingress_traffic", r.ingress),
+                    ("emcecs_cluster_replication_egress_traffic", r.egress),
+                    ("emcecs_cluster_data_replication_pending", r.pending_repo),
+                    (
+                        "emcecs_cluster_journal_replication_pending",
+                        r.pending_journal,
+                    ),
+                    ("emcecs_cluster_chunks_pending_xor", r.pending_xor),
+                ] {
+                    e.set(name, &node, v as f64);
+                }
+                e.set(
+                    "emcecs_cluster_last_replication_timestamp",
+                    &node,
+                    r.rpo_timestamp as f64,
+                );
+            }
+        }
+    }
+
+    fn transactions(&self, e: &mut Expect) {
+        let tx = self.m.transactions(self.t);
+        let op = |o| [("operation", o)];
+        // Latency in milliseconds on the wire, seconds in the metric.
+        e.set(
+            "emcecs.transaction.latency",
+            &op("read"),
+            shown(tx.read_latency_ms) / 1000.0,
+        );
+        e.set(
+            "emcecs.transaction.latency",
+            &op("write"),
+            shown(tx.write_latency_ms) / 1000.0,
+        );
+        e.set("emcecs.transaction.rate", &op("read"), shown(tx.read_tps));
+        e.set("emcecs.transaction.rate", &op("write"), shown(tx.write_tps));
+        e.set(
+            "emcecs.transaction.bandwidth",
+            &op("read"),
+            shown(tx.read_bandwidth),
+        );
+        e.set(
+            "emcecs.transaction.bandwidth",
+            &op("write"),
+            shown(tx.write_bandwidth),
+        );
+        e.set(
+            "emcecs.transactions",
+            &[("result", "success")],
+            tx.success_total as f64,
+        );
+        e.set(
+            "emcecs.transactions",
+            &[("result", "error")],
+            tx.error_total as f64,
+        );
+        // The simulator splits the errors two thirds 403 (user), one third 500 (system).
+        let (user, system) = (tx.error_total * 2 / 3, tx.error_total / 3);
+        e.set(
+            "emcecs.transaction.errors",
+            &[("code", "403"), ("protocol", "S3"), ("category", "user")],
+            user as f64,
+        );
+        e.set(
+            "emcecs.transaction.errors",
+            &[("code", "500"), ("protocol", "S3"), ("category", "system")],
+            system as f64,
+        );
+        if self.compat {
+            let v = [("vdc", self.m.vdc_name.as_str())];
+            for (name, x) in [
+                (
+                    "emcecs_cluster_transaction_success",
+                    tx.success_total as f64,
+                ),
+                ("emcecs_cluster_transaction_error", tx.error_total as f64),
+                // The paychex names keep ECS's milliseconds.
+                (
+                    "emcecs_cluster_transaction_read_latency",
+                    shown(tx.read_latency_ms),
+                ),
+                (
+                    "emcecs_cluster_transaction_write_latency",
+                    shown(tx.write_latency_ms),
+                ),
+                (
+                    "emcecs_cluster_transaction_read_per_second",
+                    shown(tx.read_tps),
+                ),
+                (
+                    "emcecs_cluster_transaction_write_per_second",
+                    shown(tx.write_tps),
+                ),
+                (
+                    "emcecs_cluster_transaction_read_bandwidth",
+                    shown(tx.read_bandwidth),
+                ),
+                (
+                    "emcecs_cluster_transaction_write_bandwidth",
+                    shown(tx.write_bandwidth),
+                ),
+            ] {
+                e.set(name, &v, x);
+            }
+            for (code, category, n) in [("403", "user", user), ("500", "system", system)] {
+                e.set(
+                    "emcecs_cluster_transaction_error_detail",
+                    &[
+                        v[0],
+                        ("errorcode", code),
+                        ("errorproto", "S3"),
+                        ("category", category),
+                    ],
+                    n as f64,
+                );
+            }
+        }
+    }
+
+    fn buckets(&self, e: &mut Expect) {
+        let m = self.m;
+        e.set("emcecs.namespaces", &[], m.namespaces.len() as f64);
+        for ns in m.namespaces.values() {
+            e.set(
+                "emcecs.buckets",
+                &[("namespace", &ns.name)],
+                ns.buckets.len() as f64,
+            );
+            for b in ns.buckets.values() {
+                let at = [("namespace", ns.name.as_str()), ("bucket", b.name.as_str())];
+                e.set("emcecs.bucket.locked", &at, f64::from(u8::from(b.locked)));
+                if b.retention_secs >= 0 {
+                    e.set("emcecs.bucket.retention", &at, b.retention_secs as f64);
+                }
+                // Object lock arrived in ECS 3.6.
+                if self.version != Version::Ecs35 {
+                    e.set(
+                        "emcecs.bucket.object_lock.enabled",
+                        &at,
+                        f64::from(u8::from(b.object_lock)),
+                    );
+                    if let Some(mode) = b.lock_mode {
+                        // S3 sets days or years, never both; a year is 365 days.
+                        let days = if b.lock_days > 0 {
+                            f64::from(b.lock_days)
+                        } else {
+                            f64::from(b.lock_years) * 365.0
+                        };
+                        e.set(
+                            "emcecs.bucket.object_lock.default_retention",
+                            &[at[0], at[1], ("mode", mode)],
+                            days * 86_400.0,
+                        );
+                    }
+                }
+                // Only ObjectScale lists the versioning status with the buckets.
+                if self.version == Version::ObjectScale41 {
+                    e.set(
+                        "emcecs.bucket.versioning.enabled",
+                        &at,
+                        f64::from(u8::from(
+                            b.versioning == ecs_sim::model::Versioning::Enabled,
+                        )),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// What the node-stats collector reports at second `t`.
+pub struct NodeStats<'a> {
+    pub m: &'a Cluster,
+    pub t: i64,
+    pub o: &'a Overrides,
+    pub version: Version,
+    pub compat: bool,
+}
+
+impl NodeStats<'_> {
+    pub fn expect(&self) -> Expect {
+        let (m, t, o) = (self.m, self.t, self.o);
+        let mut e = Expect::default();
+        for n in &m.nodes {
+            let ip = n.mgmt_ip.to_string();
+            let at = [("node", n.name.as_str()), ("node_ip", ip.as_str())];
+            let state = |s| [at[0], at[1], ("state", s)];
+            let by_ip = [("node", ip.as_str())];
+            // A down node's ports close every connection; on ObjectScale its state comes
+            // from the dashboard, which answers "Bad".
+            let down = o.nodes_down.contains(&n.index);
+            e.set("emcecs.node.stats.up", &at, f64::from(u8::from(!down)));
+            if self.version.has_dt_stats() {
+                if down {
+                    for s in ["total", "unready", "unknown"] {
+                        e.stale("emcecs.node.dt.tables", &state(s));
+                    }
+                    e.stale("emcecs.node.dt.ready.ratio", &at);
+                } else {
+                    let (total, unready, unknown) = m.dt_stats(n.index, o);
+                    e.set("emcecs.node.dt.tables", &state("total"), total as f64);
+                    e.set("emcecs.node.dt.tables", &state("unready"), unready as f64);
+                    e.set("emcecs.node.dt.tables", &state("unknown"), unknown as f64);
+                    e.set(
+                        "emcecs.node.dt.ready.ratio",
+                        &at,
+                        (total - unready - unknown) as f64 / total as f64,
+                    );
+                }
+                if self.compat {
+                    for name in [
+                        "emcecs_node_dtTotal",
+                        "emcecs_node_dtUnready",
+                        "emcecs_node_dtUnknown",
+                    ] {
+                        if down {
+                            e.stale(name, &by_ip);
+                        }
+                    }
+                    if !down {
+                        let (total, unready, unknown) = m.dt_stats(n.index, o);
+                        e.set("emcecs_node_dtTotal", &by_ip, total as f64);
+                        e.set("emcecs_node_dtUnready", &by_ip, unready as f64);
+                        e.set("emcecs_node_dtUnknown", &by_ip, unknown as f64);
+                    }
+                }
+            }
+            if down {
+                e.stale("emcecs.node.load_factor", &at);
+                e.stale("emcecs.node.maintenance_mode", &at);
+                if self.compat {
+                    e.stale("emcecs_node_activeConnections", &by_ip);
+                }
+            } else {
+                let lf = m.load_factor(n.index, t) as f64;
+                e.set("emcecs.node.load_factor", &at, lf);
+                e.set(
+                    "emcecs.node.maintenance_mode",
+                    &at,
+                    f64::from(u8::from(o.maintenance.contains(&n.index))),
+                );
+                if self.compat {
+                    e.set("emcecs_node_activeConnections", &by_ip, lf);
+                }
+            }
+        }
+        e
+    }
+}
