@@ -14,6 +14,7 @@ use pipeline::timefmt::{month_start, next_month_start};
 use receiver_ecs::CollectorKind::Billing;
 use receiver_ecs::billing::config::Tier;
 use receiver_ecs::catalog;
+use support::expect;
 use support::*;
 
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
@@ -540,4 +541,67 @@ async fn a_refused_sample_window_is_reported_and_the_sizes_still_flow() {
         s.warnings
     );
     finish(&env, &cs).await;
+}
+
+/// Egress priced in three tiers, so that the small cluster's namespaces land in several.
+const EGRESS: &[(Option<f64>, f64)] = &[(Some(2.0), 0.09), (Some(8.0), 0.05), (None, 0.01)];
+const INGRESS: &[(Option<f64>, f64)] = &[(None, 0.004)];
+
+#[tokio::test]
+async fn every_billing_figure_equals_the_model_at_a_frozen_second() {
+    for version in [Version::Ecs35, Version::Ecs38, Version::ObjectScale41] {
+        let mut env = start_frozen(version, |_| {}).await;
+        let rg0 = env.sim.model().rgs[0].name.clone();
+        let prices = BTreeMap::from([(rg0, 0.05)]);
+        env.cfg.compatibility_names = true;
+        let c = &mut env.cfg.collectors;
+        c.dashboard.enabled = false;
+        c.node_stats.enabled = false;
+        c.billing.enabled = true;
+        let p = &mut c.billing.pricing;
+        p.storage.default = Some(0.02);
+        p.storage.replication_groups = prices.clone();
+        let tiers = |t: &[(Option<f64>, f64)]| {
+            t.iter()
+                .map(|(up_to_gb, price)| Tier {
+                    up_to_gb: *up_to_gb,
+                    price: *price,
+                })
+                .collect::<Vec<_>>()
+        };
+        p.egress = tiers(EGRESS);
+        p.ingress = tiers(INGRESS);
+        let cs = env.collectors();
+        let s = ok_at(&env, &of(&cs, Billing), 1).await;
+        assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+        {
+            let m = env.sim.model();
+            let want = expect::Billing {
+                m: &m,
+                t: env.sim.sim.clock.now(),
+                compat: true,
+                default_price: 0.02,
+                rg_prices: &prices,
+                egress: EGRESS,
+                ingress: INGRESS,
+                currency: "usd",
+            }
+            .expect();
+            expect::compare(
+                &s,
+                &want,
+                |n| n.starts_with("ecs_otel_agent.ecs.") && !n.contains("billing"),
+                &format!("billing {}", version.as_str()),
+            );
+            // The tiers were really crossed: some namespace's egress passes the first
+            // bound, and the price list is not a single rate in disguise.
+            let gb: Vec<f64> = m
+                .namespaces
+                .keys()
+                .map(|ns| value(&s, "emcecs.namespace.egress", &[("namespace", ns)]) / GIB)
+                .collect();
+            assert!(gb.iter().any(|g| *g > 2.0), "{gb:?}");
+        }
+        finish(&env, &cs).await;
+    }
 }

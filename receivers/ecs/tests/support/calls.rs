@@ -78,3 +78,91 @@ pub fn logged(sim: &ecs_sim::RunningSim) -> Calls {
         .map(|(k, v)| (k, v.calls))
         .collect()
 }
+
+/// An IAM cycle with list pages of `page` items, per `POST /iam?Action=…`, before any
+/// policy document is cached (`GetPolicyVersion` is left out: it depends on which
+/// namespace reads a built-in policy first, see [`iam_policy_versions`]).
+pub fn iam(m: &Cluster, page: usize) -> Calls {
+    use ecs_sim::model::iam::{GLOBAL_POLICIES, global_policy_arn};
+    let mut c = Calls::new();
+    add(
+        &mut c,
+        "GET /object/namespaces",
+        pages(m.namespaces.len(), 1000),
+    );
+    add(&mut c, "GET /vdc/users", 1);
+    add(&mut c, "GET /vdc/admin/authnproviders", 1);
+    add(
+        &mut c,
+        "GET /vdc/admin/authnproviders/{id}",
+        m.authn_providers.len() as u64,
+    );
+    let iam =
+        |c: &mut Calls, action: &str, n: u64| add(c, &format!("POST /iam?Action={action}"), n);
+    for ns in m.namespaces.values() {
+        let d = &ns.iam;
+        iam(&mut c, "ListUsers", pages(d.users.len(), page));
+        iam(&mut c, "ListGroups", pages(d.groups.len(), page));
+        iam(&mut c, "ListRoles", pages(d.roles.len(), page));
+        iam(
+            &mut c,
+            "ListPolicies",
+            pages(d.policies.len() + GLOBAL_POLICIES.len(), page),
+        );
+        // Who holds a policy is asked only of policies held by someone.
+        let held = d
+            .policies
+            .iter()
+            .map(|p| p.arn.clone())
+            .chain(GLOBAL_POLICIES.iter().map(|(n, _)| global_policy_arn(n)))
+            .filter(|arn| d.attachment_count(arn) > 0)
+            .count();
+        iam(&mut c, "ListEntitiesForPolicy", held as u64);
+        for g in &d.groups {
+            let members = d
+                .users
+                .iter()
+                .filter(|u| u.groups.contains(&g.name))
+                .count();
+            iam(&mut c, "GetGroup", pages(members, page));
+            iam(&mut c, "ListGroupPolicies", pages(g.inline.len(), page));
+            iam(&mut c, "GetGroupPolicy", g.inline.len() as u64);
+        }
+        for r in &d.roles {
+            iam(&mut c, "ListRolePolicies", pages(r.inline.len(), page));
+            iam(&mut c, "GetRolePolicy", r.inline.len() as u64);
+        }
+        for u in &d.users {
+            iam(&mut c, "ListAccessKeys", pages(u.keys.len(), page));
+            iam(&mut c, "GetAccessKeyLastUsed", u.keys.len() as u64);
+            iam(&mut c, "ListUserPolicies", pages(u.inline.len(), page));
+            iam(&mut c, "GetUserPolicy", u.inline.len() as u64);
+        }
+    }
+    c
+}
+
+/// `GetPolicyVersion` calls of a first IAM cycle: one per policy of its own a namespace
+/// attaches, and per built-in policy at least once and at most once per namespace that
+/// attaches it (namespaces are read side by side; the first to finish caches it).
+pub fn iam_policy_versions(m: &Cluster) -> std::ops::RangeInclusive<u64> {
+    use ecs_sim::model::iam::{GLOBAL_POLICIES, global_policy_arn};
+    let mut own = 0;
+    let mut builtin_reads = 0;
+    let mut builtins = std::collections::BTreeSet::new();
+    for ns in m.namespaces.values() {
+        let d = &ns.iam;
+        own += d
+            .policies
+            .iter()
+            .filter(|p| d.attachment_count(&p.arn) > 0)
+            .count() as u64;
+        for (n, _) in GLOBAL_POLICIES {
+            if d.attachment_count(&global_policy_arn(n)) > 0 {
+                builtin_reads += 1;
+                builtins.insert(*n);
+            }
+        }
+    }
+    own + builtins.len() as u64..=own + builtin_reads
+}

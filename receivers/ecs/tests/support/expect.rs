@@ -18,12 +18,23 @@ pub type Labels = Vec<(String, String)>;
 
 const GIB: u64 = 1024 * 1024 * 1024;
 
+/// One expected point: its value and, where the test knows them, its time and its
+/// counter's start (seconds since the epoch).
+#[derive(Debug, Clone, Copy)]
+pub struct Want {
+    pub value: f64,
+    pub time: Option<i64>,
+    pub start: Option<i64>,
+}
+
 /// The series expected in one snapshot.
 #[derive(Debug, Default)]
 pub struct Expect {
-    pub live: BTreeMap<(String, Labels), f64>,
+    pub live: BTreeMap<(String, Labels), Want>,
     /// Series that must carry a staleness marker (a node that did not answer).
     pub stale: BTreeSet<(String, Labels)>,
+    /// The time `set` gives its points (the cycle's time), if known.
+    pub time: Option<i64>,
 }
 
 fn labels(attrs: &[(&str, &str)]) -> Labels {
@@ -37,9 +48,23 @@ fn labels(attrs: &[(&str, &str)]) -> Labels {
 
 impl Expect {
     pub fn set(&mut self, name: &str, attrs: &[(&str, &str)], value: f64) {
+        let time = self.time;
+        self.set_at(name, attrs, value, time, None);
+    }
+
+    /// A point with its own time and, for a counter, its start.
+    pub fn set_at(
+        &mut self,
+        name: &str,
+        attrs: &[(&str, &str)],
+        value: f64,
+        time: Option<i64>,
+        start: Option<i64>,
+    ) {
         let key = (name.to_owned(), labels(attrs));
+        let want = Want { value, time, start };
         assert!(
-            self.live.insert(key.clone(), value).is_none(),
+            self.live.insert(key.clone(), want).is_none(),
             "the oracle expects {key:?} twice"
         );
     }
@@ -59,43 +84,56 @@ impl Expect {
 }
 
 fn same(a: f64, b: f64) -> bool {
-    a == b || (a - b).abs() <= 1e-12 * a.abs().max(b.abs())
+    b.is_nan() || a == b || (a - b).abs() <= 1e-12 * a.abs().max(b.abs())
 }
 
 /// Compares every point of `s` whose name is not `ignored` with `e`, and panics with
 /// every difference found.
 pub fn compare(s: &pipeline::Snapshot, e: &Expect, ignored: impl Fn(&str) -> bool, what: &str) {
     let mut problems = Vec::new();
-    let mut live: BTreeMap<(String, Labels), f64> = BTreeMap::new();
+    let mut live: BTreeMap<(String, Labels), Point> = BTreeMap::new();
     let mut stale = BTreeSet::new();
-    for Point {
-        name,
-        attrs,
-        value,
-        stale: is_stale,
-        ..
-    } in points(s)
-    {
-        if ignored(&name) {
+    for p in points(s) {
+        if ignored(&p.name) {
             continue;
         }
-        let key = (name, attrs.into_iter().collect::<Labels>());
-        if is_stale {
+        let key = (
+            p.name.clone(),
+            p.attrs.clone().into_iter().collect::<Labels>(),
+        );
+        if p.stale {
             stale.insert(key);
-        } else if live.insert(key.clone(), value).is_some() {
+        } else if live.insert(key.clone(), p).is_some() {
             problems.push(format!("emitted twice: {key:?}"));
         }
     }
     for (key, want) in &e.live {
-        match live.get(key) {
-            Some(got) if same(*got, *want) => {}
-            Some(got) => problems.push(format!("{key:?}: {got} emitted, {want} expected")),
-            None => problems.push(format!("missing: {key:?} (expected {want})")),
+        let Some(got) = live.get(key) else {
+            problems.push(format!("missing: {key:?} (expected {})", want.value));
+            continue;
+        };
+        if !same(got.value, want.value) {
+            problems.push(format!(
+                "{key:?}: {} emitted, {} expected",
+                got.value, want.value
+            ));
+        }
+        if want.time.is_some_and(|t| t != got.time) {
+            problems.push(format!(
+                "{key:?}: time {} emitted, {:?} expected",
+                got.time, want.time
+            ));
+        }
+        if want.start.is_some_and(|t| t != got.start) {
+            problems.push(format!(
+                "{key:?}: start {} emitted, {:?} expected",
+                got.start, want.start
+            ));
         }
     }
     for (key, got) in &live {
         if !e.live.contains_key(key) {
-            problems.push(format!("not expected: {key:?} = {got}"));
+            problems.push(format!("not expected: {key:?} = {}", got.value));
         }
     }
     for key in e.stale.symmetric_difference(&stale) {
@@ -132,7 +170,11 @@ pub struct Dashboard<'a> {
 
 impl Dashboard<'_> {
     pub fn expect(&self) -> Expect {
-        let mut e = Expect::default();
+        // Every point carries the cycle's time.
+        let mut e = Expect {
+            time: Some(self.t),
+            ..Expect::default()
+        };
         self.cluster(&mut e);
         self.pools_nodes_disks(&mut e);
         self.replication(&mut e);
@@ -621,7 +663,10 @@ pub struct NodeStats<'a> {
 impl NodeStats<'_> {
     pub fn expect(&self) -> Expect {
         let (m, t, o) = (self.m, self.t, self.o);
-        let mut e = Expect::default();
+        let mut e = Expect {
+            time: Some(t),
+            ..Expect::default()
+        };
         for n in &m.nodes {
             let ip = n.mgmt_ip.to_string();
             let at = [("node", n.name.as_str()), ("node_ip", ip.as_str())];
@@ -683,6 +728,546 @@ impl NodeStats<'_> {
                 if self.compat {
                     e.set("emcecs_node_activeConnections", &by_ip, lf);
                 }
+            }
+        }
+        e
+    }
+}
+
+/// A price list as the test configures it: (up to this many GB, price per GB).
+pub type Tiers = [(Option<f64>, f64)];
+
+/// `gb` priced slice by slice: the part below the first bound at the first price, the
+/// part between the first and second bounds at the second, and so on.
+pub fn tier_cost(gb: f64, tiers: &Tiers) -> f64 {
+    let mut cost = 0.0;
+    let mut below = 0.0;
+    for (up_to, price) in tiers {
+        let top = up_to.unwrap_or(f64::INFINITY);
+        cost += (gb.min(top) - below).max(0.0) * price;
+        below = top;
+    }
+    cost
+}
+
+/// What the billing collector reports at second `t` (no bucket cap, no tag labels).
+pub struct Billing<'a> {
+    pub m: &'a Cluster,
+    pub t: i64,
+    pub compat: bool,
+    /// Price per GB-month of every replication group not in `rg_prices`.
+    pub default_price: f64,
+    pub rg_prices: &'a BTreeMap<String, f64>,
+    pub egress: &'a Tiers,
+    pub ingress: &'a Tiers,
+    /// The cost metrics' names end with it.
+    pub currency: &'a str,
+}
+
+impl Billing<'_> {
+    pub fn expect(&self) -> Expect {
+        use ecs_sim::model::billing::{sample_index, uptodate_till};
+        let m = self.m;
+        let mut e = Expect::default();
+        // ECS's metering is consistent up to the last 5-minute boundary its lag ago; the
+        // month-to-date counters run from the month's first second to there.
+        let u = uptodate_till(self.t, m.cfg.billing_lag_secs);
+        let n = sample_index(u);
+        let month = pipeline::timefmt::month_start(u - 1);
+        let (a, day_ago) = (sample_index(month), sample_index(u - 86_400));
+        let gib = GIB as f64;
+        let cur = self.currency;
+        let at = Some(u);
+        for ns in m.namespaces.values() {
+            let nsa = [("namespace", ns.name.as_str())];
+            let (mut size, mut objects, mut mpu) = (0u64, 0u64, 0u64);
+            let (mut ingress, mut egress) = (0u64, 0u64);
+            let (mut cost, mut cost_now, mut cost_then) = (0.0, 0.0, 0.0);
+            for b in ns.buckets.values() {
+                let tot = b.billing.totals(n);
+                let w = b.billing.window(a, n);
+                let rg = m.rgs[b.rg].name.as_str();
+                let ba = [
+                    nsa[0],
+                    ("bucket", b.name.as_str()),
+                    ("replication_group", rg),
+                ];
+                size += tot.size;
+                objects += tot.objects;
+                mpu += tot.mpu_size;
+                ingress += w.ingress;
+                egress += w.egress;
+                e.set_at("emcecs.bucket.storage", &ba, tot.size as f64, at, None);
+                e.set_at("emcecs.bucket.objects", &ba, tot.objects as f64, at, None);
+                e.set_at(
+                    "emcecs.bucket.multipart_upload.size",
+                    &ba,
+                    tot.mpu_size as f64,
+                    at,
+                    None,
+                );
+                e.set_at(
+                    "emcecs.bucket.multipart_upload.parts",
+                    &ba,
+                    tot.mpu_parts as f64,
+                    at,
+                    None,
+                );
+                for (name, v) in [
+                    ("emcecs.bucket.ingress", w.ingress),
+                    ("emcecs.bucket.egress", w.egress),
+                    ("emcecs.bucket.objects.created", w.objects_created),
+                    ("emcecs.bucket.objects.deleted", w.objects_deleted),
+                ] {
+                    e.set_at(name, &ba, v as f64, at, Some(month));
+                }
+                let price = self
+                    .rg_prices
+                    .get(rg)
+                    .copied()
+                    .unwrap_or(self.default_price);
+                let c = tot.size as f64 / gib * price;
+                cost += c;
+                e.set_at(
+                    &format!("emcecs.bucket.storage.cost.{cur}"),
+                    &ba,
+                    c,
+                    at,
+                    None,
+                );
+                // The trend: how the bucket's size (hence its cost) moved over a day.
+                let delta = b.billing.window(day_ago, n).bytes_delta();
+                let before = tot.size as i64 - delta;
+                cost_now += tot.size as f64 * price;
+                cost_then += before.max(0) as f64 * price;
+                if before > 0 {
+                    e.set_at(
+                        "emcecs.bucket.cost.trend",
+                        &ba,
+                        delta as f64 / before as f64 * 100.0,
+                        at,
+                        None,
+                    );
+                }
+            }
+            e.set_at("emcecs.namespace.total_bytes", &nsa, size as f64, at, None);
+            e.set_at(
+                "emcecs.namespace.total_objects",
+                &nsa,
+                objects as f64,
+                at,
+                None,
+            );
+            e.set_at(
+                "emcecs.namespace.multipart_upload.size",
+                &nsa,
+                mpu as f64,
+                at,
+                None,
+            );
+            e.set_at(
+                "emcecs.billing.uptodate_timestamp",
+                &nsa,
+                u as f64,
+                at,
+                None,
+            );
+            e.set_at(
+                "emcecs.namespace.ingress",
+                &nsa,
+                ingress as f64,
+                at,
+                Some(month),
+            );
+            e.set_at(
+                "emcecs.namespace.egress",
+                &nsa,
+                egress as f64,
+                at,
+                Some(month),
+            );
+            e.set_at(
+                &format!("emcecs.namespace.storage.cost.{cur}"),
+                &nsa,
+                cost,
+                at,
+                None,
+            );
+            if cost_then > 0.0 {
+                e.set_at(
+                    "emcecs.namespace.cost.trend",
+                    &nsa,
+                    (cost_now - cost_then) / cost_then * 100.0,
+                    at,
+                    None,
+                );
+            }
+            for (dir, bytes, tiers) in [
+                ("egress", egress, self.egress),
+                ("ingress", ingress, self.ingress),
+            ] {
+                if !tiers.is_empty() {
+                    e.set_at(
+                        &format!("emcecs.namespace.bandwidth.cost.{cur}"),
+                        &[nsa[0], ("direction", dir)],
+                        tier_cost(bytes as f64 / gib, tiers),
+                        at,
+                        None,
+                    );
+                }
+            }
+            // Quotas are set in GB; a quota of 0 or less is no quota.
+            let (block, notification) = (ns.quota_block_gb, ns.quota_notification_gb);
+            for (ty, q) in [("block", block), ("notification", notification)] {
+                if q > 0 {
+                    e.set_at(
+                        "emcecs.namespace.quota",
+                        &[nsa[0], ("type", ty)],
+                        q as f64 * gib,
+                        at,
+                        None,
+                    );
+                }
+            }
+            if block > 0 {
+                e.set_at(
+                    "emcecs.namespace.quota.used",
+                    &nsa,
+                    size as f64 / (block as f64 * gib),
+                    at,
+                    None,
+                );
+            }
+            if self.compat {
+                // The paychex names speak KB (1024 bytes).
+                let ea = |ty| [("ecsnamespace", ns.name.as_str()), ("type", ty)];
+                for (ty, q) in [("block", block), ("notification", notification)] {
+                    if q > 0 {
+                        e.set_at(
+                            "emcecs_metering_namespacequota",
+                            &ea(ty),
+                            (q as u64 * 1024 * 1024) as f64,
+                            at,
+                            None,
+                        );
+                    }
+                }
+                e.set_at(
+                    "emcecs_metering_namespacequota",
+                    &ea("used"),
+                    (size / 1024) as f64,
+                    at,
+                    None,
+                );
+                e.set_at(
+                    "emcecs_metering_namespace_object_count",
+                    &[("ecsnamespace", ns.name.as_str())],
+                    objects as f64,
+                    at,
+                    None,
+                );
+            }
+        }
+        e.set_at(
+            "ecs_otel_agent.ecs.billing.buckets.folded",
+            &[],
+            0.0,
+            Some(self.t),
+            None,
+        );
+        e
+    }
+}
+
+/// What a policy document grants on its own, judged by hand against the rules in
+/// docs/SECURITY.md (never by the agent's analysis).
+#[derive(Debug, Clone, Copy)]
+enum Verdict {
+    /// Unconditional grants on every resource, in label order (`*`, `iam:*`, `s3:*`).
+    Grants(&'static [&'static str]),
+    /// An unconditional Deny of every action on every resource: takes every grant back.
+    DeniesAll,
+}
+
+/// Every document the model attaches, by its template's name.
+const VERDICTS: &[(&str, Verdict)] = &[
+    ("ReadOnlyBucket", Verdict::Grants(&[])), // two actions on one bucket
+    ("FullAdmin", Verdict::Grants(&["*", "iam:*", "s3:*"])), // "*" covers every service
+    ("S3Everything", Verdict::Grants(&["s3:*"])),
+    ("IamEverything", Verdict::Grants(&["iam:*"])),
+    ("S3FromOfficeOnly", Verdict::Grants(&[])), // a Condition limits it
+    ("AllowAllDenyAll", Verdict::DeniesAll),    // its own Deny takes it all back
+    ("AllButIam", Verdict::Grants(&["s3:*"])),  // NotAction iam:* covers S3, not "*"
+    ("ObjectsOnly", Verdict::Grants(&[])),      // s3:*Object is part of S3
+    ("WriteLogs", Verdict::Grants(&[])),
+    ("ECSDenyAll", Verdict::DeniesAll),
+    ("ECSS3FullAccess", Verdict::Grants(&["s3:*"])),
+    ("ECSS3ReadOnlyAccess", Verdict::Grants(&[])), // s3:Get*, s3:List*
+    ("IAMReadOnlyAccess", Verdict::Grants(&[])),
+];
+
+fn verdict(document: &str) -> Verdict {
+    use ecs_sim::model::iam::{GLOBAL_POLICIES, TEMPLATES};
+    let name = TEMPLATES
+        .iter()
+        .chain(GLOBAL_POLICIES)
+        .find(|(_, doc)| *doc == document)
+        .map(|(name, _)| *name)
+        .unwrap_or_else(|| panic!("a document the verdict table does not know: {document}"));
+    VERDICTS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| *v)
+        .unwrap_or_else(|| panic!("no verdict written for {name}"))
+}
+
+/// The grants label of an entity holding `documents`, or `None` when it is not
+/// over-privileged: the union of what they grant, unless one denies everything.
+pub fn over_privilege<'d>(documents: impl IntoIterator<Item = &'d str>) -> Option<String> {
+    let mut grants = BTreeSet::new();
+    for d in documents {
+        match verdict(d) {
+            Verdict::DeniesAll => return None,
+            Verdict::Grants(g) => grants.extend(g.iter().copied()),
+        }
+    }
+    let order = ["*", "iam:*", "s3:*"];
+    let label: Vec<&str> = order.into_iter().filter(|g| grants.contains(g)).collect();
+    (!label.is_empty()).then(|| label.join(","))
+}
+
+/// The documents that apply to an entity: its managed policies' default versions (the
+/// namespace's own or ECS's built-ins), its inline policies and, for a user, its groups'.
+pub fn documents<'d>(
+    d: &'d ecs_sim::model::iam::Domain,
+    attached: &'d [String],
+    inline: &'d [(String, String)],
+    groups: &'d [String],
+) -> Vec<&'d str> {
+    use ecs_sim::model::iam::{GLOBAL_POLICIES, global_policy_arn};
+    let managed = |arn: &String| -> Option<&'d str> {
+        d.policy(arn)
+            .map(|p| p.default_version().1.as_str())
+            .or_else(|| {
+                GLOBAL_POLICIES
+                    .iter()
+                    .find(|(n, _)| global_policy_arn(n) == *arn)
+                    .map(|(_, doc)| *doc)
+            })
+    };
+    let mut out: Vec<&str> = attached.iter().filter_map(managed).collect();
+    out.extend(inline.iter().map(|(_, doc)| doc.as_str()));
+    for g in groups {
+        if let Some(g) = d.groups.iter().find(|x| &x.name == g) {
+            out.extend(g.attached.iter().filter_map(managed));
+            out.extend(g.inline.iter().map(|(_, doc)| doc.as_str()));
+        }
+    }
+    out
+}
+
+/// What the IAM collector reports at second `t` (default settings: entity names as
+/// labels, service accounts named `svc-…`, a 90-day inactivity threshold). The probes'
+/// response times are timing, not model: they are expected present with any value.
+pub struct Iam<'a> {
+    pub m: &'a Cluster,
+    pub t: i64,
+}
+
+/// Any value (a measured duration): only the series' presence and labels are checked.
+pub const ANY: f64 = f64::NAN;
+
+impl Iam<'_> {
+    pub fn expect(&self) -> Expect {
+        let (m, now) = (self.m, self.t);
+        let mut e = Expect {
+            time: Some(now),
+            ..Expect::default()
+        };
+        let threshold = 90 * 86_400;
+        let days = |t: i64| ((now - t) / 86_400) as f64;
+        for ns in m.namespaces.values() {
+            let d = &ns.iam;
+            let nsa = [("namespace", ns.name.as_str())];
+            let kind = |u: &ecs_sim::model::iam::User| {
+                if u.service_account {
+                    "service_account"
+                } else {
+                    "human"
+                }
+            };
+            let last = |u: &ecs_sim::model::iam::User| {
+                u.keys
+                    .iter()
+                    .filter_map(|k| k.last_used.last(now))
+                    .chain(u.password_last_used.last(now))
+                    .max()
+            };
+            for ty in ["human", "service_account"] {
+                let of: Vec<_> = d.users.iter().filter(|u| kind(u) == ty).collect();
+                e.set(
+                    "emcecs.iam.users",
+                    &[nsa[0], ("user_type", ty)],
+                    of.len() as f64,
+                );
+                let active = of
+                    .iter()
+                    .filter(|u| last(u).is_some_and(|l| now - l <= threshold))
+                    .count();
+                e.set(
+                    "emcecs.iam.users.active",
+                    &[nsa[0], ("user_type", ty)],
+                    active as f64,
+                );
+            }
+            let mut keys = BTreeMap::from([("active", 0u64), ("inactive", 0)]);
+            for u in &d.users {
+                let ua = [nsa[0], ("user", u.name.as_str())];
+                let (since, activity) = match last(u) {
+                    Some(t) => (t, "seen"),
+                    None => (u.created, "never"),
+                };
+                if now - since > threshold {
+                    e.set(
+                        "emcecs.iam.users.inactive",
+                        &[ua[0], ua[1], ("user_type", kind(u)), ("activity", activity)],
+                        days(since),
+                    );
+                }
+                let mut oldest: BTreeMap<&str, i64> = BTreeMap::new();
+                for k in &u.keys {
+                    let status = if k.active { "active" } else { "inactive" };
+                    *keys.entry(status).or_insert(0) += 1;
+                    let o = oldest.entry(status).or_insert(k.created);
+                    *o = (*o).min(k.created);
+                }
+                for (status, created) in oldest {
+                    e.set(
+                        "emcecs.iam.credential.age",
+                        &[
+                            ua[0],
+                            ua[1],
+                            ("credential_type", "access_key"),
+                            ("status", status),
+                        ],
+                        days(created),
+                    );
+                }
+            }
+            for (status, n) in keys {
+                e.set(
+                    "emcecs.iam.access_keys",
+                    &[nsa[0], ("status", status)],
+                    n as f64,
+                );
+            }
+            e.set("emcecs.iam.groups", &nsa, d.groups.len() as f64);
+            e.set("emcecs.iam.roles", &nsa, d.roles.len() as f64);
+            e.set(
+                "emcecs.iam.policies",
+                &[nsa[0], ("policy_type", "managed")],
+                d.policies.len() as f64,
+            );
+            let inline = d.users.iter().map(|u| u.inline.len()).sum::<usize>()
+                + d.groups.iter().map(|g| g.inline.len()).sum::<usize>()
+                + d.roles.iter().map(|r| r.inline.len()).sum::<usize>();
+            e.set(
+                "emcecs.iam.policies",
+                &[nsa[0], ("policy_type", "inline")],
+                inline as f64,
+            );
+            for (to, n) in [
+                (
+                    "user",
+                    d.users.iter().map(|u| u.attached.len()).sum::<usize>(),
+                ),
+                ("group", d.groups.iter().map(|g| g.attached.len()).sum()),
+                ("role", d.roles.iter().map(|r| r.attached.len()).sum()),
+            ] {
+                e.set(
+                    "emcecs.iam.policy.attachments",
+                    &[nsa[0], ("attached_to", to)],
+                    n as f64,
+                );
+            }
+            let mut over = BTreeMap::from([("user", 0u64), ("role", 0)]);
+            let users = d.users.iter().map(|u| {
+                (
+                    "user",
+                    &u.name,
+                    documents(d, &u.attached, &u.inline, &u.groups),
+                )
+            });
+            let roles = d
+                .roles
+                .iter()
+                .map(|r| ("role", &r.name, documents(d, &r.attached, &r.inline, &[])));
+            for (ty, name, docs) in users.chain(roles) {
+                if let Some(grants) = over_privilege(docs) {
+                    *over.entry(ty).or_insert(0) += 1;
+                    e.set(
+                        "emcecs.iam.overprivileged.entity",
+                        &[
+                            nsa[0],
+                            ("entity_type", ty),
+                            ("entity", name),
+                            ("grants", &grants),
+                        ],
+                        1.0,
+                    );
+                }
+            }
+            for (ty, n) in over {
+                e.set(
+                    "emcecs.iam.overprivileged.entities",
+                    &[nsa[0], ("entity_type", ty)],
+                    n as f64,
+                );
+            }
+        }
+        let mut roles = BTreeMap::from([
+            ("system_admin", 0u64),
+            ("system_monitor", 0),
+            ("security_admin", 0),
+            ("none", 0),
+        ]);
+        for u in &m.mgmt_users {
+            let flags = [
+                ("system_admin", u.system_admin),
+                ("system_monitor", u.system_monitor),
+                ("security_admin", u.security_admin),
+            ];
+            for (role, on) in flags {
+                if on {
+                    *roles.entry(role).or_insert(0) += 1;
+                }
+            }
+            if flags.iter().all(|(_, on)| !on) {
+                *roles.entry("none").or_insert(0) += 1;
+            }
+        }
+        for (role, n) in roles {
+            e.set("emcecs.management.users", &[("role", role)], n as f64);
+        }
+        for p in &m.authn_providers {
+            let mode = p.mode.to_ascii_lowercase();
+            let pa = [("provider", p.name.as_str()), ("mode", mode.as_str())];
+            e.set(
+                "emcecs.auth_provider.enabled",
+                &pa,
+                f64::from(u8::from(!p.disabled)),
+            );
+            if p.disabled {
+                continue;
+            }
+            for url in &p.server_urls {
+                // ldap://host:port: the simulator's directory servers all answer.
+                let server = url
+                    .trim_start_matches("ldap://")
+                    .trim_start_matches("ldaps://");
+                let at = [pa[0], pa[1], ("server", server)];
+                e.set("emcecs.auth_provider.available", &at, 1.0);
+                e.set("emcecs.auth_provider.response_time", &at, ANY);
             }
         }
         e
