@@ -344,3 +344,96 @@ async fn a_slow_iam_api_is_read_over_several_cycles_oldest_first() {
     assert!(counts.windows(2).all(|w| w[1] >= w[0]), "{counts:?}");
     finish(&env, &cs).await;
 }
+
+/// A few entities given chosen inline documents, with their verdicts written by hand: a
+/// union across documents, a Deny in one document taking back another's grant, conditions
+/// and partial wildcards granting nothing, and an unreadable document counted while the
+/// entity is judged on the rest.
+#[tokio::test]
+async fn chosen_documents_get_the_verdicts_written_by_hand() {
+    use ecs_sim::model::iam::TEMPLATES;
+    let doc = |name: &str| {
+        TEMPLATES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, d)| (*d).to_owned())
+            .unwrap()
+    };
+    let env = iam_env(|c| c.collectors.iam.page_size = None).await;
+    let (ns, users, role) = {
+        let mut m = env.sim.sim.model_mut();
+        let (ns, d) = m
+            .namespaces
+            .iter_mut()
+            .map(|(k, v)| (k.clone(), &mut v.iam))
+            .next()
+            .unwrap();
+        let mut set = |i: usize, docs: &[(&str, String)]| {
+            let u = &mut d.users[i];
+            u.attached.clear();
+            u.groups.clear();
+            u.inline = docs
+                .iter()
+                .map(|(n, d)| ((*n).to_owned(), d.clone()))
+                .collect();
+            u.name.clone()
+        };
+        let users = [
+            set(0, &[("a", doc("AllButIam")), ("b", doc("IamEverything"))]),
+            set(
+                1,
+                &[("a", doc("FullAdmin")), ("b", "{\"Statement\": [".into())],
+            ),
+            set(2, &[("a", doc("FullAdmin")), ("b", doc("AllowAllDenyAll"))]),
+            set(
+                3,
+                &[("a", doc("S3FromOfficeOnly")), ("b", doc("ObjectsOnly"))],
+            ),
+            set(
+                4,
+                &[("a", doc("ReadOnlyBucket")), ("b", doc("S3Everything"))],
+            ),
+        ];
+        let r = &mut d.roles[0];
+        r.attached.clear();
+        r.inline = vec![
+            ("a".into(), doc("IamEverything")),
+            ("b".into(), doc("WriteLogs")),
+        ];
+        (ns, users, r.name.clone())
+    };
+    let cs = env.collectors();
+    let s = ok(&of(&cs, Iam), 1).await;
+    let verdict = |ty: &str, name: &str| -> Option<String> {
+        let got = find(
+            &s,
+            "emcecs.iam.overprivileged.entity",
+            &[("namespace", &ns), ("entity_type", ty), ("entity", name)],
+        );
+        assert!(got.len() <= 1, "{got:?}");
+        got.first().map(|p| {
+            assert_eq!(p.value, 1.0);
+            p.attrs["grants"].clone()
+        })
+    };
+    assert_eq!(verdict("user", &users[0]).as_deref(), Some("iam:*,s3:*"));
+    assert_eq!(verdict("user", &users[1]).as_deref(), Some("*,iam:*,s3:*"));
+    assert_eq!(verdict("user", &users[2]), None);
+    assert_eq!(verdict("user", &users[3]), None);
+    assert_eq!(verdict("user", &users[4]).as_deref(), Some("s3:*"));
+    assert_eq!(verdict("role", &role).as_deref(), Some("iam:*"));
+    assert_eq!(
+        value(
+            &s,
+            "emcecs.iam.policy_documents.unreadable",
+            &[("namespace", &ns)]
+        ),
+        1.0
+    );
+    // Only the namespace holding it reports an unreadable document.
+    assert_eq!(
+        find(&s, "emcecs.iam.policy_documents.unreadable", &[]).len(),
+        1
+    );
+    finish(&env, &cs).await;
+}
