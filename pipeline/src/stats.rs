@@ -150,6 +150,7 @@ pub struct ExporterStats {
     dropped_batches: AtomicU64,
     rejected_points: AtomicU64,
     retries: AtomicU64,
+    sent_requests: AtomicU64,
     state: Mutex<ExporterState>,
 }
 
@@ -163,6 +164,8 @@ pub struct ExporterCounts {
     pub dropped_batches: u64,
     pub rejected_points: u64,
     pub retries: u64,
+    /// Requests the destination accepted: more than `sent_batches` when batches are split.
+    pub sent_requests: u64,
 }
 
 impl ExporterStats {
@@ -176,6 +179,7 @@ impl ExporterStats {
             dropped_batches: AtomicU64::new(0),
             rejected_points: AtomicU64::new(0),
             retries: AtomicU64::new(0),
+            sent_requests: AtomicU64::new(0),
             state: Mutex::new(ExporterState::default()),
         }
     }
@@ -208,6 +212,9 @@ impl ExporterStats {
         s.last_error = Some(message);
         s.consecutive_failures += 1;
     }
+    pub fn record_request(&self) {
+        self.sent_requests.fetch_add(1, Ordering::Relaxed);
+    }
     pub fn record_dropped(&self, batches: u64) {
         self.dropped_batches.fetch_add(batches, Ordering::Relaxed);
     }
@@ -223,6 +230,7 @@ impl ExporterStats {
             dropped_batches: self.dropped_batches.load(Ordering::Relaxed),
             rejected_points: self.rejected_points.load(Ordering::Relaxed),
             retries: self.retries.load(Ordering::Relaxed),
+            sent_requests: self.sent_requests.load(Ordering::Relaxed),
         }
     }
     pub fn state(&self) -> ExporterState {

@@ -50,7 +50,9 @@ pub struct RetryConfig {
     pub initial_interval: Duration,
     #[serde(with = "duration")]
     pub max_interval: Duration,
-    /// A request still failing after this long is dropped (counted).
+    /// A request still failing after this long is dropped (counted): retrying stops when
+    /// the next wait would end past it. `0` means no limit, as in the Collector: the
+    /// request is retried until it gets through or the agent stops.
     #[serde(with = "duration")]
     pub max_elapsed_time: Duration,
     pub multiplier: f64,

@@ -17,14 +17,13 @@ use pipeline::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
 use pipeline::otlp::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
 use pipeline::stats::ExporterStats;
 use pipeline::{Batch, ExportError, Exporter, PipelineStats};
-use tokio::time::Instant;
 use tonic::codec::CompressionEncoding;
 use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
 use config::Compression;
 pub use config::OtlpConfig;
-use retry::{Backoff, Verdict, classify};
+use retry::{Destination, retry_loop};
 use split::Splitter;
 
 #[derive(Debug, thiserror::Error)]
@@ -141,62 +140,23 @@ impl OtlpExporter {
     }
 
     async fn send(&self, req: ExportMetricsServiceRequest) -> Result<(), ExportError> {
-        let started = Instant::now();
-        let retry = &self.cfg.retry_on_failure;
-        let mut backoff = Backoff::new(retry);
-        let mut attempt = 0u32;
-        loop {
-            attempt += 1;
+        let to = Destination {
+            exporter: &self.name,
+            endpoint: &self.endpoint,
+        };
+        retry_loop(to, &self.cfg.retry_on_failure, &self.stats, || {
             let mut r = tonic::Request::new(req.clone());
             *r.metadata_mut() = self.metadata.clone();
             r.set_timeout(self.cfg.timeout);
-            let status = match self.client.clone().export(r).await {
-                Ok(resp) => {
-                    if let Some(ps) = resp.into_inner().partial_success
-                        && (ps.rejected_data_points > 0 || !ps.error_message.is_empty())
-                    {
-                        tracing::warn!(exporter = %self.name, rejected = ps.rejected_data_points, message = %ps.error_message, "collector accepted the request only in part");
-                        self.stats.record_rejected_points(
-                            u64::try_from(ps.rejected_data_points).unwrap_or(0),
-                        );
-                    }
-                    if attempt > 1 {
-                        tracing::info!(exporter = %self.name, attempt, "export succeeded after retrying");
-                    }
-                    return Ok(());
-                }
-                Err(status) => status,
-            };
-            let what = format!(
-                "export to {} failed: {:?}: {}",
-                self.endpoint,
-                status.code(),
-                status.message()
-            );
-            let delay = match classify(&status) {
-                Verdict::Drop => return Err(ExportError::new("permanent", what)),
-                Verdict::Retry(_) if !retry.enabled => {
-                    return Err(ExportError::new("retry_disabled", what));
-                }
-                Verdict::Retry(server_delay) => server_delay.unwrap_or_else(|| backoff.next_wait()),
-            };
-            if started.elapsed() + delay > retry.max_elapsed_time {
-                return Err(ExportError::new(
-                    "retries_exhausted",
-                    format!(
-                        "{what} (gave up after {attempt} attempts in {:?})",
-                        started.elapsed()
-                    ),
-                ));
+            let mut client = self.client.clone();
+            async move {
+                client
+                    .export(r)
+                    .await
+                    .map(|resp| resp.into_inner().partial_success)
             }
-            if attempt == 1 {
-                tracing::warn!(exporter = %self.name, error = %what, retry_in = ?delay, "export failed; retrying");
-            } else {
-                tracing::debug!(exporter = %self.name, error = %what, attempt, retry_in = ?delay, "export failed again; retrying");
-            }
-            self.stats.record_retry(what);
-            tokio::time::sleep(delay).await;
-        }
+        })
+        .await
     }
 }
 

@@ -1,9 +1,15 @@
-//! Which gRPC failures are worth retrying, per the OTLP specification, and how long to
-//! wait before the next try.
+//! Which gRPC failures are worth retrying, per the OTLP specification, how long to wait
+//! before the next try, and the loop that sends one request until it gets through or
+//! retrying is no longer worth it.
 
+use std::future::Future;
 use std::time::Duration;
 
+use pipeline::ExportError;
+use pipeline::otlp::collector::metrics::v1::ExportMetricsPartialSuccess;
+use pipeline::stats::ExporterStats;
 use prost::Message;
+use tokio::time::Instant;
 use tonic::Code;
 
 use crate::config::RetryConfig;
@@ -115,6 +121,84 @@ impl Backoff {
     }
 }
 
+/// Where a request goes, for the log lines and error messages of [`retry_loop`].
+#[derive(Debug, Clone, Copy)]
+pub struct Destination<'a> {
+    /// The exporter's component id.
+    pub exporter: &'a str,
+    pub endpoint: &'a str,
+}
+
+/// Makes attempts until one is accepted, the failure is permanent, or the next wait would
+/// take the request past `max_elapsed_time` (0: no limit, as in the Collector). Each
+/// attempt yields the collector's partial-success answer, if any, or the gRPC status.
+pub async fn retry_loop<F, Fut>(
+    to: Destination<'_>,
+    retry: &RetryConfig,
+    stats: &ExporterStats,
+    mut attempt: F,
+) -> Result<(), ExportError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<ExportMetricsPartialSuccess>, tonic::Status>>,
+{
+    let started = Instant::now();
+    let mut backoff = Backoff::new(retry);
+    let mut attempts = 0u32;
+    loop {
+        attempts += 1;
+        let status = match attempt().await {
+            Ok(partial) => {
+                if let Some(ps) = partial
+                    && (ps.rejected_data_points > 0 || !ps.error_message.is_empty())
+                {
+                    tracing::warn!(exporter = %to.exporter, rejected = ps.rejected_data_points, message = %ps.error_message, "collector accepted the request only in part");
+                    stats.record_rejected_points(
+                        u64::try_from(ps.rejected_data_points).unwrap_or(0),
+                    );
+                }
+                if attempts > 1 {
+                    tracing::info!(exporter = %to.exporter, attempts, "export succeeded after retrying");
+                }
+                stats.record_request();
+                return Ok(());
+            }
+            Err(status) => status,
+        };
+        let what = format!(
+            "export to {} failed: {:?}: {}",
+            to.endpoint,
+            status.code(),
+            status.message()
+        );
+        let delay = match classify(&status) {
+            Verdict::Drop => return Err(ExportError::new("permanent", what)),
+            Verdict::Retry(_) if !retry.enabled => {
+                return Err(ExportError::new("retry_disabled", what));
+            }
+            Verdict::Retry(Some(server_delay)) if !server_delay.is_zero() => server_delay,
+            // A RetryInfo of 0 s taken literally would resend at once, again and again, for
+            // as long as the server keeps answering so: a hot loop against a server that is
+            // already short of resources. The backoff paces those retries instead.
+            Verdict::Retry(_) => backoff.next_wait(),
+        };
+        let elapsed = started.elapsed();
+        if !retry.max_elapsed_time.is_zero() && elapsed + delay > retry.max_elapsed_time {
+            return Err(ExportError::new(
+                "retries_exhausted",
+                format!("{what} (gave up after {attempts} attempts in {elapsed:?})"),
+            ));
+        }
+        if attempts == 1 {
+            tracing::warn!(exporter = %to.exporter, error = %what, retry_in = ?delay, "export failed; retrying");
+        } else {
+            tracing::debug!(exporter = %to.exporter, error = %what, attempts, retry_in = ?delay, "export failed again; retrying");
+        }
+        stats.record_retry(what);
+        tokio::time::sleep(delay).await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,6 +219,255 @@ mod tests {
             }],
         };
         tonic::Status::with_details(code, "slow down", st.encode_to_vec().into())
+    }
+
+    type Reply = Result<Option<ExportMetricsPartialSuccess>, tonic::Status>;
+
+    fn unavailable() -> Reply {
+        Err(tonic::Status::new(Code::Unavailable, "down"))
+    }
+
+    /// Backoff without jitter, so that every wait is known.
+    fn exact(initial: Duration, max_interval: Duration, max_elapsed: Duration) -> RetryConfig {
+        RetryConfig {
+            enabled: true,
+            initial_interval: initial,
+            max_interval,
+            max_elapsed_time: max_elapsed,
+            multiplier: 2.0,
+            randomization_factor: 0.0,
+        }
+    }
+
+    struct Outcome {
+        result: Result<(), ExportError>,
+        /// When each attempt was made, from the start of the loop (paused clock).
+        attempts: Vec<Duration>,
+        stats: std::sync::Arc<ExporterStats>,
+    }
+
+    /// Runs the loop against `script`, then `after` once the script is used up.
+    async fn run(cfg: &RetryConfig, script: Vec<Reply>, after: fn() -> Reply) -> Outcome {
+        let stats = pipeline::PipelineStats::new().register_exporter("otlp", 10);
+        let mut replies = std::collections::VecDeque::from(script);
+        let mut attempts = Vec::new();
+        let t0 = Instant::now();
+        let to = Destination {
+            exporter: "otlp",
+            endpoint: "http://collector:4317",
+        };
+        let result = retry_loop(to, cfg, &stats, || {
+            attempts.push(t0.elapsed());
+            let reply = replies.pop_front().unwrap_or_else(after);
+            async move { reply }
+        })
+        .await;
+        Outcome {
+            result,
+            attempts,
+            stats,
+        }
+    }
+
+    fn secs(v: &[f64]) -> Vec<Duration> {
+        v.iter().map(|s| Duration::from_secs_f64(*s)).collect()
+    }
+
+    fn retry_info(code: Code, secs: i64) -> Reply {
+        Err(status_with_retry_info(code, secs))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_retry_info_delay_is_honoured_over_a_longer_backoff() {
+        let cfg = exact(
+            Duration::from_secs(60),
+            Duration::from_secs(60),
+            Duration::from_secs(300),
+        );
+        let o = run(
+            &cfg,
+            vec![
+                retry_info(Code::ResourceExhausted, 7),
+                unavailable(),
+                Ok(None),
+            ],
+            unavailable,
+        )
+        .await;
+        assert!(o.result.is_ok(), "{:?}", o.result);
+        // 7 s as the server asked, then the backoff's first 60 s for the plain failure.
+        assert_eq!(o.attempts, secs(&[0.0, 7.0, 67.0]));
+        assert_eq!(o.stats.counts().retries, 2);
+        assert_eq!(o.stats.counts().sent_requests, 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn resource_exhausted_without_retry_info_is_dropped_after_one_attempt() {
+        let cfg = exact(
+            Duration::from_secs(1),
+            Duration::from_secs(30),
+            Duration::from_secs(300),
+        );
+        let o = run(
+            &cfg,
+            vec![Err(tonic::Status::new(Code::ResourceExhausted, "full"))],
+            || Ok(None),
+        )
+        .await;
+        let e = o.result.unwrap_err();
+        assert_eq!(e.kind, "permanent");
+        assert_eq!(
+            e.message,
+            "export to http://collector:4317 failed: ResourceExhausted: full"
+        );
+        assert_eq!(o.attempts, secs(&[0.0]));
+        assert_eq!(o.stats.counts().retries, 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn backoff_waits_double_from_the_initial_interval() {
+        let cfg = exact(
+            Duration::from_millis(100),
+            Duration::from_secs(10),
+            Duration::from_secs(300),
+        );
+        let o = run(&cfg, vec![unavailable(); 4], || Ok(None)).await;
+        assert!(o.result.is_ok(), "{:?}", o.result);
+        // Waits of 0.1, 0.2, 0.4 and 0.8 s.
+        assert_eq!(o.attempts, secs(&[0.0, 0.1, 0.3, 0.7, 1.5]));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn backoff_waits_stop_growing_at_max_interval() {
+        let cfg = exact(
+            Duration::from_secs(1),
+            Duration::from_secs(3),
+            Duration::from_secs(300),
+        );
+        let o = run(&cfg, vec![unavailable(); 4], || Ok(None)).await;
+        assert!(o.result.is_ok(), "{:?}", o.result);
+        assert_eq!(o.attempts, secs(&[0.0, 1.0, 3.0, 6.0, 9.0]));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn gives_up_when_the_next_wait_would_pass_max_elapsed_time() {
+        let cfg = exact(
+            Duration::from_secs(1),
+            Duration::from_secs(100),
+            Duration::from_secs(10),
+        );
+        let o = run(&cfg, vec![], unavailable).await;
+        // Attempts at 0, 1, 3 and 7 s; the next wait (8 s) would end at 15 s > 10 s.
+        assert_eq!(o.attempts, secs(&[0.0, 1.0, 3.0, 7.0]));
+        let e = o.result.unwrap_err();
+        assert_eq!(e.kind, "retries_exhausted");
+        assert_eq!(
+            e.message,
+            "export to http://collector:4317 failed: Unavailable: down (gave up after 4 attempts in 7s)"
+        );
+        assert_eq!(o.stats.counts().retries, 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_wait_ending_exactly_at_max_elapsed_time_is_still_made() {
+        // After the attempt at 3 s the wait is 4 s: ending at 7 s is allowed with a limit of
+        // 7 s, not with one a nanosecond shorter.
+        let at_limit = exact(
+            Duration::from_secs(1),
+            Duration::from_secs(100),
+            Duration::from_secs(7),
+        );
+        let o = run(&at_limit, vec![], unavailable).await;
+        assert_eq!(o.attempts, secs(&[0.0, 1.0, 3.0, 7.0]));
+        assert_eq!(o.result.unwrap_err().kind, "retries_exhausted");
+
+        let just_under = RetryConfig {
+            max_elapsed_time: Duration::from_secs(7) - Duration::from_nanos(1),
+            ..at_limit
+        };
+        let o = run(&just_under, vec![], unavailable).await;
+        assert_eq!(o.attempts, secs(&[0.0, 1.0, 3.0]));
+        assert_eq!(o.result.unwrap_err().kind, "retries_exhausted");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_server_delay_past_max_elapsed_time_gives_up_at_once() {
+        let cfg = exact(
+            Duration::from_secs(1),
+            Duration::from_secs(30),
+            Duration::from_secs(60),
+        );
+        let o = run(&cfg, vec![retry_info(Code::ResourceExhausted, 61)], || {
+            Ok(None)
+        })
+        .await;
+        assert_eq!(o.attempts, secs(&[0.0]));
+        assert_eq!(o.result.unwrap_err().kind, "retries_exhausted");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn zero_max_elapsed_time_retries_without_limit() {
+        let cfg = exact(
+            Duration::from_secs(1),
+            Duration::from_secs(30),
+            Duration::ZERO,
+        );
+        let o = run(&cfg, vec![unavailable(); 50], || Ok(None)).await;
+        assert!(o.result.is_ok(), "{:?}", o.result);
+        assert_eq!(o.attempts.len(), 51);
+        // 1 + 2 + 4 + 8 + 16, then 45 waits at the 30 s cap.
+        assert_eq!(o.attempts[50], Duration::from_secs(31 + 45 * 30));
+        assert_eq!(o.stats.counts().retries, 50);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_zero_retry_info_delay_waits_the_backoff() {
+        let cfg = exact(
+            Duration::from_millis(100),
+            Duration::from_secs(10),
+            Duration::from_secs(300),
+        );
+        let o = run(
+            &cfg,
+            vec![
+                retry_info(Code::Unavailable, 0),
+                retry_info(Code::ResourceExhausted, 0),
+                Ok(None),
+            ],
+            unavailable,
+        )
+        .await;
+        assert!(o.result.is_ok(), "{:?}", o.result);
+        assert_eq!(o.attempts, secs(&[0.0, 0.1, 0.3]));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn disabled_retries_fail_at_the_first_transient_error() {
+        let cfg = RetryConfig {
+            enabled: false,
+            ..RetryConfig::default()
+        };
+        let o = run(&cfg, vec![unavailable()], || Ok(None)).await;
+        assert_eq!(o.result.unwrap_err().kind, "retry_disabled");
+        assert_eq!(o.attempts, secs(&[0.0]));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn points_refused_in_a_partial_success_are_counted() {
+        let partial = ExportMetricsPartialSuccess {
+            rejected_data_points: 3,
+            error_message: "bad points".into(),
+        };
+        let o = run(
+            &RetryConfig::default(),
+            vec![Ok(Some(partial))],
+            unavailable,
+        )
+        .await;
+        assert!(o.result.is_ok(), "{:?}", o.result);
+        let c = o.stats.counts();
+        assert_eq!(c.rejected_points, 3);
+        assert_eq!(c.sent_requests, 1);
     }
 
     #[test]

@@ -208,7 +208,14 @@ async fn a_large_batch_is_split_under_the_receivers_message_limit() {
         },
     );
     assert!(size > 4 << 20, "test batch is only {size} bytes");
+    let parts =
+        exporter_otlp::split::Splitter::new(&batch.resource_metrics, cfg.max_request_bytes).count();
+    assert!(parts > 1, "the splitter made {parts} request");
     pipeline::Exporter::export(&exporter, batch).await.unwrap();
+    // Each part was its own request, and rotel took every one.
+    let c = exporter_counts(&stats);
+    assert_eq!(c.sent_requests, parts as u64);
+    assert_eq!(c.retries, 0);
     tokio::task::spawn_blocking(move || {
         wait_until(
             Duration::from_secs(60),
