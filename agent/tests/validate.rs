@@ -55,6 +55,27 @@ fn refused_with(yaml: &str, expected: &str) {
     );
 }
 
+/// The configuration is refused with a line that is the agent's own `prefix` and `suffix`
+/// around text from a library or the OS (not pinned: it changes with their versions), which
+/// holds every one of `fragments`.
+fn refused_with_parts(yaml: &str, prefix: &str, fragments: &[&str], suffix: &str) {
+    let (code, _, stderr) = validate(yaml);
+    assert_eq!(code, 1, "accepted:\n{yaml}");
+    let prefix = format!("error: {prefix}");
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with(&prefix))
+        .unwrap_or_else(|| panic!("no line starting with\n  {prefix}\ngot\n{stderr}"));
+    let middle = &line[prefix.len()..];
+    assert!(
+        middle.len() > suffix.len() && middle.ends_with(suffix),
+        "expected {suffix:?} at the end of\n  {line}"
+    );
+    for f in fragments {
+        assert!(middle.contains(f), "{f:?} missing from\n  {line}");
+    }
+}
+
 #[test]
 fn the_base_configuration_is_valid() {
     let (code, stdout, stderr) = validate(GOOD);
@@ -99,9 +120,11 @@ fn unknown_receiver_type() {
 
 #[test]
 fn malformed_duration() {
-    refused_with(
+    refused_with_parts(
         &GOOD.replace("15s", "15 fortnights"),
-        "receivers.self.collection_interval: invalid duration \"15 fortnights\" (unknown time unit \"fortnights\", supported units: ns, us/µs, ms, sec, min, hours, days, weeks, months, years (and few variations)); write it like 15s, 1m30s or 500ms",
+        "receivers.self.collection_interval: invalid duration \"15 fortnights\" (",
+        &["fortnights"],
+        "); write it like 15s, 1m30s or 500ms",
     );
 }
 
@@ -123,23 +146,27 @@ fn missing_environment_variable() {
 
 #[test]
 fn unknown_enum_value() {
-    refused_with(
+    refused_with_parts(
         &GOOD.replace(
             "    endpoint: http://localhost:4317",
             "    endpoint: http://localhost:4317\n    compression: zip",
         ),
-        "exporters.otlp.compression: unknown variant `zip`, expected `gzip` or `none`",
+        "exporters.otlp.compression: ",
+        &["zip", "gzip", "none"],
+        "",
     );
 }
 
 #[test]
 fn wrong_value_type() {
-    refused_with(
+    refused_with_parts(
         &GOOD.replace(
             "    endpoint: 0.0.0.0:9438",
             "    endpoint: 0.0.0.0:9438\n    max_series_per_metric: many",
         ),
-        "exporters.prometheus.max_series_per_metric: invalid type: string \"many\", expected usize",
+        "exporters.prometheus.max_series_per_metric: ",
+        &["\"many\""],
+        "",
     );
 }
 
@@ -156,9 +183,11 @@ fn basic_auth_with_a_plain_password_instead_of_a_hash() {
 
 #[test]
 fn tls_certificate_that_does_not_exist() {
-    refused_with(
+    refused_with_parts(
         &GOOD.replace("    endpoint: 0.0.0.0:9438", "    endpoint: 0.0.0.0:9438\n    tls:\n      cert_file: /nonexistent/cert.pem\n      key_file: /nonexistent/key.pem"),
-        "exporters.prometheus.tls.cert_file: cannot read certificates from /nonexistent/cert.pem: I/O error: No such file or directory (os error 2)",
+        "exporters.prometheus.tls.cert_file: cannot read certificates from /nonexistent/cert.pem: ",
+        &[],
+        "",
     );
 }
 
@@ -215,9 +244,11 @@ fn no_pipeline() {
 
 #[test]
 fn broken_yaml() {
-    refused_with(
+    refused_with_parts(
         "receivers:\n  self: [\n",
-        "not valid YAML: while parsing a node, did not find expected node content at byte 21 line 3 column 1",
+        "not valid YAML: ",
+        &["line 3"],
+        "",
     );
 }
 
@@ -323,6 +354,28 @@ fn a_complete_ecs_receiver_is_valid_and_its_password_is_redacted() {
     assert!(!text.contains("secret"), "{text}");
     assert!(text.contains("password: \"[REDACTED]\""), "{text}");
     assert!(text.contains("max_concurrent_requests: 4"), "{text}");
+}
+
+#[test]
+fn a_password_of_digits_from_the_environment_is_accepted() {
+    let dir = TempDir::new("validate-env");
+    let path = dir.path().join("agent.yaml");
+    std::fs::write(
+        &path,
+        with_ecs(&ECS_OK.replace("password: secret", "password: \"${env:ECS_PASSWORD}\"")),
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["validate", "--config"])
+        .arg(&path)
+        .env("ECS_PASSWORD", "123456")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

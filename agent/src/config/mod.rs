@@ -18,6 +18,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use expand::Typed;
+
 /// `type` or `type/name`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ComponentId {
@@ -425,16 +427,60 @@ fn components<T>(
 }
 
 /// Deserializes one component, collecting every unknown key and the first type error with
-/// their paths, then runs the component's own checks.
+/// their paths, then runs the component's own checks. A setting that wants a string where
+/// expansion made a number or a boolean gets the variable's text instead, as in the
+/// Collector: `password: ${env:P}` with P=123456 is the password "123456".
 fn decode<T: DeserializeOwned + Validate>(
     value: &Value,
     path: &str,
+    typed: &Typed,
     problems: &mut Problems,
 ) -> Option<T> {
-    let value = match value {
+    let mut value = match value {
         Value::Null => Value::Object(Default::default()),
         v => v.clone(),
     };
+    loop {
+        let (result, unknown) = deserialize::<T>(value.clone());
+        let e = match result {
+            Ok(t) => {
+                for u in unknown {
+                    problems.push(join(path, &u), "unknown key");
+                }
+                t.validate(path, problems);
+                return Some(t);
+            }
+            Err(e) => e,
+        };
+        let at = e.path().to_string();
+        let at = if at == "." {
+            path.to_owned()
+        } else {
+            join(path, &at)
+        };
+        let message = e.into_inner().to_string();
+        // Each pass turns one value back into a string, so the loop ends.
+        if message.starts_with("invalid type:")
+            && let Some(text) = typed.get(&at)
+            && expand::restore_text(&mut value, path, &at, text)
+        {
+            continue;
+        }
+        for u in unknown {
+            problems.push(join(path, &u), "unknown key");
+        }
+        problems.push(at, message);
+        return None;
+    }
+}
+
+/// One deserializing pass: the value or the first error, and the unknown keys met.
+fn deserialize<T: DeserializeOwned>(
+    value: Value,
+) -> (
+    Result<T, serde_path_to_error::Error<serde_json::Error>>,
+    Vec<String>,
+) {
     let mut unknown = Vec::new();
     // serde_ignored writes `?` for a step through an Option: not part of the user's path.
     let mut on_unknown = |p: serde_ignored::Path<'_>| {
@@ -447,26 +493,8 @@ fn decode<T: DeserializeOwned + Validate>(
         unknown.push(p)
     };
     let de = serde_ignored::Deserializer::new(value, &mut on_unknown);
-    let result: Result<T, _> = serde_path_to_error::deserialize(de);
-    for u in unknown {
-        problems.push(join(path, &u), "unknown key");
-    }
-    match result {
-        Ok(t) => {
-            t.validate(path, problems);
-            Some(t)
-        }
-        Err(e) => {
-            let at = e.path().to_string();
-            let at = if at == "." {
-                path.to_owned()
-            } else {
-                join(path, &at)
-            };
-            problems.push(at, e.into_inner().to_string());
-            None
-        }
-    }
+    let result = serde_path_to_error::deserialize(de);
+    (result, unknown)
 }
 
 const TOP_LEVEL: &[&str] = &["receivers", "exporters", "extensions", "service"];
@@ -524,8 +552,9 @@ pub fn from_yaml(
             );
         }
     }
+    let mut typed = Typed::new();
     for (k, v) in root.iter_mut() {
-        expand::expand(v, k, env, &mut problems);
+        expand::expand(v, k, env, &mut problems, &mut typed);
     }
     let section = |name: &str, problems: &mut Problems| -> serde_json::Map<String, Value> {
         match root.get(name) {
@@ -544,10 +573,11 @@ pub fn from_yaml(
         ReceiverConfig::KINDS,
         &mut problems,
         |kind, v, path, problems| match kind {
-            "self" => decode::<SelfConfig>(v, path, problems).map(ReceiverConfig::SelfTelemetry),
-            "ecs" => {
-                decode::<EcsConfig>(v, path, problems).map(|c| ReceiverConfig::Ecs(Box::new(c)))
+            "self" => {
+                decode::<SelfConfig>(v, path, &typed, problems).map(ReceiverConfig::SelfTelemetry)
             }
+            "ecs" => decode::<EcsConfig>(v, path, &typed, problems)
+                .map(|c| ReceiverConfig::Ecs(Box::new(c))),
             _ => None,
         },
     );
@@ -557,10 +587,9 @@ pub fn from_yaml(
         ExporterConfig::KINDS,
         &mut problems,
         |kind, v, path, problems| match kind {
-            "prometheus" => {
-                decode::<PrometheusConfig>(v, path, problems).map(ExporterConfig::Prometheus)
-            }
-            "otlp" => decode::<OtlpConfig>(v, path, problems).map(ExporterConfig::Otlp),
+            "prometheus" => decode::<PrometheusConfig>(v, path, &typed, problems)
+                .map(ExporterConfig::Prometheus),
+            "otlp" => decode::<OtlpConfig>(v, path, &typed, problems).map(ExporterConfig::Otlp),
             _ => None,
         },
     );
@@ -569,7 +598,9 @@ pub fn from_yaml(
     for (id, v) in section("extensions", &mut problems) {
         let path = join("extensions", &id);
         match id.as_str() {
-            "health_check" => health_check = decode::<HealthCheckConfig>(&v, &path, &mut problems),
+            "health_check" => {
+                health_check = decode::<HealthCheckConfig>(&v, &path, &typed, &mut problems)
+            }
             other => problems.push(
                 path,
                 format!("unknown extension {other:?} (known: health_check)"),
@@ -578,8 +609,8 @@ pub fn from_yaml(
     }
 
     let service_value = root.get("service").cloned().unwrap_or(Value::Null);
-    let service =
-        decode::<ServiceConfig>(&service_value, "service", &mut problems).unwrap_or_default();
+    let service = decode::<ServiceConfig>(&service_value, "service", &typed, &mut problems)
+        .unwrap_or_default();
 
     let cfg = AgentConfig {
         receivers,
@@ -769,6 +800,106 @@ mod tests {
             effective_interval(Duration::from_millis(5001), base),
             Duration::from_secs(10)
         );
+    }
+
+    /// An ECS receiver whose settings come from `vars`.
+    fn ecs_from_env(ecs: &str, vars: &[(&str, &str)]) -> Result<AgentConfig, Vec<String>> {
+        let yaml = format!(
+            "receivers:\n  ecs/prod:\n    endpoint: https://ecs.example.com:4443\n    username: monitor\n{ecs}exporters:\n  prometheus:\n    endpoint: 127.0.0.1:9438\nservice:\n  telemetry:\n    resource:\n      deployment.environment: ${{env:DEPLOYMENT}}\n      ${{env:KEY}}: x\n  pipelines:\n    metrics: {{receivers: [ecs/prod], exporters: [prometheus]}}\n"
+        );
+        let lookup = |name: &str| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.to_string())
+                .or_else(|| (name == "DEPLOYMENT").then(|| "production".into()))
+        };
+        from_yaml(&yaml, &lookup).map_err(|v| v.iter().map(ToString::to_string).collect())
+    }
+
+    fn ecs(cfg: &AgentConfig) -> &EcsConfig {
+        match &cfg.receivers["ecs/prod"] {
+            ReceiverConfig::Ecs(c) => c,
+            other => panic!("not an ECS receiver: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_string_setting_gets_the_variables_text_whatever_it_looks_like() {
+        for p in ["123456", "007", "true", "1.50", "-1"] {
+            let cfg = ecs_from_env("    password: \"${env:P}\"\n", &[("P", p)])
+                .unwrap_or_else(|e| panic!("P={p}: {e:?}"));
+            assert_eq!(ecs(&cfg).password.as_ref().map(|s| s.expose()), Some(p));
+        }
+        // Two such settings in one component, and a plain (unquoted) reference.
+        let cfg = ecs_from_env(
+            "    password: ${env:P}\n    cluster_name: ${env:C}\n",
+            &[("P", "42"), ("C", "2024")],
+        )
+        .unwrap();
+        assert_eq!(ecs(&cfg).password.as_ref().map(|s| s.expose()), Some("42"));
+        assert_eq!(ecs(&cfg).cluster_name.as_deref(), Some("2024"));
+    }
+
+    #[test]
+    fn numeric_and_boolean_settings_still_get_typed_values() {
+        let cfg = ecs_from_env(
+            "    password: ${env:P}\n    max_concurrent_requests: ${env:N}\n    tls:\n      insecure_skip_verify: ${env:B}\n",
+            &[("P", "123"), ("N", "8"), ("B", "true")],
+        )
+        .unwrap();
+        let c = ecs(&cfg);
+        assert_eq!(c.max_concurrent_requests, 8);
+        assert!(c.tls.insecure_skip_verify);
+        assert_eq!(c.password.as_ref().map(|s| s.expose()), Some("123"));
+    }
+
+    #[test]
+    fn a_variable_of_the_wrong_type_is_still_refused_at_its_path() {
+        let e = ecs_from_env(
+            "    password: x\n    max_concurrent_requests: ${env:N}\n",
+            &[("N", "many")],
+        )
+        .unwrap_err();
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].starts_with("receivers.ecs/prod.max_concurrent_requests: invalid type: string")
+                && e[0].contains("\"many\""),
+            "{e:?}"
+        );
+        let e = ecs_from_env(
+            "    password: x\n    tls:\n      insecure_skip_verify: ${env:B}\n",
+            &[("B", "8")],
+        )
+        .unwrap_err();
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].starts_with("receivers.ecs/prod.tls.insecure_skip_verify: invalid type:"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn a_multi_line_variable_sets_no_other_setting() {
+        let cluster = "prod\ntls:\n  insecure_skip_verify: true\nmax_concurrent_requests: 64\n";
+        let cfg = ecs_from_env(
+            "    password: x\n    cluster_name: ${env:CLUSTER}\n",
+            &[("CLUSTER", cluster)],
+        )
+        .unwrap();
+        let c = ecs(&cfg);
+        assert_eq!(c.cluster_name.as_deref(), Some(cluster));
+        assert!(!c.tls.insecure_skip_verify);
+        assert_eq!(c.max_concurrent_requests, 4);
+    }
+
+    #[test]
+    fn keys_keep_their_references_and_values_get_the_text() {
+        let cfg =
+            ecs_from_env("    password: x\n", &[("KEY", "k"), ("DEPLOYMENT", "2024")]).unwrap();
+        let resource = &cfg.service.telemetry.resource;
+        assert_eq!(resource["deployment.environment"], "2024");
+        assert_eq!(resource["${env:KEY}"], "x");
+        assert!(!resource.contains_key("k"));
     }
 
     #[test]
