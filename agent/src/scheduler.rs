@@ -154,20 +154,36 @@ mod tests {
     use pipeline::{ExportError, Exporter, PipelineStats, ReceiverError, Snapshot};
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicU64, Ordering};
+    use tokio::sync::Semaphore;
 
-    /// A receiver whose runs take `work` (async) or `block` (holding the thread).
-    struct Slow {
+    /// A receiver whose runs wait for a permit of `gate` (kept, so that each run needs its
+    /// own), then take `work`.
+    struct Gated {
+        gate: Option<Arc<Semaphore>>,
         work: Duration,
-        block: Duration,
         calls: AtomicU64,
     }
 
+    impl Gated {
+        fn new(gate: Option<Arc<Semaphore>>, work: Duration) -> Arc<Self> {
+            Arc::new(Self {
+                gate,
+                work,
+                calls: AtomicU64::new(0),
+            })
+        }
+
+        fn calls(&self) -> u64 {
+            self.calls.load(Ordering::SeqCst)
+        }
+    }
+
     #[async_trait]
-    impl Receiver for Slow {
+    impl Receiver for Gated {
         async fn scrape(&self, _ctx: &ScrapeContext) -> Result<Snapshot, ReceiverError> {
             self.calls.fetch_add(1, Ordering::SeqCst);
-            if !self.block.is_zero() {
-                std::thread::sleep(self.block);
+            if let Some(gate) = &self.gate {
+                gate.acquire().await.unwrap().forget();
             }
             tokio::time::sleep(self.work).await;
             Ok(Snapshot::default())
@@ -176,6 +192,12 @@ mod tests {
 
     #[derive(Default)]
     struct Sink(Mutex<Vec<u64>>);
+
+    impl Sink {
+        fn seqs(&self) -> Vec<u64> {
+            self.0.lock().unwrap().clone()
+        }
+    }
 
     #[async_trait]
     impl Exporter for Sink {
@@ -186,10 +208,10 @@ mod tests {
     }
 
     fn setup(
-        receiver: Slow,
+        receiver: Arc<dyn Receiver>,
         interval: Duration,
         timeout: Duration,
-    ) -> (Arc<PipelineStats>, Arc<Fanout>, Arc<Sink>, Job) {
+    ) -> (Arc<Fanout>, Arc<Sink>, Job) {
         let stats = PipelineStats::new();
         let sink = Arc::new(Sink::default());
         let fanout = Arc::new(
@@ -200,132 +222,130 @@ mod tests {
         );
         let job = Job {
             id: "r".into(),
-            receiver: Arc::new(receiver),
+            receiver,
             interval,
             initial_delay: Duration::ZERO,
             timeout,
             stats: stats.register_receiver("r", interval),
         };
-        (stats, fanout, sink, job)
+        (fanout, sink, job)
     }
 
-    async fn wait(deadline: Duration, mut cond: impl FnMut() -> bool) {
-        let until = Instant::now() + deadline;
-        while !cond() {
-            assert!(
-                Instant::now() < until,
-                "condition not met within {deadline:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
+    /// Lets the paused clock run to `at` after the test's start, every task running its
+    /// course at each instant before the clock moves on.
+    async fn until(start: Instant, at: Duration) {
+        tokio::time::sleep_until(start + at).await;
+    }
+
+    async fn stop(stop: CancellationToken, loops: Vec<JoinHandle<()>>) {
+        stop.cancel();
+        for l in loops {
+            l.await.unwrap();
         }
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    const SECOND: Duration = Duration::from_secs(1);
+    /// Past the largest first-run jitter (1 s) by a margin the timer can resolve.
+    const AFTER_JITTER: Duration = Duration::from_millis(1001);
+
+    #[tokio::test(start_paused = true)]
     async fn runs_repeat_and_each_batch_carries_its_run_number() {
-        let (stats, fanout, sink, job) = setup(
-            Slow {
-                work: Duration::ZERO,
-                block: Duration::ZERO,
-                calls: AtomicU64::new(0),
-            },
-            Duration::from_millis(50),
-            Duration::from_millis(40),
-        );
+        let t0 = Instant::now();
+        let receiver = Gated::new(None, Duration::ZERO);
+        let (fanout, sink, job) = setup(receiver.clone(), 10 * SECOND, 5 * SECOND);
         let r = job.stats.clone();
-        let stop = CancellationToken::new();
-        let loops = start(
-            vec![job],
-            fanout.clone(),
-            stop.clone(),
-            Duration::from_secs(1),
-        );
-        wait(Duration::from_secs(5), || sink.0.lock().unwrap().len() >= 3).await;
-        stop.cancel();
-        for l in loops {
-            l.await.unwrap();
-        }
-        let seqs = sink.0.lock().unwrap().clone();
-        assert_eq!(&seqs[..3], &[1, 2, 3]);
-        assert!(r.runs() >= 3);
+        let token = CancellationToken::new();
+        let loops = start(vec![job], fanout, token.clone(), SECOND);
+        // Runs at j, 10 s + j and 20 s + j, with j the first run's jitter.
+        until(t0, 20 * SECOND + AFTER_JITTER).await;
+        stop(token, loops).await;
+        assert_eq!(sink.seqs(), vec![1, 2, 3]);
+        assert_eq!(receiver.calls(), 3);
+        assert_eq!(r.runs(), 3);
         assert_eq!(r.skipped(), 0);
-        assert!(stats.receivers()[0].1.state().last_success.is_some());
+        assert!(r.state().last_success.is_some());
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[tokio::test(start_paused = true)]
     async fn a_run_over_its_timeout_fails_as_timeout() {
-        let (_, fanout, sink, job) = setup(
-            Slow {
-                work: Duration::from_secs(30),
-                block: Duration::ZERO,
-                calls: AtomicU64::new(0),
-            },
-            Duration::from_millis(200),
-            Duration::from_millis(50),
-        );
+        let t0 = Instant::now();
+        let receiver = Gated::new(None, Duration::from_secs(3600));
+        let (fanout, sink, job) = setup(receiver.clone(), 10 * SECOND, 5 * SECOND);
         let r = job.stats.clone();
-        let stop = CancellationToken::new();
-        let loops = start(vec![job], fanout, stop.clone(), Duration::from_secs(1));
-        wait(Duration::from_secs(5), || {
-            r.failures().get("timeout").copied().unwrap_or(0) >= 2
-        })
-        .await;
-        stop.cancel();
-        for l in loops {
-            l.await.unwrap();
-        }
-        assert!(sink.0.lock().unwrap().is_empty());
+        let token = CancellationToken::new();
+        let loops = start(vec![job], fanout, token.clone(), SECOND);
+        // Runs start at j, 10 s + j and 20 s + j; each is cut 5 s later.
+        until(t0, 25 * SECOND + AFTER_JITTER).await;
+        stop(token, loops).await;
+        assert!(sink.seqs().is_empty());
+        assert_eq!(r.failures().get("timeout"), Some(&3));
         let s = r.state();
-        assert!(s.last_error.unwrap().contains("timeout"));
-        assert!(s.consecutive_failures >= 2);
-        // Cancelled at the timeout, the next runs were never stacked or skipped.
+        assert_eq!(
+            s.last_error.as_deref(),
+            Some("run exceeded its timeout of 5s")
+        );
+        assert_eq!(s.last_error_kind, Some("timeout"));
+        assert_eq!(s.consecutive_failures, 3);
+        // Each run was over before the next tick: none was skipped or stacked.
+        assert_eq!(receiver.calls(), 3);
         assert_eq!(r.skipped(), 0);
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[tokio::test(start_paused = true)]
     async fn a_run_still_going_makes_the_next_ones_skipped_not_stacked() {
-        // Blocking work cannot be cut by the timeout; the scheduler must not start more.
-        let receiver = Slow {
-            work: Duration::ZERO,
-            block: Duration::from_millis(450),
-            calls: AtomicU64::new(0),
-        };
-        let (_, fanout, _, job) = setup(
-            receiver,
-            Duration::from_millis(100),
-            Duration::from_millis(80),
-        );
+        let t0 = Instant::now();
+        let gate = Arc::new(Semaphore::new(0));
+        let receiver = Gated::new(Some(gate.clone()), Duration::ZERO);
+        let (fanout, sink, job) = setup(receiver.clone(), 10 * SECOND, 3600 * SECOND);
         let r = job.stats.clone();
-        let stop = CancellationToken::new();
-        let loops = start(vec![job], fanout, stop.clone(), Duration::from_secs(2));
-        wait(Duration::from_secs(5), || r.skipped() >= 2).await;
-        stop.cancel();
-        for l in loops {
-            l.await.unwrap();
-        }
-        // One run held the thread for 450 ms across several ticks: those ticks were skipped.
-        assert!(r.skipped() >= 2);
+        let token = CancellationToken::new();
+        let loops = start(vec![job], fanout, token.clone(), SECOND);
+        // The run started at j holds on; the ticks at 10, 20 and 30 s (+ j) find it going.
+        until(t0, 30 * SECOND + AFTER_JITTER).await;
+        assert_eq!(receiver.calls(), 1);
+        assert_eq!(r.skipped(), 3);
+        assert_eq!(r.runs(), 0);
+
+        gate.add_permits(1);
+        until(t0, 31 * SECOND + AFTER_JITTER).await;
+        assert_eq!(r.runs(), 1, "the released run completed");
+        assert_eq!(sink.seqs(), vec![1]);
+        assert_eq!(receiver.calls(), 1, "nothing runs between ticks");
+
+        // The tick at 40 s (+ j) finds nothing running: a new run starts.
+        until(t0, 40 * SECOND + AFTER_JITTER).await;
+        assert_eq!(receiver.calls(), 2);
+        assert_eq!(r.skipped(), 3);
+        stop(token, loops).await;
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn the_first_run_comes_soon_after_start() {
-        let (_, fanout, _, job) = setup(
-            Slow {
-                work: Duration::ZERO,
-                block: Duration::ZERO,
-                calls: AtomicU64::new(0),
-            },
-            Duration::from_secs(3600),
-            Duration::from_secs(60),
-        );
+    #[tokio::test(start_paused = true)]
+    async fn the_first_run_comes_within_a_second_even_for_an_hourly_receiver() {
+        let t0 = Instant::now();
+        let receiver = Gated::new(None, Duration::ZERO);
+        let (fanout, _, job) = setup(receiver.clone(), 3600 * SECOND, 60 * SECOND);
         let r = job.stats.clone();
-        let stop = CancellationToken::new();
-        let loops = start(vec![job], fanout, stop.clone(), Duration::from_secs(1));
-        // An hourly receiver still runs right away (jitter is capped at 1 s).
-        wait(Duration::from_secs(5), || r.runs() == 1).await;
-        stop.cancel();
-        for l in loops {
-            l.await.unwrap();
-        }
+        let token = CancellationToken::new();
+        let loops = start(vec![job], fanout, token.clone(), SECOND);
+        until(t0, AFTER_JITTER).await;
+        assert_eq!(r.runs(), 1);
+        stop(token, loops).await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_first_run_waits_for_the_initial_delay() {
+        let t0 = Instant::now();
+        let receiver = Gated::new(None, Duration::ZERO);
+        let (fanout, _, mut job) = setup(receiver.clone(), 3600 * SECOND, 60 * SECOND);
+        job.initial_delay = 30 * SECOND;
+        let r = job.stats.clone();
+        let token = CancellationToken::new();
+        let loops = start(vec![job], fanout, token.clone(), SECOND);
+        until(t0, 30 * SECOND - Duration::from_millis(1)).await;
+        assert_eq!(receiver.calls(), 0);
+        until(t0, 30 * SECOND + AFTER_JITTER).await;
+        assert_eq!(r.runs(), 1);
+        stop(token, loops).await;
     }
 
     #[test]
