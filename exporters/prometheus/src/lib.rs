@@ -14,7 +14,7 @@ pub mod render;
 use std::collections::hash_map::RandomState;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
@@ -50,13 +50,20 @@ impl Shared {
         self.registry.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn expire(&self) {
-        let gone = self.registry().expire(std::time::Instant::now());
+    fn expire(&self, now: Instant) {
+        let gone = self.registry().expire(now);
         for source in gone {
             tracing::info!(exporter = %self.name, source = %source, "source stopped reporting; its series expired");
             self.stats.set_series(&source, 0);
         }
     }
+}
+
+/// How long a source's series stay without a new snapshot: `metric_expiration`, or two of
+/// the source's own intervals if longer, so that a slow source is not dropped between two
+/// of its snapshots.
+pub fn ttl(metric_expiration: Duration, interval: Duration) -> Duration {
+    metric_expiration.max(interval * 2)
 }
 
 pub struct PrometheusExporter {
@@ -127,7 +134,7 @@ impl PrometheusExporter {
                 loop {
                     tokio::select! {
                         _ = shutdown.cancelled() => return,
-                        _ = interval.tick() => shared.expire(),
+                        _ = interval.tick() => shared.expire(Instant::now()),
                     }
                 }
             })
@@ -162,11 +169,21 @@ impl PrometheusExporter {
 
     /// Renders `batch` and makes it the latest snapshot of its source.
     pub fn ingest(&self, batch: &Batch) {
-        let render = render::render(batch, &self.opts, &self.hasher);
-        self.store(batch, render);
+        self.ingest_at(batch, Instant::now());
     }
 
-    fn store(&self, batch: &Batch, render: render::SourceRender) {
+    /// [`Self::ingest`], as received at `now`.
+    pub fn ingest_at(&self, batch: &Batch, now: Instant) {
+        let render = render::render(batch, &self.opts, &self.hasher);
+        self.store(batch, render, now);
+    }
+
+    /// Drops the sources whose time to live has run out at `now`, as the expiry timer does.
+    pub fn expire_at(&self, now: Instant) {
+        self.shared.expire(now);
+    }
+
+    fn store(&self, batch: &Batch, render: render::SourceRender, now: Instant) {
         let shared = &self.shared;
         for (metric, n) in &render.overflow {
             tracing::warn!(exporter = %shared.name, source = %batch.source, metric = %metric, dropped = n, "cardinality limit reached; series dropped");
@@ -176,8 +193,10 @@ impl PrometheusExporter {
             shared.stats.add_dropped_metrics(&shared.name, reason, *n);
         }
         let series = render.series;
-        let ttl = self.expiration.max(batch.interval * 2);
-        let update = shared.registry().replace(batch.source.clone(), render, ttl);
+        let ttl = ttl(self.expiration, batch.interval);
+        let update = shared
+            .registry()
+            .replace_at(batch.source.clone(), render, ttl, now);
         for family in &update.type_conflicts {
             tracing::warn!(exporter = %shared.name, source = %batch.source, family = %family, "another source exposes this family with a different type; left out");
             shared
@@ -202,7 +221,7 @@ impl Exporter for PrometheusExporter {
         let render = tokio::task::spawn_blocking(move || render::render(&b, &opts, &hasher))
             .await
             .map_err(|e| ExportError::new("internal", format!("render task failed: {e}")))?;
-        self.store(&batch, render);
+        self.store(&batch, render, Instant::now());
         Ok(())
     }
 
@@ -295,5 +314,19 @@ impl MetricsHandler {
             h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
         }
         r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_source_is_kept_for_the_expiration_or_two_of_its_intervals() {
+        let s = Duration::from_secs;
+        assert_eq!(ttl(s(100), s(60)), s(120));
+        assert_eq!(ttl(s(300), s(60)), s(300));
+        assert_eq!(ttl(s(300), s(150)), s(300));
+        assert_eq!(ttl(s(300), s(151)), s(302));
     }
 }

@@ -279,6 +279,17 @@ impl Default for Registry {
 impl Registry {
     /// Replaces everything `source` had with `render`.
     pub fn replace(&mut self, source: Arc<str>, render: SourceRender, ttl: Duration) -> Update {
+        self.replace_at(source, render, ttl, Instant::now())
+    }
+
+    /// [`Self::replace`], as received at `now`: the source expires at `now + ttl`.
+    pub fn replace_at(
+        &mut self,
+        source: Arc<str>,
+        render: SourceRender,
+        ttl: Duration,
+        now: Instant,
+    ) -> Update {
         let mut update = Update::default();
         let mut kinds: BTreeMap<&str, FamilyKind> = BTreeMap::new();
         for (id, e) in &self.sources {
@@ -300,7 +311,7 @@ impl Registry {
             source,
             Entry {
                 render: Arc::new(render),
-                updated: Instant::now(),
+                updated: now,
                 ttl,
             },
         );
@@ -308,7 +319,8 @@ impl Registry {
         update
     }
 
-    /// Removes sources that have not reported within their time to live; returns their ids.
+    /// Removes sources that have not reported within their time to live (a source is gone
+    /// at `updated + ttl` exactly); returns their ids.
     pub fn expire(&mut self, now: Instant) -> Vec<Arc<str>> {
         let gone: Vec<Arc<str>> = self
             .sources
@@ -341,5 +353,59 @@ impl Registry {
     fn rebuild(&mut self) {
         let renders = self.sources.values().map(|e| e.render.clone()).collect();
         self.current = Arc::new(Exposition::new(renders));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn render(series: usize) -> SourceRender {
+        SourceRender {
+            series,
+            ..SourceRender::default()
+        }
+    }
+
+    #[test]
+    fn a_source_is_gone_exactly_at_its_time_to_live() {
+        let mut reg = Registry::default();
+        let t = Instant::now();
+        let ttl = Duration::from_secs(120);
+        reg.replace_at("a".into(), render(3), ttl, t);
+        assert!(reg.expire(t + ttl - Duration::from_nanos(1)).is_empty());
+        assert_eq!(reg.sources(), 1);
+        assert_eq!(reg.current().series(), 3);
+        assert_eq!(reg.expire(t + ttl), vec![Arc::<str>::from("a")]);
+        assert_eq!(reg.sources(), 0);
+        assert_eq!(reg.current().series(), 0);
+    }
+
+    #[test]
+    fn a_new_snapshot_restarts_the_time_to_live() {
+        let mut reg = Registry::default();
+        let t = Instant::now();
+        let ttl = Duration::from_secs(60);
+        reg.replace_at("a".into(), render(1), ttl, t);
+        reg.replace_at("b".into(), render(1), ttl, t);
+        reg.replace_at("a".into(), render(2), ttl, t + Duration::from_secs(50));
+        assert_eq!(reg.expire(t + ttl), vec![Arc::<str>::from("b")]);
+        assert!(
+            reg.expire(t + Duration::from_secs(110) - Duration::from_nanos(1))
+                .is_empty()
+        );
+        assert_eq!(reg.current().series(), 2);
+        assert_eq!(
+            reg.expire(t + Duration::from_secs(110)),
+            vec![Arc::<str>::from("a")]
+        );
+    }
+
+    #[test]
+    fn a_clock_reading_before_the_update_expires_nothing() {
+        let mut reg = Registry::default();
+        let t = Instant::now() + Duration::from_secs(10);
+        reg.replace_at("a".into(), render(1), Duration::from_secs(1), t);
+        assert!(reg.expire(t - Duration::from_secs(5)).is_empty());
     }
 }

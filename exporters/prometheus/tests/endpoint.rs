@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use exporter_prometheus::{PrometheusConfig, PrometheusExporter};
@@ -252,22 +252,40 @@ async fn a_silent_source_expires_on_the_timer_with_nobody_scraping() {
     exp.shutdown().await;
 }
 
+/// A source stays for max(metric_expiration, 2 × its interval) after its snapshot, to the
+/// nanosecond, and its entry in the stats goes with it.
 #[tokio::test]
-async fn a_source_is_kept_for_two_of_its_own_intervals() {
-    let cfg = PrometheusConfig {
-        metric_expiration: Duration::from_millis(50),
-        ..config()
-    };
-    let exp = PrometheusExporter::start("prometheus", &cfg, PipelineStats::new())
-        .await
-        .unwrap();
-    let mut slow = Batch::clone(&sample_batch("slow", 1));
-    slow.interval = Duration::from_secs(600);
-    exp.export(Arc::new(slow)).await.unwrap();
-    // Well past metric_expiration and several expiry ticks: a 10-minute source stays.
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    assert!(exp.exposition().series() > 0);
-    exp.shutdown().await;
+async fn a_source_is_kept_for_the_expiration_or_two_of_its_own_intervals() {
+    let s = Duration::from_secs;
+    for (expiration, interval, kept) in [
+        (s(100), s(60), s(120)),
+        (s(300), s(60), s(300)),
+        (s(300), s(150), s(300)),
+        (Duration::from_millis(50), s(600), s(1200)),
+    ] {
+        let case = format!("metric_expiration {expiration:?}, interval {interval:?}");
+        let stats = PipelineStats::new();
+        let cfg = PrometheusConfig {
+            metric_expiration: expiration,
+            ..config()
+        };
+        let exp = PrometheusExporter::start("prometheus", &cfg, stats.clone())
+            .await
+            .unwrap();
+        let mut batch = Batch::clone(&sample_batch("src", 1));
+        batch.interval = interval;
+        let t = Instant::now();
+        exp.ingest_at(&batch, t);
+
+        exp.expire_at(t + kept - Duration::from_nanos(1));
+        assert!(exp.exposition().series() > 0, "{case}: expired early");
+        assert!(stats.series().contains_key("src"), "{case}");
+
+        exp.expire_at(t + kept);
+        assert_eq!(exp.exposition().series(), 0, "{case}: still there");
+        assert!(!stats.series().contains_key("src"), "{case}");
+        exp.shutdown().await;
+    }
 }
 
 #[tokio::test]
