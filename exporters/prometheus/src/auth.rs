@@ -6,6 +6,7 @@ use std::collections::hash_map::RandomState;
 use std::collections::{BTreeMap, HashSet};
 use std::hash::BuildHasher;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 pub struct BasicAuth {
     users: BTreeMap<String, String>,
@@ -14,6 +15,7 @@ pub struct BasicAuth {
     /// Checked against when the user is unknown, so that a wrong user name costs as much
     /// as a wrong password and names cannot be probed by timing.
     decoy: String,
+    cache_hits: AtomicU64,
 }
 
 /// Remembered credentials are forgotten past this many, so the set cannot grow unbounded.
@@ -31,7 +33,13 @@ impl BasicAuth {
             verified: Mutex::new(HashSet::new()),
             salt: RandomState::new(),
             decoy,
+            cache_hits: AtomicU64::new(0),
         }
+    }
+
+    /// Checks answered from the remembered credentials, without a bcrypt round.
+    pub fn cache_hits(&self) -> u64 {
+        self.cache_hits.load(Ordering::Relaxed)
     }
 
     /// Checks an `Authorization` header value. Blocking (bcrypt): call it off the runtime.
@@ -47,6 +55,7 @@ impl BasicAuth {
             .unwrap_or_else(|p| p.into_inner())
             .contains(&key)
         {
+            self.cache_hits.fetch_add(1, Ordering::Relaxed);
             return true;
         }
         let Some(hash) = self.users.get(&user) else {
@@ -83,9 +92,12 @@ mod tests {
         let hash = bcrypt::hash("s3cret", 4).unwrap();
         let auth = BasicAuth::new([("prom".to_owned(), hash)].into());
         assert!(auth.check(Some(&header("prom", "s3cret"))));
-        // Second time from the cache.
+        assert_eq!(auth.cache_hits(), 0, "the first check is a bcrypt check");
         assert!(auth.check(Some(&header("prom", "s3cret"))));
+        assert_eq!(auth.cache_hits(), 1, "the second comes from the cache");
         assert!(!auth.check(Some(&header("prom", "wrong"))));
+        assert!(!auth.check(Some(&header("prom", "wrong"))));
+        assert_eq!(auth.cache_hits(), 1, "failed checks are never remembered");
         assert!(!auth.check(Some(&header("other", "s3cret"))));
         assert!(!auth.check(Some("Bearer abc")));
         assert!(!auth.check(None));
