@@ -128,11 +128,11 @@ fn not_ready_before_the_first_collection() {
     let (prom, health) = (loopback(), loopback());
     let dir = TempDir::new("agent-ready");
     let cfg = dir.path().join("agent.yaml");
-    // A first run 30 s away: ready must stay 503 meanwhile.
+    // A first run an hour away, far beyond any wait below: ready must stay 503 meanwhile.
     std::fs::write(
         &cfg,
         format!(
-            "receivers:\n  self:\n    initial_delay: 30s\nexporters:\n  prometheus:\n    endpoint: {prom}\nextensions:\n  health_check:\n    endpoint: {health}\nservice:\n  extensions: [health_check]\n  pipelines:\n    metrics: {{receivers: [self], exporters: [prometheus]}}\n"
+            "receivers:\n  self:\n    initial_delay: 1h\nexporters:\n  prometheus:\n    endpoint: {prom}\nextensions:\n  health_check:\n    endpoint: {health}\nservice:\n  extensions: [health_check]\n  pipelines:\n    metrics: {{receivers: [self], exporters: [prometheus]}}\n"
         ),
     )
     .unwrap();

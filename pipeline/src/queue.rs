@@ -178,14 +178,20 @@ mod tests {
         assert_eq!(stats.counts().dropped_batches, 1);
     }
 
-    #[tokio::test]
+    /// The paused clock only moves once every task waits: a waiter still unfinished after
+    /// an hour of it is parked, and only the push can wake it.
+    #[tokio::test(start_paused = true)]
     async fn pop_waits_for_a_push() {
         let stats = PipelineStats::new().register_exporter("x", 4);
         let q = Arc::new(BatchQueue::new(4, QueuePolicy::DropOldest, stats));
         let q2 = q.clone();
         let waiter = tokio::spawn(async move { q2.pop().await.map(|b| b.seq) });
-        tokio::task::yield_now().await;
+        tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+        assert!(!waiter.is_finished(), "pop returned from an empty queue");
         q.push(batch("a", 7));
-        assert_eq!(waiter.await.unwrap(), Some(7));
+        let popped = tokio::time::timeout(std::time::Duration::from_secs(3600), waiter)
+            .await
+            .expect("the push did not wake the waiter");
+        assert_eq!(popped.unwrap(), Some(7));
     }
 }

@@ -128,22 +128,29 @@ mod tests {
         for t in [0i64, 951_782_400, 1_700_000_000, 4_102_444_800] {
             assert_eq!(parse_minute(&iso(t)), Some(t));
         }
+        // Seconds are kept, their fraction dropped.
         assert_eq!(
             parse_minute("2015-06-15T18:39:11.957Z"),
-            parse_minute("2015-06-15T18:39:11")
+            Some(1_434_393_551)
         );
+        assert_eq!(parse_minute("2015-06-15T18:39:11"), Some(1_434_393_551));
         assert_eq!(minute(1_428_913_560), "2015-04-13T08:26");
     }
 
     #[test]
     fn months() {
-        let t = parse_minute("2024-02-29T23:55").unwrap_or(0);
+        // 2024-02-29T23:55 (a leap day).
+        let t = 1_709_250_900;
         assert_eq!(iso(month_start(t)), "2024-02-01T00:00:00Z");
         assert_eq!(iso(next_month_start(t)), "2024-03-01T00:00:00Z");
-        let dec = parse_minute("2025-12-31T10:00").unwrap_or(0);
+        // 2025-12-31T10:00.
+        let dec = 1_767_175_200;
+        assert_eq!(iso(dec), "2025-12-31T10:00:00Z");
         assert_eq!(iso(next_month_start(dec)), "2026-01-01T00:00:00Z");
-        // The first second of a month belongs to it.
-        let first = parse_minute("2026-11-01T00:00").unwrap_or(0);
+        // The first second of a month belongs to it: 2026-11-01T00:00.
+        let first = 1_793_491_200;
+        assert_eq!(iso(first), "2026-11-01T00:00:00Z");
         assert_eq!(month_start(first), first);
+        assert_eq!(month_start(first - 1), 1_790_812_800);
     }
 }
