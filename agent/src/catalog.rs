@@ -13,7 +13,8 @@ pub fn catalogs() -> Vec<&'static Catalog> {
     ]
 }
 
-fn prometheus_name(name: &str, unit: &str, instrument: Instrument) -> String {
+/// The name the Prometheus exporter gives a catalog entry.
+pub fn prometheus_name(name: &str, unit: &str, instrument: Instrument) -> String {
     let kind = match instrument {
         Instrument::Gauge => FamilyKind::Gauge,
         Instrument::Counter => FamilyKind::Counter,
@@ -27,7 +28,7 @@ pub fn reference_markdown() -> String {
     let mut out = String::from(
         "# Metrics reference\n\n\
          Generated from the receivers' catalogs by `cargo test -p ecs-otel-agent --test catalog` \
-         (run it with `UPDATE_DOCS=1` to rewrite this file); a test fails when this file and \
+         (with `UPDATE_DOCS=1` it rewrites this file and fails, for a review of the diff); it fails when this file and \
          the code disagree.\n\n\
          OTel names are translated to Prometheus names by the OpenTelemetry compatibility \
          rules (unit suffix, `_total` for counters). Every series also carries `job` and \
