@@ -318,6 +318,11 @@ impl RequestLog {
         InFlight(self)
     }
 
+    /// Management requests being answered now.
+    pub fn in_flight(&self) -> u64 {
+        self.in_flight.load(Ordering::SeqCst)
+    }
+
     /// The most management requests answered at once since the start (or the last reset):
     /// how a test sees the agent's in-flight limit from the server's side.
     pub fn max_in_flight(&self) -> u64 {

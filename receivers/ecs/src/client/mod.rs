@@ -30,6 +30,13 @@ use breaker::{Breaker, Change};
 pub const MAX_RELOGINS: u32 = 2;
 const MAX_LOGIN_BACKOFF: Duration = Duration::from_secs(600);
 
+/// How long to wait after the `failures`-th refused login in a row: `base`, doubling with
+/// each refusal, never more than ten minutes.
+pub fn login_wait(base: Duration, failures: u32) -> Duration {
+    base.saturating_mul(1 << failures.saturating_sub(1).min(10))
+        .min(MAX_LOGIN_BACKOFF)
+}
+
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ClientError {
     #[error("{route}: cannot reach {endpoint}: {message}")]
@@ -504,6 +511,12 @@ impl EcsClient {
                 });
             }
         }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(ClientError::Timeout {
+                route: "/login".into(),
+                after: Duration::ZERO,
+            });
+        }
         let result = self.login(deadline).await;
         let mut st = lock(&self.login_state);
         match &result {
@@ -511,12 +524,12 @@ impl EcsClient {
                 *lock(&self.token) = Some(t.clone());
                 *st = LoginState::default();
             }
+            // The caller's time ran out before ECS was asked: nothing was refused, and a
+            // back-off would hold up every collector of the cluster for nothing.
+            Err(ClientError::Timeout { after, .. }) if after.is_zero() => {}
             Err(e) => {
                 st.failures += 1;
-                let wait = self
-                    .login_backoff
-                    .saturating_mul(1 << (st.failures - 1).min(10))
-                    .min(MAX_LOGIN_BACKOFF);
+                let wait = login_wait(self.login_backoff, st.failures);
                 st.next_attempt = Some(Instant::now() + wait);
                 st.last_error = Some((e.to_string(), e.kind()));
                 tracing::warn!(endpoint = %self.base, user = %self.user, error = %e, retry_in = ?wait, "ECS login failed");
@@ -630,6 +643,8 @@ impl EcsClient {
         self.breaker_admit(c.route)?;
         // Waiting for a permit is not the endpoint failing: no breaker record.
         let permit = tokio::select! {
+            // A free permit is taken even at the deadline: what follows checks the time.
+            biased;
             p = self.permits.acquire() => p.map_err(|_| ClientError::Setup("client closed".into()))?,
             _ = sleep_until_opt(c.deadline) => {
                 return Err(ClientError::Timeout { route: c.route.to_owned(), after: Duration::ZERO });
@@ -690,6 +705,9 @@ impl EcsClient {
                     self.breaker_record(c.route, true);
                     break Ok(a);
                 }
+                // The time ran out between the check above and the request: the endpoint
+                // was never asked.
+                Err(e @ ClientError::Timeout { after, .. }) if after.is_zero() => break Err(e),
                 Err(e) => {
                     self.breaker_record(c.route, false);
                     break Err(e);
@@ -837,5 +855,25 @@ mod redaction_tests {
             redact_query("https://ecs:4443/vdc/nodes"),
             "https://ecs:4443/vdc/nodes"
         );
+    }
+}
+
+#[cfg(test)]
+mod backoff_tests {
+    use super::*;
+
+    #[test]
+    fn the_login_wait_doubles_from_the_base_up_to_ten_minutes() {
+        let secs = |base: u64| -> Vec<u64> {
+            (1..=9)
+                .map(|n| login_wait(Duration::from_secs(base), n).as_secs())
+                .collect()
+        };
+        assert_eq!(secs(30), [30, 60, 120, 240, 480, 600, 600, 600, 600]);
+        assert_eq!(secs(1), [1, 2, 4, 8, 16, 32, 64, 128, 256]);
+        assert_eq!(secs(900), [600; 9]);
+        // Far past any real run of refusals, still capped (no overflow).
+        assert_eq!(login_wait(Duration::from_secs(30), u32::MAX).as_secs(), 600);
+        assert_eq!(login_wait(Duration::ZERO, 3), Duration::ZERO);
     }
 }
