@@ -1334,3 +1334,28 @@ pub mod compat {
         ACTIVE_CONNECTIONS,
     ];
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The stated costs, worked out by hand from the description above.
+    #[test]
+    fn the_stated_cycle_costs() {
+        // Nine reads, the alerts on one page.
+        assert_eq!(dashboard_calls(0, None), 9);
+        assert_eq!(dashboard_calls(1000, None), 9);
+        assert_eq!(dashboard_calls(1001, None), 10);
+        // Bucket settings: one namespaces page, then 1, 1 and 2 bucket pages.
+        assert_eq!(dashboard_calls(8, Some(&[4, 0, 1001])), 9 + 1 + (1 + 1 + 2));
+        // 1,000 namespaces take one page; 1,001 take two.
+        assert_eq!(dashboard_calls(0, Some(&[1; 1001])), 9 + 2 + 1001);
+        // /vdc/nodes, then per node its stats call and its ping.
+        assert_eq!(node_stats_calls(16, true), 33);
+        assert_eq!(node_stats_calls(16, false), 17);
+        // 1,000 namespaces in batches of 100, with samples and vpools: 1 + 1 + 3 × 10.
+        assert_eq!(billing_calls(1000, 1000, 100, 0, true, true), 32);
+        // Sizes only, two extra detail pages, 5 namespaces in batches of 2.
+        assert_eq!(billing_calls(5, 5, 2, 2, false, false), 1 + 3 + 2);
+    }
+}

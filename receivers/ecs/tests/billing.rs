@@ -13,9 +13,8 @@ use ecs_sim::model::billing::sample_index;
 use pipeline::timefmt::{month_start, next_month_start};
 use receiver_ecs::CollectorKind::Billing;
 use receiver_ecs::billing::config::Tier;
-use receiver_ecs::catalog;
-use support::expect;
 use support::*;
+use support::{calls, expect};
 
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 
@@ -155,7 +154,7 @@ async fn every_series_equals_the_model_across_cycles_and_a_restart() {
 }
 
 #[tokio::test]
-async fn a_cycle_costs_what_the_catalog_says_and_samples_follow_their_interval() {
+async fn a_cycle_costs_what_the_model_sizes_call_for_and_samples_follow_their_interval() {
     // 3.5 and 4.1 wrap some roots that 3.8 does not: the paging must read them all.
     for version in [Version::Ecs35, Version::Ecs38, Version::ObjectScale41] {
         calls_and_paging(version).await;
@@ -169,7 +168,6 @@ async fn calls_and_paging(version: Version) {
     // A namespace with 250 buckets: its detail spans three pages.
     env.sim.sim.model_mut().add_namespace(Some("big"), 250);
     let cs = env.collectors();
-    let listed = env.sim.model().namespaces.len() as u64;
     let s = ok(&of(&cs, Billing), 1).await;
     assert_eq!(
         find(&s, "emcecs.bucket.storage", &[("namespace", "big")]).len(),
@@ -179,19 +177,29 @@ async fn calls_and_paging(version: Version) {
         find(&s, "emcecs.bucket.ingress", &[("namespace", "big")]).len(),
         250
     );
-    let calls = env.sim.sim.log.total() - env.calls("GET /login");
+    let mut want = {
+        let m = env.sim.model();
+        calls::billing(&m, 2, 100, true, true)
+    };
+    want.insert("GET /login".into(), 1);
     assert_eq!(
-        calls,
-        catalog::billing_calls(listed, listed, 2, 2, true, true),
-        "{:?}",
-        env.sim.sim.log.routes()
+        calls::logged(&env.sim),
+        want,
+        "{}: first cycle",
+        version.as_str()
     );
     // The next cycle, within the sample interval: sizes only.
     env.sim.sim.log.reset();
     let s2 = ok(&of(&cs, Billing), 2).await;
+    let want = {
+        let m = env.sim.model();
+        calls::billing(&m, 2, 100, false, false)
+    };
     assert_eq!(
-        env.sim.sim.log.total(),
-        catalog::billing_calls(listed, listed, 2, 2, false, false)
+        calls::logged(&env.sim),
+        want,
+        "{}: second cycle",
+        version.as_str()
     );
     // Cached samples are still served.
     assert_eq!(

@@ -166,3 +166,44 @@ pub fn iam_policy_versions(m: &Cluster) -> std::ops::RangeInclusive<u64> {
     }
     own + builtins.len() as u64..=own + builtin_reads
 }
+
+/// A billing cycle reading every namespace in batches of `batch` (bulk POSTs with bucket
+/// detail, which ECS pages at `detail_page` buckets), with or without this cycle's
+/// samples (month to date and the trend window: two more POSTs per batch) and the
+/// replication groups' names (vpools). A namespace whose detail spans more pages is
+/// continued with one GET per extra page, for each read.
+pub fn billing(
+    m: &Cluster,
+    batch: usize,
+    detail_page: usize,
+    samples: bool,
+    vpools: bool,
+) -> Calls {
+    let mut c = Calls::new();
+    let n = m.namespaces.len();
+    add(&mut c, "GET /object/namespaces", pages(n, 1000));
+    if vpools {
+        add(&mut c, "GET /vdc/data-service/vpools", 1);
+    }
+    let batches = n.div_ceil(batch) as u64;
+    let extra: u64 = m
+        .namespaces
+        .values()
+        .map(|ns| pages(ns.buckets.len(), detail_page) - 1)
+        .sum();
+    add(&mut c, "POST /object/billing/namespace/info", batches);
+    add(
+        &mut c,
+        "GET /object/billing/namespace/{namespace}/info",
+        extra,
+    );
+    if samples {
+        add(&mut c, "POST /object/billing/namespace/sample", 2 * batches);
+        add(
+            &mut c,
+            "GET /object/billing/namespace/{namespace}/sample",
+            2 * extra,
+        );
+    }
+    c
+}
