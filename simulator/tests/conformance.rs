@@ -466,11 +466,6 @@ async fn conformance(version: Version) {
         version.as_str(),
         problems.join("\n")
     );
-    assert!(
-        served.len() >= REQUIRED.len(),
-        "served only {}",
-        served.len()
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

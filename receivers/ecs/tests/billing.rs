@@ -273,63 +273,64 @@ async fn a_month_end_reports_the_old_month_complete_then_restarts_the_counters()
     finish(&env, &cs).await;
 }
 
+/// The currency names the cost metrics, and month-to-date traffic is priced tier by tier
+/// (the expected costs from the model's traffic and a hand-written tier sum).
 #[tokio::test]
 async fn costs_follow_the_configured_model_including_tiers() {
-    let mut env = billing_env(Version::Ecs38).await;
-    let p = &mut env.cfg.collectors.billing.pricing;
+    const EGRESS_EUR: &[(Option<f64>, f64)] = &[(Some(0.5), 0.09), (Some(2.0), 0.05), (None, 0.01)];
+    const INGRESS_EUR: &[(Option<f64>, f64)] = &[(None, 0.0)];
+    let mut env = start_frozen(Version::Ecs38, |_| {}).await;
+    let c = &mut env.cfg.collectors;
+    c.dashboard.enabled = false;
+    c.node_stats.enabled = false;
+    c.billing.enabled = true;
+    let p = &mut c.billing.pricing;
     p.currency = "EUR".into();
-    // Tiers small enough for the simulator's traffic to cross them.
-    p.egress = vec![
-        Tier {
-            up_to_gb: Some(0.5),
-            price: 0.09,
-        },
-        Tier {
-            up_to_gb: Some(2.0),
-            price: 0.05,
-        },
-        Tier {
-            up_to_gb: None,
-            price: 0.01,
-        },
-    ];
-    p.ingress = vec![Tier {
-        up_to_gb: None,
-        price: 0.0,
-    }];
+    p.storage.default = Some(0.02);
+    let tiers = |t: &[(Option<f64>, f64)]| {
+        t.iter()
+            .map(|(up_to_gb, price)| Tier {
+                up_to_gb: *up_to_gb,
+                price: *price,
+            })
+            .collect::<Vec<_>>()
+    };
+    p.egress = tiers(EGRESS_EUR);
+    p.ingress = tiers(INGRESS_EUR);
     let cs = env.collectors();
-    let s = ok(&of(&cs, Billing), 1).await;
-    // The currency names the metrics.
+    let s = ok_at(&env, &of(&cs, Billing), 1).await;
     assert!(find(&s, "emcecs.bucket.storage.cost.usd", &[]).is_empty());
-    assert!(!find(&s, "emcecs.bucket.storage.cost.eur", &[]).is_empty());
-    let mut crossed = 0;
-    for ns in env.sim.model().namespaces.keys() {
+    {
+        let m = env.sim.model();
+        let want = expect::Billing {
+            m: &m,
+            t: env.sim.sim.clock.now(),
+            compat: false,
+            default_price: 0.02,
+            rg_prices: &BTreeMap::new(),
+            egress: EGRESS_EUR,
+            ingress: INGRESS_EUR,
+            currency: "eur",
+        }
+        .expect();
+        expect::compare(
+            &s,
+            &want,
+            |n| n.starts_with("ecs_otel_agent.ecs.") && !n.contains("billing"),
+            "billing in EUR",
+        );
+        // By hand, one namespace: 0.5 GB at 0.09, 1.5 GB at 0.05, the rest at 0.01.
+        let ns = m.namespaces.keys().next().unwrap();
         let egress = value(&s, "emcecs.namespace.egress", &[("namespace", ns)]) / GIB;
-        let expect = 0.5f64.min(egress) * 0.09
-            + (egress.min(2.0) - 0.5).max(0.0) * 0.05
-            + (egress - 2.0).max(0.0) * 0.01;
+        assert!(egress > 2.0, "{egress} GB does not reach the third tier");
+        let by_hand = 0.5 * 0.09 + 1.5 * 0.05 + (egress - 2.0) * 0.01;
         let got = value(
             &s,
             "emcecs.namespace.bandwidth.cost.eur",
             &[("namespace", ns), ("direction", "egress")],
         );
-        assert!(
-            (got - expect).abs() < 1e-9,
-            "{ns}: {got} vs {expect} for {egress} GB"
-        );
-        assert_eq!(
-            value(
-                &s,
-                "emcecs.namespace.bandwidth.cost.eur",
-                &[("namespace", ns), ("direction", "ingress")]
-            ),
-            0.0
-        );
-        if egress > 2.0 {
-            crossed += 1;
-        }
+        assert!((got - by_hand).abs() < 1e-9, "{got} vs {by_hand}");
     }
-    assert!(crossed > 0, "no namespace reached the third tier");
     finish(&env, &cs).await;
 }
 

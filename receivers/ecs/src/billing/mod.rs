@@ -884,6 +884,7 @@ mod tests {
             );
             assert_eq!(cache.len(), expected);
         }
+        assert!(!c.warnings.is_empty());
         assert!(
             c.warnings.iter().all(|w| w.contains("left out 1 of the 2")),
             "{:?}",
