@@ -83,8 +83,10 @@ impl Expect {
     }
 }
 
+/// Equal, but for the last bits a different order of the same float operations may give
+/// (sums of costs): a few units in the last place, never a formula's worth.
 fn same(a: f64, b: f64) -> bool {
-    b.is_nan() || a == b || (a - b).abs() <= 1e-12 * a.abs().max(b.abs())
+    b.is_nan() || a == b || (a - b).abs() <= 4.0 * f64::EPSILON * a.abs().max(b.abs())
 }
 
 /// Compares every point of `s` whose name is not `ignored` with `e`, and panics with
