@@ -832,7 +832,7 @@ fn iam_exports_no_secret_key_id_or_policy() {
     );
     let body = s.metrics();
     let all = parse_exposition(&body);
-    // Seed 000's day-counting names are kept on purpose (its alerts read "> 90"):
+    // The day-counting names are kept on purpose (the usual alerts read "> 90"):
     // promtool's lint prefers seconds for them, and nothing else.
     let (_, report) = promtool_check_metrics(body.as_bytes());
     let other: Vec<&str> = report

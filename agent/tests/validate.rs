@@ -494,7 +494,7 @@ fn billing_cost_model_errors_name_their_place() {
         &billing("        trend_window: 7m\n"),
         "receivers.ecs/prod.collectors.billing.trend_window: must be a multiple of 5 minutes (ECS's billing samples), not 420s",
     );
-    // seed 000's key names are accepted.
+    // The key names of earlier configurations are accepted.
     let (code, _, stderr) = validate(&billing(
         "        poll_interval: 300s\n        namespaces: [tenant1]\n        include_samples: true\n        sample_interval: 3600s\n",
     ));
@@ -511,7 +511,7 @@ fn iam_settings_errors_name_their_place() {
     let (code, _, stderr) = validate(&iam(
         "        poll_interval: 600s\n        track_inactive_users: true\n        inactive_threshold_days: 90\n        monitor_sts_tokens: true\n        auth_providers: [ldap-primary]\n",
     ));
-    assert_eq!(code, 0, "seed 000's keys: {stderr}");
+    assert_eq!(code, 0, "earlier key names: {stderr}");
     refused_with(
         &iam("        entity_labels: hash\n"),
         "receivers.ecs/prod.collectors.iam.entity_label_salt: required with entity_labels: hash (without a salt, a name's hash can be found by hashing guesses)",

@@ -1,5 +1,5 @@
 //! Data shared by the benches and the scale harness: the same series held by our
-//! exporter and by the opentelemetry-prometheus bridge (DESIGN.md, decision 1), so that
+//! exporter and by the opentelemetry-prometheus bridge (architecture decision 1), so that
 //! both are measured on identical content.
 
 pub mod ecs;
@@ -12,8 +12,8 @@ use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use pipeline::{Batch, MetricDesc, SnapshotBuilder, kv, resource, scope};
 
-/// Gauges per data set; each holds `series / GAUGES` series with three labels, the shape
-/// DESIGN.md measured the bridge with.
+/// Gauges per data set; each holds `series / GAUGES` series with three labels (bucket-like
+/// series: the shape of a large ECS snapshot).
 pub const GAUGES: usize = 10;
 
 const NAMES: [&str; GAUGES] = [

@@ -163,7 +163,8 @@ pub struct PipelineConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SchedulerConfig {
-    /// Every receiver's interval is rounded up to a multiple of this (seed 004's rule).
+    /// Every receiver's interval is rounded up to a multiple of this, so that collections
+    /// line up on common ticks.
     #[serde(with = "duration")]
     pub base_interval: Duration,
 }
@@ -266,7 +267,7 @@ pub struct ScheduledReceiver {
     pub exporters: Vec<String>,
 }
 
-/// `ceil(requested / base) * base`: seed 004's frequency rule.
+/// `ceil(requested / base) * base`: intervals are multiples of the base interval.
 pub fn effective_interval(requested: Duration, base: Duration) -> Duration {
     if base.is_zero() {
         return requested;

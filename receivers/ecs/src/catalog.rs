@@ -512,7 +512,7 @@ metric!(
     IAM_USERS,
     "emcecs.iam.users",
     "{user}",
-    "IAM users by type (service accounts by collectors.iam.service_accounts; the rest human). Seed 000 calls it emcecs_iam_users_total, a name Prometheus keeps for counters"
+    "IAM users by type (service accounts by collectors.iam.service_accounts; the rest human). A gauge: not emcecs_iam_users_total, a suffix Prometheus keeps for counters"
 );
 metric!(
     IAM_USERS_ACTIVE,

@@ -148,7 +148,7 @@ pub struct Collectors {
     pub iam: IamConfig,
 }
 
-/// Billing reads are heavy and their data moves every 5 minutes (seed 000: 300 s).
+/// Billing reads are heavy and their data moves every 5 minutes.
 pub const BILLING_INTERVAL: Duration = Duration::from_secs(300);
 
 impl Default for EcsConfig {

@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct BillingConfig {
-    /// Off by default, as seed 000 asks: billing reads are the heaviest ECS calls.
+    /// Off by default: billing reads are the heaviest ECS calls.
     pub enabled: bool,
-    /// How often sizes are read (seed 000: `poll_interval`, default 300 s).
+    /// How often sizes are read (also accepted as `poll_interval`; default 300 s).
     #[serde(
         with = "duration::option",
         alias = "poll_interval",

@@ -1,4 +1,4 @@
-//! `collectors.iam`: seed 000's `iam_monitoring` keys, the service-account rule, what
+//! `collectors.iam`: the IAM monitoring keys users know, the service-account rule, what
 //! user names may appear as labels, and the provider probes.
 
 use std::time::Duration;
@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct IamConfig {
-    /// Off by default, as seed 000 asks (security data, and many calls).
+    /// Off by default (security data, and many calls).
     pub enabled: bool,
-    /// Default 600 s (seed 000: `poll_interval`).
+    /// Default 600 s (also accepted as `poll_interval`).
     #[serde(
         with = "duration::option",
         alias = "poll_interval",
@@ -30,7 +30,8 @@ pub struct IamConfig {
     /// Emit days since last activity for users past the threshold.
     pub track_inactive_users: bool,
     pub inactive_threshold_days: u32,
-    /// Seed 000 key, accepted: ECS has no API listing STS sessions (see the catalog).
+    /// Accepted for existing configurations: ECS has no API listing STS sessions (see the
+    /// catalog).
     pub monitor_sts_tokens: bool,
     /// Authentication providers to probe, by name; every enabled one when empty.
     pub auth_providers: Vec<String>,
@@ -119,7 +120,8 @@ impl ServiceAccountRule {
     }
 }
 
-/// Interval of the IAM collector when none is set (seed 000).
+/// Interval of the IAM collector when none is set: IAM changes slowly and costs about
+/// five calls per user.
 pub const IAM_INTERVAL: Duration = Duration::from_secs(600);
 
 impl IamConfig {
