@@ -287,14 +287,6 @@ async fn costs_follow_the_configured_model_including_tiers() {
     let p = &mut c.billing.pricing;
     p.currency = "EUR".into();
     p.storage.default = Some(0.02);
-    let tiers = |t: &[(Option<f64>, f64)]| {
-        t.iter()
-            .map(|(up_to_gb, price)| Tier {
-                up_to_gb: *up_to_gb,
-                price: *price,
-            })
-            .collect::<Vec<_>>()
-    };
     p.egress = tiers(EGRESS_EUR);
     p.ingress = tiers(INGRESS_EUR);
     let cs = env.collectors();
@@ -552,6 +544,16 @@ async fn a_refused_sample_window_is_reported_and_the_sizes_still_flow() {
     finish(&env, &cs).await;
 }
 
+/// A price list as the configuration holds it.
+fn tiers(t: &[(Option<f64>, f64)]) -> Vec<Tier> {
+    t.iter()
+        .map(|(up_to_gb, price)| Tier {
+            up_to_gb: *up_to_gb,
+            price: *price,
+        })
+        .collect()
+}
+
 /// Egress priced in three tiers, so that the small cluster's namespaces land in several.
 const EGRESS: &[(Option<f64>, f64)] = &[(Some(2.0), 0.09), (Some(8.0), 0.05), (None, 0.01)];
 const INGRESS: &[(Option<f64>, f64)] = &[(None, 0.004)];
@@ -570,14 +572,6 @@ async fn every_billing_figure_equals_the_model_at_a_frozen_second() {
         let p = &mut c.billing.pricing;
         p.storage.default = Some(0.02);
         p.storage.replication_groups = prices.clone();
-        let tiers = |t: &[(Option<f64>, f64)]| {
-            t.iter()
-                .map(|(up_to_gb, price)| Tier {
-                    up_to_gb: *up_to_gb,
-                    price: *price,
-                })
-                .collect::<Vec<_>>()
-        };
         p.egress = tiers(EGRESS);
         p.ingress = tiers(INGRESS);
         let cs = env.collectors();
