@@ -29,6 +29,11 @@ service:
 ";
 
 fn validate(yaml: &str) -> (i32, String, String) {
+    validate_with_env(yaml, &[])
+}
+
+/// `validate` with these environment variables set (and `OTLP_TOKEN` unset).
+fn validate_with_env(yaml: &str, vars: &[(&str, &str)]) -> (i32, String, String) {
     let dir = TempDir::new("validate");
     let path = dir.path().join("agent.yaml");
     std::fs::write(&path, yaml).unwrap();
@@ -36,6 +41,7 @@ fn validate(yaml: &str) -> (i32, String, String) {
         .args(["validate", "--config"])
         .arg(&path)
         .env_remove("OTLP_TOKEN")
+        .envs(vars.iter().copied())
         .output()
         .unwrap();
     (
@@ -358,24 +364,9 @@ fn a_complete_ecs_receiver_is_valid_and_its_password_is_redacted() {
 
 #[test]
 fn a_password_of_digits_from_the_environment_is_accepted() {
-    let dir = TempDir::new("validate-env");
-    let path = dir.path().join("agent.yaml");
-    std::fs::write(
-        &path,
-        with_ecs(&ECS_OK.replace("password: secret", "password: \"${env:ECS_PASSWORD}\"")),
-    )
-    .unwrap();
-    let out = Command::new(BIN)
-        .args(["validate", "--config"])
-        .arg(&path)
-        .env("ECS_PASSWORD", "123456")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let yaml = with_ecs(&ECS_OK.replace("password: secret", "password: \"${env:ECS_PASSWORD}\""));
+    let (code, _, stderr) = validate_with_env(&yaml, &[("ECS_PASSWORD", "123456")]);
+    assert_eq!(code, 0, "{stderr}");
 }
 
 #[test]
