@@ -32,7 +32,7 @@ const MAX_LOGIN_BACKOFF: Duration = Duration::from_secs(600);
 
 /// How long to wait after the `failures`-th refused login in a row: `base`, doubling with
 /// each refusal, never more than ten minutes.
-pub fn login_wait(base: Duration, failures: u32) -> Duration {
+fn login_wait(base: Duration, failures: u32) -> Duration {
     base.saturating_mul(1 << failures.saturating_sub(1).min(10))
         .min(MAX_LOGIN_BACKOFF)
 }
