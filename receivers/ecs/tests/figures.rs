@@ -11,12 +11,8 @@ mod support;
 use ecs_sim::Version;
 use receiver_ecs::CollectorKind::{Dashboard, NodeStats};
 use support::calls::{self, Calls};
-use support::expect::{self, Expect};
+use support::expect::{self, Expect, client_metric};
 use support::*;
-
-fn client_metric(name: &str) -> bool {
-    name.starts_with("ecs_otel_agent.ecs.")
-}
 
 /// The client's figures after the management `calls` of a cycle and one login: every
 /// call answered 200, counted and timed once, no breaker open.

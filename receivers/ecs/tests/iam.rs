@@ -58,12 +58,7 @@ async fn every_iam_figure_equals_the_model_in_every_version_and_format() {
                 t: env.sim.sim.clock.now(),
             }
             .expect();
-            expect::compare(
-                &s,
-                &want,
-                |n| n.starts_with("ecs_otel_agent.ecs."),
-                &format!("iam {what}"),
-            );
+            expect::compare(&s, &want, expect::client_metric, &format!("iam {what}"));
             // The model holds both verdicts, for users and for roles.
             let over = |ty: &str| {
                 find(

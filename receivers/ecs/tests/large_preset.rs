@@ -20,9 +20,7 @@ fn total(c: &Calls) -> u64 {
 }
 
 async fn cycle(c: &receiver_ecs::Collector, n: u64) {
-    if let Err(e) = run(c, n, Duration::from_secs(600)).await {
-        panic!("{:?}: {} {}", c.kind, e.kind, e.message);
-    }
+    succeeded(c, n, run(c, n, Duration::from_secs(600)).await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -123,17 +123,23 @@ impl Env {
 
 /// A successful run at the simulator's (frozen) time.
 pub async fn ok_at(env: &Env, c: &Collector, n: u64) -> Snapshot {
-    match run_at(c, n, Duration::from_secs(20), env.sim_time()).await {
+    succeeded(
+        c,
+        n,
+        run_at(c, n, Duration::from_secs(20), env.sim_time()).await,
+    )
+}
+
+/// The snapshot of run `n` of `c`, or a panic naming the collector and the error.
+pub fn succeeded(c: &Collector, n: u64, r: Result<Snapshot, ReceiverError>) -> Snapshot {
+    match r {
         Ok(s) => s,
         Err(e) => panic!("run {n} of {:?} failed: {} {}", c.kind, e.kind, e.message),
     }
 }
 
 pub async fn ok(c: &Collector, n: u64) -> Snapshot {
-    match run(c, n, Duration::from_secs(20)).await {
-        Ok(s) => s,
-        Err(e) => panic!("run {n} of {:?} failed: {} {}", c.kind, e.kind, e.message),
-    }
+    succeeded(c, n, run(c, n, Duration::from_secs(20)).await)
 }
 
 /// One data point as the tests read it.
