@@ -8,9 +8,9 @@ use std::time::{Duration, SystemTime};
 
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
-use pipeline::PipelineStats;
 use pipeline::http_server::{self, Body};
 use pipeline::stats::{ExporterStats, ReceiverStats};
+use pipeline::{Impact, PipelineStats};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -18,10 +18,6 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Consecutive failed runs after which a receiver counts as unhealthy, not degraded.
 const RECEIVER_UNHEALTHY_AFTER: u64 = 3;
-/// Failures that leave a receiver degraded however long they last: the agent is working
-/// and waits for the source (ECS's token limit frees up as other sessions end); calling it
-/// unhealthy would invite an orchestrator to restart it, which only adds sessions.
-const DEGRADED_ONLY: &[&str] = &["token_limit"];
 /// Consecutive failed export attempts after which an exporter counts as unhealthy.
 const EXPORTER_UNHEALTHY_AFTER: u64 = 5;
 /// Added to three intervals before a receiver's last success counts as stale.
@@ -71,9 +67,7 @@ impl Health {
         let status = if s.last_attempt.is_none() {
             Status::Degraded
         } else if s.consecutive_failures >= RECEIVER_UNHEALTHY_AFTER
-            && !s
-                .last_error_kind
-                .is_some_and(|k| DEGRADED_ONLY.contains(&k))
+            && s.last_error_impact == Impact::Unhealthy
         {
             Status::Unhealthy
         } else if s.consecutive_failures > 0 || !s.warnings.is_empty() {
@@ -277,8 +271,12 @@ mod tests {
     }
 
     fn fail(r: &ReceiverStats, kind: &'static str, times: usize) {
+        fail_with(r, kind, Impact::Unhealthy, times)
+    }
+
+    fn fail_with(r: &ReceiverStats, kind: &'static str, impact: Impact, times: usize) {
         for _ in 0..times {
-            r.record_failure(Duration::ZERO, kind, format!("{kind} happened"));
+            r.record_failure(Duration::ZERO, kind, format!("{kind} happened"), impact);
         }
     }
 
@@ -313,12 +311,12 @@ mod tests {
     }
 
     #[test]
-    fn token_limit_failures_leave_a_receiver_degraded_however_many() {
+    fn failures_that_say_degraded_leave_a_receiver_degraded_however_many() {
         let (stats, _) = setup(&["r"], &[]);
         let r = stats.register_receiver("r", INTERVAL);
-        fail(&r, "token_limit", 10);
+        fail_with(&r, "token_limit", Impact::Degraded, 10);
         assert_eq!(verdict(&r), Status::Degraded);
-        // The verdict follows the kind of the latest failure.
+        // The verdict follows the impact of the latest failure.
         fail(&r, "timeout", 1);
         assert_eq!(verdict(&r), Status::Unhealthy);
     }

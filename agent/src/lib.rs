@@ -4,6 +4,7 @@
 pub mod catalog;
 pub mod config;
 pub mod health;
+pub mod receivers;
 pub mod run;
 pub mod scheduler;
 pub mod telemetry;

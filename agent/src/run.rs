@@ -14,13 +14,12 @@ use exporter_otlp::OtlpExporter;
 use exporter_prometheus::PrometheusExporter;
 use pipeline::config::parse_socket_addr;
 use pipeline::fanout::Fanout;
-use pipeline::{PipelineStats, Receiver, http_server, kv};
-use receiver_ecs::CollectorKind;
-use receiver_self::SelfReceiver;
+use pipeline::registry::{BuildContext, BuiltJob};
+use pipeline::{Collector, PipelineStats, http_server, kv};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{AgentConfig, ExporterConfig, ReceiverConfig};
+use crate::config::{AgentConfig, ExporterConfig};
 use crate::health::Health;
 use crate::scheduler::{self, Job};
 use crate::telemetry::{Telemetry, agent_resource};
@@ -58,7 +57,7 @@ async fn run_inner(
     on_listening: impl FnOnce(&Listening),
 ) -> anyhow::Result<()> {
     let stats = PipelineStats::new();
-    let scheduled = cfg.scheduled_receivers();
+    let scheduled = cfg.scheduled_jobs();
     let mut listening = Listening::default();
 
     let prometheus_queue = PROMETHEUS_QUEUE.max(scheduled.len());
@@ -92,58 +91,48 @@ async fn run_inner(
         .map(|s| (s.id.clone(), s.interval))
         .collect();
     let resource = pipeline::resource(agent_resource(cfg).into_iter().map(|(k, v)| kv(k, v)));
-    let mut jobs = Vec::new();
-    let mut receivers: Vec<Arc<dyn Receiver>> = Vec::new();
     let service_name = agent_resource(cfg)
         .into_iter()
         .find(|(k, _)| k == "service.name")
         .map(|(_, v)| v)
         .unwrap_or_else(|| "ecs-otel-agent".into());
-    // One cluster (session) per ECS receiver, shared by its collectors.
-    let mut clusters: BTreeMap<String, Vec<(CollectorKind, Arc<receiver_ecs::Collector>)>> =
-        BTreeMap::new();
+    let cx = BuildContext {
+        stats: stats.clone(),
+        resource,
+        service_name,
+        intervals,
+    };
+    // Each used receiver builds all its collectors at once: they may share a session.
+    let mut built: BTreeMap<&str, Vec<BuiltJob>> = BTreeMap::new();
+    let mut jobs = Vec::new();
+    let mut collectors: Vec<Arc<dyn Collector>> = Vec::new();
     for s in &scheduled {
-        let receiver: Arc<dyn Receiver> = match (&s.config, s.collector) {
-            (ReceiverConfig::SelfTelemetry(_), _) => Arc::new(
-                SelfReceiver::new(stats.clone(), resource.clone(), intervals.clone())
-                    .with_context(|| format!("receivers.{}", s.id))?,
-            ),
-            (ReceiverConfig::Ecs(ecs), Some(kind)) => {
-                if !clusters.contains_key(&s.receiver) {
-                    let name = s
-                        .receiver
-                        .split_once('/')
-                        .map_or(s.receiver.as_str(), |(_, n)| n);
-                    let built = receiver_ecs::collectors(name, ecs, &service_name)
-                        .with_context(|| format!("receivers.{}", s.receiver))?;
-                    clusters.insert(
-                        s.receiver.clone(),
-                        built.into_iter().map(|(sch, c)| (sch.kind, c)).collect(),
-                    );
-                }
-                clusters
-                    .get(&s.receiver)
-                    .and_then(|c| c.iter().find(|(k, _)| *k == kind))
-                    .map(|(_, c)| c.clone())
-                    .with_context(|| {
-                        format!(
-                            "receivers.{}: collector {} not built",
-                            s.receiver,
-                            kind.name()
-                        )
-                    })?
-            }
-            (ReceiverConfig::Ecs(_), None) => {
-                anyhow::bail!("receivers.{}: an ECS job without a collector", s.id)
-            }
-        };
-        if s.requested_interval != s.interval {
-            tracing::info!(receiver = %s.id, requested = ?s.requested_interval, effective = ?s.interval, base = ?cfg.service.scheduler.base_interval, "interval rounded up to a multiple of the base interval");
+        if !built.contains_key(s.receiver.as_str()) {
+            let spec = cfg
+                .receivers
+                .get(&s.receiver)
+                .with_context(|| format!("receivers.{}: not configured", s.receiver))?;
+            let b = spec
+                .build(&s.receiver, &cx)
+                .with_context(|| format!("receivers.{}", s.receiver))?;
+            built.insert(s.receiver.as_str(), b);
         }
-        receivers.push(receiver.clone());
+        let collector = built
+            .get(s.receiver.as_str())
+            .and_then(|b| b.iter().find(|j| j.name == s.name))
+            .map(|j| j.collector.clone())
+            .with_context(|| {
+                format!("{}: the receiver built no collector for it", s.config_path)
+            })?;
+        if s.requested_interval != s.interval {
+            tracing::info!(job = %s.id, requested = ?s.requested_interval, effective = ?s.interval, base = ?cfg.service.scheduler.base_interval, "interval rounded up to a multiple of the base interval");
+        }
+        if !collectors.iter().any(|c| Arc::ptr_eq(c, &collector)) {
+            collectors.push(collector.clone());
+        }
         jobs.push(Job {
             id: s.id.as_str().into(),
-            receiver,
+            collector,
             interval: s.interval,
             initial_delay: s.initial_delay,
             timeout: s.timeout,
@@ -208,8 +197,8 @@ async fn run_inner(
     let left = deadline.saturating_duration_since(Instant::now());
     tracing::info!(within = ?left, "delivering what the exporters still hold");
     fanout.shutdown(left.max(Duration::from_millis(500))).await;
-    for r in receivers {
-        r.shutdown().await;
+    for c in collectors {
+        c.shutdown().await;
     }
     servers.cancel();
     tracing::info!("stopped");

@@ -1,14 +1,15 @@
-//! Drives every receiver on its interval. A first run comes soon after start (after the
-//! receiver's initial delay plus a little jitter, so that receivers do not all fire at
-//! once); each run has a timeout below the interval; a run still going when the next one
-//! is due makes the next one skipped and counted, never stacked. Each run is a trace.
+//! Drives every job (one collector of a receiver) on its interval. A first run comes soon
+//! after start (after the job's initial delay plus a little jitter, so that jobs do not all
+//! fire at once); each run has a timeout below the interval; a run still going when the
+//! next one is due makes the next one skipped and counted, never stacked. Each run is a
+//! trace.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use pipeline::fanout::Fanout;
 use pipeline::stats::ReceiverStats;
-use pipeline::{Batch, Receiver, ScrapeContext, SourceId};
+use pipeline::{Batch, Collector, Impact, ScrapeContext, SourceId};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
@@ -17,7 +18,7 @@ use tracing::field::Empty;
 
 pub struct Job {
     pub id: SourceId,
-    pub receiver: Arc<dyn Receiver>,
+    pub collector: Arc<dyn Collector>,
     pub interval: Duration,
     pub initial_delay: Duration,
     pub timeout: Duration,
@@ -93,14 +94,14 @@ async fn run_once(job: Arc<Job>, fanout: Arc<Fanout>, run: u64, cancel: Cancella
     let started = SystemTime::now();
     let t0 = Instant::now();
     let ctx = ScrapeContext {
-        receiver: job.id.clone(),
+        job: job.id.clone(),
         started,
         deadline: t0 + job.timeout,
         interval: job.interval,
         cancel,
         run,
     };
-    let result = tokio::time::timeout(job.timeout, job.receiver.scrape(&ctx))
+    let result = tokio::time::timeout(job.timeout, job.collector.scrape(&ctx))
         .instrument(span.clone())
         .await;
     let took = t0.elapsed();
@@ -134,7 +135,7 @@ async fn run_once(job: Arc<Job>, fanout: Arc<Fanout>, run: u64, cancel: Cancella
                     resource_metrics: partial.resource_metrics,
                 }));
             }
-            job.stats.record_failure(took, e.kind, e.message);
+            job.stats.record_failure(took, e.kind, e.message, e.impact);
         }
         Err(_) => {
             let msg = format!("run exceeded its timeout of {:?}", job.timeout);
@@ -142,7 +143,8 @@ async fn run_once(job: Arc<Job>, fanout: Arc<Fanout>, run: u64, cancel: Cancella
             span.record("otel.status_message", msg.as_str());
             span.record("error.type", "timeout");
             tracing::warn!(parent: &span, receiver = %job.id, timeout = ?job.timeout, "collection timed out");
-            job.stats.record_failure(took, "timeout", msg);
+            job.stats
+                .record_failure(took, "timeout", msg, Impact::Unhealthy);
         }
     }
 }
@@ -179,7 +181,7 @@ mod tests {
     }
 
     #[async_trait]
-    impl Receiver for Gated {
+    impl Collector for Gated {
         async fn scrape(&self, _ctx: &ScrapeContext) -> Result<Snapshot, ReceiverError> {
             self.calls.fetch_add(1, Ordering::SeqCst);
             if let Some(gate) = &self.gate {
@@ -208,7 +210,7 @@ mod tests {
     }
 
     fn setup(
-        receiver: Arc<dyn Receiver>,
+        receiver: Arc<dyn Collector>,
         interval: Duration,
         timeout: Duration,
     ) -> (Arc<Fanout>, Arc<Sink>, Job) {
@@ -222,7 +224,7 @@ mod tests {
         );
         let job = Job {
             id: "r".into(),
-            receiver,
+            collector: receiver,
             interval,
             initial_delay: Duration::ZERO,
             timeout,

@@ -26,7 +26,7 @@ use pipeline::otlp::common::v1::{AnyValue, KeyValue, any_value};
 use pipeline::otlp::metrics::v1::{
     AggregationTemporality, NumberDataPoint, metric::Data, number_data_point,
 };
-use pipeline::{Batch, Exporter, PipelineStats, Receiver, ScrapeContext};
+use pipeline::{Batch, Collector as _, Exporter, PipelineStats, ScrapeContext};
 use receiver_ecs::EcsConfig;
 use receiver_ecs::billing::config::Tier;
 use tokio_util::sync::CancellationToken;
@@ -271,7 +271,7 @@ async fn golden(version: Version, node_net: [u8; 3]) {
     for (schedule, c) in &collectors {
         let source = format!("ecs/lab/{}", schedule.kind.name());
         let ctx = ScrapeContext {
-            receiver: source.clone().into(),
+            job: source.clone().into(),
             started,
             deadline: tokio::time::Instant::now() + Duration::from_secs(30),
             interval: schedule.interval,

@@ -436,6 +436,22 @@ fn ecs_limits_and_collectors() {
 }
 
 #[test]
+fn a_collector_may_not_run_more_often_than_its_receiver() {
+    refused_with(
+        &with_ecs(&format!(
+            "{ECS_OK}    collection_interval: 2m\n    collectors:\n      dashboard: {{collection_interval: 1m}}\n"
+        )),
+        "receivers.ecs/prod.collectors.dashboard.collection_interval: 1m is shorter than the receiver's collection_interval 2m; a collector may not run more often than its receiver",
+    );
+    // Billing's own default (5 minutes) is shorter than this receiver's: it follows the
+    // receiver instead, and the configuration is valid.
+    let (code, _, stderr) = validate(&with_ecs(&format!(
+        "{ECS_OK}    collection_interval: 10m\n    collectors:\n      billing: {{enabled: true}}\n      node_stats: {{collection_interval: 12m}}\n"
+    )));
+    assert_eq!(code, 0, "{stderr}");
+}
+
+#[test]
 fn ecs_password_file_that_does_not_exist() {
     let (code, _, stderr) = validate(&with_ecs(
         "    endpoint: https://ecs.example.com:4443\n    username: monitor\n    password_file: /nonexistent/ecs-password\n",

@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use pipeline::{Receiver, ScrapeContext, Snapshot};
+use pipeline::{Collector as _, ScrapeContext, Snapshot};
 use receiver_ecs::{Collector, CollectorKind, CollectorSchedule, EcsConfig};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -229,7 +229,7 @@ pub async fn scrape_expecting(
     expected: impl Fn(&str) -> bool,
 ) -> (Snapshot, Duration) {
     let ctx = ScrapeContext {
-        receiver: "ecs/bench".into(),
+        job: "ecs/bench".into(),
         started: SystemTime::now(),
         deadline: tokio::time::Instant::now() + timeout,
         interval: Duration::from_secs(300),

@@ -65,10 +65,12 @@ impl Problems {
     }
 }
 
-/// Joins a path and a key: `join("exporters.otlp", "tls")`.
+/// Joins a path and a key: `join("exporters.otlp", "tls")`; either may be empty.
 pub fn join(path: &str, key: &str) -> String {
     if path.is_empty() {
         key.to_owned()
+    } else if key.is_empty() {
+        path.to_owned()
     } else {
         format!("{path}.{key}")
     }

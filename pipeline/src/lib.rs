@@ -10,6 +10,7 @@ pub mod batch;
 pub mod builder;
 pub mod catalog;
 pub mod config;
+pub mod decode;
 pub mod exporter;
 pub mod fanout;
 pub mod http_server;
@@ -17,6 +18,8 @@ pub mod memory;
 pub mod percent;
 pub mod queue;
 pub mod receiver;
+pub mod registry;
+pub mod schedule;
 pub mod stats;
 pub mod timefmt;
 pub mod tls;
@@ -27,7 +30,7 @@ pub use builder::{
     AttrValue, HistogramValue, MetricDesc, Number, SnapshotBuilder, kv, resource, scope, unix_nanos,
 };
 pub use exporter::{ExportError, Exporter, QueuePolicy};
-pub use receiver::{Receiver, ReceiverError, ScrapeContext, Snapshot};
+pub use receiver::{Collector, Impact, ReceiverError, ScrapeContext, Snapshot};
 pub use stats::PipelineStats;
 
 /// The OTLP protobuf types the pipeline carries, re-exported so that receivers and

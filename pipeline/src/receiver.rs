@@ -7,10 +7,11 @@ use tokio_util::sync::CancellationToken;
 use crate::SourceId;
 use crate::otlp::metrics::v1::ResourceMetrics;
 
-/// What a receiver is given for one collection cycle.
+/// What a collector is given for one run of its job.
 #[derive(Debug, Clone)]
 pub struct ScrapeContext {
-    pub receiver: SourceId,
+    /// The job being run (`ecs/prod/dashboard`).
+    pub job: SourceId,
     /// Wall-clock start of the run: the time to stamp points with.
     pub started: SystemTime,
     /// The run is cancelled at this instant; receivers that fan out calls should give each
@@ -41,9 +42,21 @@ impl Snapshot {
     }
 }
 
+/// What a failure says about the agent's health while it lasts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Impact {
+    /// Unhealthy once it has lasted a few runs: something needs a look.
+    #[default]
+    Unhealthy,
+    /// Degraded however long it lasts: the agent works and waits for the source (a
+    /// session limit that frees up as other sessions end, say). Calling it unhealthy would
+    /// invite an orchestrator to restart the agent, which would not help.
+    Degraded,
+}
+
 /// A failed collection cycle. `kind` is a short, bounded word (`timeout`, `unavailable`,
 /// `auth`, `malformed`, ...) used as the `reason` of the failure counter; `message` names
-/// the place that failed. A receiver may still hand over what it has (its own figures,
+/// the place that failed. A collector may still hand over what it has (its own figures,
 /// last good values it keeps for a while): `partial` is exported, the run counts as failed.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{message}")]
@@ -51,6 +64,7 @@ pub struct ReceiverError {
     pub kind: &'static str,
     pub message: String,
     pub partial: Option<Box<Snapshot>>,
+    pub impact: Impact,
 }
 
 impl ReceiverError {
@@ -59,7 +73,13 @@ impl ReceiverError {
             kind,
             message: message.into(),
             partial: None,
+            impact: Impact::default(),
         }
+    }
+
+    pub fn with_impact(mut self, impact: Impact) -> Self {
+        self.impact = impact;
+        self
     }
 
     pub fn with_partial(mut self, snapshot: Snapshot) -> Self {
@@ -68,10 +88,10 @@ impl ReceiverError {
     }
 }
 
-/// A scraper: each call returns the complete snapshot of what it owns, under the resource
-/// and scope it reports.
+/// A collector: the part of a receiver that one job runs. Each call returns the complete
+/// snapshot of what it owns, under the resource and scope it reports.
 #[async_trait]
-pub trait Receiver: Send + Sync {
+pub trait Collector: Send + Sync {
     async fn scrape(&self, ctx: &ScrapeContext) -> Result<Snapshot, ReceiverError>;
 
     /// Release what the receiver holds outside the process (sessions, tokens).

@@ -61,6 +61,8 @@ pub struct ReceiverState {
     pub last_error: Option<String>,
     /// The kind of `last_error` (`timeout`, `token_limit`, ...).
     pub last_error_kind: Option<&'static str>,
+    /// What the last failure says about health, as its collector judged it.
+    pub last_error_impact: crate::Impact,
     pub consecutive_failures: u64,
     pub warnings: Vec<String>,
 }
@@ -100,7 +102,13 @@ impl ReceiverStats {
         s.warnings = warnings;
     }
 
-    pub fn record_failure(&self, took: Duration, reason: &'static str, message: String) {
+    pub fn record_failure(
+        &self,
+        took: Duration,
+        reason: &'static str,
+        message: String,
+        impact: crate::Impact,
+    ) {
         self.runs.fetch_add(1, Ordering::Relaxed);
         self.duration.record(took);
         *lock(&self.failures).entry(reason).or_insert(0) += 1;
@@ -108,6 +116,7 @@ impl ReceiverStats {
         s.last_attempt = Some(SystemTime::now());
         s.last_error = Some(message);
         s.last_error_kind = Some(reason);
+        s.last_error_impact = impact;
         s.consecutive_failures += 1;
     }
 
@@ -356,8 +365,18 @@ mod tests {
     fn failures_reset_on_success() {
         let stats = PipelineStats::new();
         let r = stats.register_receiver("self", Duration::from_secs(1));
-        r.record_failure(Duration::ZERO, "timeout", "took too long".into());
-        r.record_failure(Duration::ZERO, "timeout", "took too long".into());
+        r.record_failure(
+            Duration::ZERO,
+            "timeout",
+            "took too long".into(),
+            crate::Impact::Unhealthy,
+        );
+        r.record_failure(
+            Duration::ZERO,
+            "timeout",
+            "took too long".into(),
+            crate::Impact::Unhealthy,
+        );
         assert_eq!(r.state().consecutive_failures, 2);
         assert_eq!(r.failures().get("timeout"), Some(&2));
         r.record_success(Duration::ZERO, vec![]);

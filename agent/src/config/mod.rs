@@ -9,12 +9,14 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use exporter_otlp::OtlpConfig;
 use exporter_prometheus::PrometheusConfig;
 use pipeline::config::{ConfigProblem, Problems, Validate, duration, join, parse_socket_addr};
-use receiver_ecs::{CollectorKind, EcsConfig};
-use receiver_self::SelfConfig;
-use serde::de::DeserializeOwned;
+use pipeline::decode::Decoder;
+use pipeline::registry::{ReceiverSpec, Registry};
+use pipeline::schedule::effective_interval;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -52,63 +54,6 @@ impl std::fmt::Display for ComponentId {
             Some(n) => write!(f, "{}/{n}", self.kind),
             None => f.write_str(&self.kind),
         }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum ReceiverConfig {
-    SelfTelemetry(SelfConfig),
-    Ecs(Box<EcsConfig>),
-}
-
-/// What the scheduler needs of every receiver.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Schedule {
-    pub interval: Duration,
-    pub initial_delay: Duration,
-    pub timeout: Option<Duration>,
-}
-
-impl ReceiverConfig {
-    pub const KINDS: &'static [&'static str] = &["self", "ecs"];
-
-    /// The scheduled jobs of a receiver: `self` is one, `ecs/prod` one per enabled
-    /// collector (`ecs/prod/dashboard`, `ecs/prod/node_stats`).
-    pub fn jobs(&self, id: &str) -> Vec<(String, Option<CollectorKind>, Schedule)> {
-        match self {
-            ReceiverConfig::SelfTelemetry(c) => vec![(
-                id.to_owned(),
-                None,
-                Schedule {
-                    interval: c.collection_interval,
-                    initial_delay: c.initial_delay,
-                    timeout: c.timeout,
-                },
-            )],
-            ReceiverConfig::Ecs(c) => c
-                .schedules()
-                .into_iter()
-                .map(|s| {
-                    (
-                        format!("{id}/{}", s.kind.name()),
-                        Some(s.kind),
-                        Schedule {
-                            interval: s.interval,
-                            initial_delay: s.initial_delay,
-                            timeout: s.timeout,
-                        },
-                    )
-                })
-                .collect(),
-        }
-    }
-
-    fn to_json(&self) -> Value {
-        match self {
-            ReceiverConfig::SelfTelemetry(c) => serde_json::to_value(c),
-            ReceiverConfig::Ecs(c) => serde_json::to_value(c),
-        }
-        .unwrap_or(Value::Null)
     }
 }
 
@@ -242,24 +187,27 @@ impl Default for ServiceConfig {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct AgentConfig {
-    pub receivers: BTreeMap<String, ReceiverConfig>,
+    /// Every configured receiver by id (`ecs/prod`), as its kind's factory read it.
+    pub receivers: BTreeMap<String, Arc<dyn ReceiverSpec>>,
     pub exporters: BTreeMap<String, ExporterConfig>,
     pub health_check: Option<HealthCheckConfig>,
     pub service: ServiceConfig,
 }
 
-/// A receiver (or one collector of it) as the scheduler runs it.
+/// A job as the scheduler runs it: one collector of a receiver, on its schedule.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ScheduledReceiver {
+pub struct ScheduledJob {
     /// The job: `self`, `ecs/prod/dashboard`.
     pub id: String,
     /// The configured receiver it belongs to: `self`, `ecs/prod`.
     pub receiver: String,
-    pub collector: Option<CollectorKind>,
+    /// The job's name within its receiver (`dashboard`), `None` for a single-job receiver.
+    pub name: Option<String>,
+    /// Where its schedule is configured (`receivers.ecs/prod.collectors.dashboard`).
+    pub config_path: String,
     pub requested_interval: Duration,
-    pub config: ReceiverConfig,
     pub interval: Duration,
     pub initial_delay: Duration,
     pub timeout: Duration,
@@ -267,37 +215,33 @@ pub struct ScheduledReceiver {
     pub exporters: Vec<String>,
 }
 
-/// `ceil(requested / base) * base`: intervals are multiples of the base interval.
-pub fn effective_interval(requested: Duration, base: Duration) -> Duration {
-    if base.is_zero() {
-        return requested;
-    }
-    let n = requested.as_nanos().div_ceil(base.as_nanos()).max(1);
-    base * u32::try_from(n).unwrap_or(u32::MAX)
-}
-
 impl AgentConfig {
-    /// Receivers (and collectors) that some metrics pipeline uses, with their effective
+    /// The jobs of the receivers that some metrics pipeline uses, with their effective
     /// schedule.
-    pub fn scheduled_receivers(&self) -> Vec<ScheduledReceiver> {
+    pub fn scheduled_jobs(&self) -> Vec<ScheduledJob> {
         let base = self.service.scheduler.base_interval;
-        let mut out: Vec<ScheduledReceiver> = Vec::new();
+        let mut out: Vec<ScheduledJob> = Vec::new();
         for (_, p) in self.metrics_pipelines() {
             for r in &p.receivers {
-                let Some(cfg) = self.receivers.get(r) else {
+                let Some(spec) = self.receivers.get(r) else {
                     continue;
                 };
-                for (job, collector, s) in cfg.jobs(r) {
-                    let i = match out.iter().position(|x| x.id == job) {
+                for j in spec.jobs() {
+                    let id = match &j.name {
+                        Some(n) => format!("{r}/{n}"),
+                        None => r.clone(),
+                    };
+                    let s = j.schedule;
+                    let i = match out.iter().position(|x| x.id == id) {
                         Some(i) => i,
                         None => {
                             let interval = effective_interval(s.interval, base);
-                            out.push(ScheduledReceiver {
-                                id: job,
+                            out.push(ScheduledJob {
+                                id,
                                 receiver: r.clone(),
-                                collector,
+                                name: j.name,
+                                config_path: join(&join("receivers", r), &j.config_path),
                                 requested_interval: s.interval,
-                                config: cfg.clone(),
                                 interval,
                                 initial_delay: s.initial_delay,
                                 timeout: s.timeout.unwrap_or(interval.mul_f64(0.8)),
@@ -394,13 +338,13 @@ fn pipeline_kind(id: &str) -> &str {
 }
 
 /// Decodes a section of `type[/name]` components. `decode_kind` is called only for the
-/// types in `kinds` (which must list its arms); an unknown type is a problem naming them.
+/// types in `kinds`; an unknown type is a problem naming them.
 fn components<T>(
     what: &str,
     section: serde_json::Map<String, Value>,
     kinds: &[&str],
-    problems: &mut Problems,
-    decode_kind: impl Fn(&str, &Value, &str, &mut Problems) -> Option<T>,
+    decoder: &mut Decoder<'_>,
+    decode_kind: impl Fn(&str, &Value, &str, &mut Decoder<'_>) -> Option<T>,
 ) -> BTreeMap<String, T> {
     let mut out = BTreeMap::new();
     for (id, v) in section {
@@ -408,94 +352,23 @@ fn components<T>(
         let cid = match ComponentId::parse(&id) {
             Ok(c) => c,
             Err(e) => {
-                problems.push(path, e);
+                decoder.problems.push(path, e);
                 continue;
             }
         };
         let kind = cid.kind.as_str();
         if !kinds.contains(&kind) {
-            problems.push(
+            decoder.problems.push(
                 path,
                 format!("unknown {what} type {kind:?} (known: {})", kinds.join(", ")),
             );
             continue;
         }
-        if let Some(c) = decode_kind(kind, &v, &path, problems) {
+        if let Some(c) = decode_kind(kind, &v, &path, decoder) {
             out.insert(id, c);
         }
     }
     out
-}
-
-/// Deserializes one component, collecting every unknown key and the first type error with
-/// their paths, then runs the component's own checks. A setting that wants a string where
-/// expansion made a number or a boolean gets the variable's text instead, as in the
-/// Collector: `password: ${env:P}` with P=123456 is the password "123456".
-fn decode<T: DeserializeOwned + Validate>(
-    value: &Value,
-    path: &str,
-    typed: &Typed,
-    problems: &mut Problems,
-) -> Option<T> {
-    let mut value = match value {
-        Value::Null => Value::Object(Default::default()),
-        v => v.clone(),
-    };
-    loop {
-        let (result, unknown) = deserialize::<T>(value.clone());
-        let e = match result {
-            Ok(t) => {
-                for u in unknown {
-                    problems.push(join(path, &u), "unknown key");
-                }
-                t.validate(path, problems);
-                return Some(t);
-            }
-            Err(e) => e,
-        };
-        let at = e.path().to_string();
-        let at = if at == "." {
-            path.to_owned()
-        } else {
-            join(path, &at)
-        };
-        let message = e.into_inner().to_string();
-        // Each pass turns one value back into a string, so the loop ends.
-        if message.starts_with("invalid type:")
-            && let Some(text) = typed.get(&at)
-            && expand::restore_text(&mut value, path, &at, text)
-        {
-            continue;
-        }
-        for u in unknown {
-            problems.push(join(path, &u), "unknown key");
-        }
-        problems.push(at, message);
-        return None;
-    }
-}
-
-/// One deserializing pass: the value or the first error, and the unknown keys met.
-fn deserialize<T: DeserializeOwned>(
-    value: Value,
-) -> (
-    Result<T, serde_path_to_error::Error<serde_json::Error>>,
-    Vec<String>,
-) {
-    let mut unknown = Vec::new();
-    // serde_ignored writes `?` for a step through an Option: not part of the user's path.
-    let mut on_unknown = |p: serde_ignored::Path<'_>| {
-        let p = p.to_string();
-        let p = p
-            .split('.')
-            .filter(|s| *s != "?")
-            .collect::<Vec<_>>()
-            .join(".");
-        unknown.push(p)
-    };
-    let de = serde_ignored::Deserializer::new(value, &mut on_unknown);
-    let result = serde_path_to_error::deserialize(de);
-    (result, unknown)
 }
 
 const TOP_LEVEL: &[&str] = &["receivers", "exporters", "extensions", "service"];
@@ -512,9 +385,19 @@ pub fn load(path: &Path) -> Result<AgentConfig, Vec<ConfigProblem>> {
     from_yaml(&text, &|name| std::env::var(name).ok())
 }
 
+/// A configuration from YAML text, with the agent's receiver kinds.
 pub fn from_yaml(
     text: &str,
     env: &dyn Fn(&str) -> Option<String>,
+) -> Result<AgentConfig, Vec<ConfigProblem>> {
+    from_yaml_with(text, env, &crate::receivers::registry())
+}
+
+/// A configuration from YAML text, with the receiver kinds of `registry`.
+pub fn from_yaml_with(
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+    registry: &Registry,
 ) -> Result<AgentConfig, Vec<ConfigProblem>> {
     let parse_err = |e: config::ConfigError| {
         vec![ConfigProblem {
@@ -568,41 +451,42 @@ pub fn from_yaml(
         }
     };
 
+    let restore = |value: &mut Value, path: &str, at: &str| {
+        typed
+            .get(at)
+            .is_some_and(|text| expand::restore_text(value, path, at, text))
+    };
+    let mut decoder = Decoder::new(&mut problems, &restore);
+    let kinds = registry.kinds();
     let receivers = components(
         "receiver",
-        section("receivers", &mut problems),
-        ReceiverConfig::KINDS,
-        &mut problems,
-        |kind, v, path, problems| match kind {
-            "self" => {
-                decode::<SelfConfig>(v, path, &typed, problems).map(ReceiverConfig::SelfTelemetry)
-            }
-            "ecs" => decode::<EcsConfig>(v, path, &typed, problems)
-                .map(|c| ReceiverConfig::Ecs(Box::new(c))),
-            _ => None,
-        },
+        section("receivers", decoder.problems),
+        &kinds,
+        &mut decoder,
+        |kind, v, path, decoder| registry.get(kind)?.decode(v, path, decoder),
     );
     let exporters = components(
         "exporter",
-        section("exporters", &mut problems),
+        section("exporters", decoder.problems),
         ExporterConfig::KINDS,
-        &mut problems,
-        |kind, v, path, problems| match kind {
-            "prometheus" => decode::<PrometheusConfig>(v, path, &typed, problems)
+        &mut decoder,
+        |kind, v, path, decoder| match kind {
+            "prometheus" => decoder
+                .decode::<PrometheusConfig>(v, path)
                 .map(ExporterConfig::Prometheus),
-            "otlp" => decode::<OtlpConfig>(v, path, &typed, problems).map(ExporterConfig::Otlp),
+            "otlp" => decoder
+                .decode::<OtlpConfig>(v, path)
+                .map(ExporterConfig::Otlp),
             _ => None,
         },
     );
 
     let mut health_check = None;
-    for (id, v) in section("extensions", &mut problems) {
+    for (id, v) in section("extensions", decoder.problems) {
         let path = join("extensions", &id);
         match id.as_str() {
-            "health_check" => {
-                health_check = decode::<HealthCheckConfig>(&v, &path, &typed, &mut problems)
-            }
-            other => problems.push(
+            "health_check" => health_check = decoder.decode::<HealthCheckConfig>(&v, &path),
+            other => decoder.problems.push(
                 path,
                 format!("unknown extension {other:?} (known: health_check)"),
             ),
@@ -610,7 +494,8 @@ pub fn from_yaml(
     }
 
     let service_value = root.get("service").cloned().unwrap_or(Value::Null);
-    let service = decode::<ServiceConfig>(&service_value, "service", &typed, &mut problems)
+    let service = decoder
+        .decode::<ServiceConfig>(&service_value, "service")
         .unwrap_or_default();
 
     let cfg = AgentConfig {
@@ -729,17 +614,12 @@ fn check_service(
     if traces > 1 {
         problems.push("service.pipelines", "at most one traces pipeline");
     }
-    for s in cfg.scheduled_receivers() {
-        let path = match s.collector {
-            Some(k) => join(
-                &join(&join("receivers", &s.receiver), "collectors"),
-                k.name(),
-            ),
-            None => join("receivers", &s.id),
-        };
+    check_schedules(cfg, problems);
+    for s in cfg.scheduled_jobs() {
+        let path = &s.config_path;
         if s.timeout >= s.interval {
             problems.push(
-                join(&path, "timeout"),
+                join(path, "timeout"),
                 format!(
                     "must be shorter than the effective collection interval {} (a run still going when the next is due is skipped)",
                     humantime::format_duration(s.interval)
@@ -747,7 +627,7 @@ fn check_service(
             );
         }
         if s.timeout.is_zero() {
-            problems.push(join(&path, "timeout"), "must be greater than 0s");
+            problems.push(join(path, "timeout"), "must be greater than 0s");
         }
     }
     let mut endpoints: BTreeMap<String, String> = BTreeMap::new();
@@ -778,130 +658,37 @@ fn check_service(
     }
 }
 
+/// The frequency rule: a collector may not run more often than its receiver, compared
+/// after rounding to the base interval. Checked for every configured receiver, used or not,
+/// so that a configuration is valid or not whatever its pipelines say.
+fn check_schedules(cfg: &AgentConfig, problems: &mut Problems) {
+    let base = cfg.service.scheduler.base_interval;
+    for (id, spec) in &cfg.receivers {
+        for j in spec.jobs() {
+            let Some(outer) = j.receiver_interval else {
+                continue;
+            };
+            let (inner, outer) = (
+                effective_interval(j.schedule.interval, base),
+                effective_interval(outer, base),
+            );
+            if inner < outer {
+                problems.push(
+                    join(&join(&join("receivers", id), &j.config_path), "collection_interval"),
+                    format!(
+                        "{} is shorter than the receiver's collection_interval {}; a collector may not run more often than its receiver",
+                        humantime::format_duration(inner),
+                        humantime::format_duration(outer)
+                    ),
+                );
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn effective_intervals_follow_seed_004() {
-        let base = Duration::from_secs(5);
-        assert_eq!(
-            effective_interval(Duration::from_secs(65), base),
-            Duration::from_secs(65)
-        );
-        assert_eq!(
-            effective_interval(Duration::from_secs(63), base),
-            Duration::from_secs(65)
-        );
-        assert_eq!(
-            effective_interval(Duration::from_secs(1), base),
-            Duration::from_secs(5)
-        );
-        assert_eq!(
-            effective_interval(Duration::from_millis(5001), base),
-            Duration::from_secs(10)
-        );
-    }
-
-    /// An ECS receiver whose settings come from `vars`.
-    fn ecs_from_env(ecs: &str, vars: &[(&str, &str)]) -> Result<AgentConfig, Vec<String>> {
-        let yaml = format!(
-            "receivers:\n  ecs/prod:\n    endpoint: https://ecs.example.com:4443\n    username: monitor\n{ecs}exporters:\n  prometheus:\n    endpoint: 127.0.0.1:9438\nservice:\n  telemetry:\n    resource:\n      deployment.environment: ${{env:DEPLOYMENT}}\n      ${{env:KEY}}: x\n  pipelines:\n    metrics: {{receivers: [ecs/prod], exporters: [prometheus]}}\n"
-        );
-        let lookup = |name: &str| {
-            vars.iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| v.to_string())
-                .or_else(|| (name == "DEPLOYMENT").then(|| "production".into()))
-        };
-        from_yaml(&yaml, &lookup).map_err(|v| v.iter().map(ToString::to_string).collect())
-    }
-
-    fn ecs(cfg: &AgentConfig) -> &EcsConfig {
-        match &cfg.receivers["ecs/prod"] {
-            ReceiverConfig::Ecs(c) => c,
-            other => panic!("not an ECS receiver: {other:?}"),
-        }
-    }
-
-    #[test]
-    fn a_string_setting_gets_the_variables_text_whatever_it_looks_like() {
-        for p in ["123456", "007", "true", "1.50", "-1"] {
-            let cfg = ecs_from_env("    password: \"${env:P}\"\n", &[("P", p)])
-                .unwrap_or_else(|e| panic!("P={p}: {e:?}"));
-            assert_eq!(ecs(&cfg).password.as_ref().map(|s| s.expose()), Some(p));
-        }
-        // Two such settings in one component, and a plain (unquoted) reference.
-        let cfg = ecs_from_env(
-            "    password: ${env:P}\n    cluster_name: ${env:C}\n",
-            &[("P", "42"), ("C", "2024")],
-        )
-        .unwrap();
-        assert_eq!(ecs(&cfg).password.as_ref().map(|s| s.expose()), Some("42"));
-        assert_eq!(ecs(&cfg).cluster_name.as_deref(), Some("2024"));
-    }
-
-    #[test]
-    fn numeric_and_boolean_settings_still_get_typed_values() {
-        let cfg = ecs_from_env(
-            "    password: ${env:P}\n    max_concurrent_requests: ${env:N}\n    tls:\n      insecure_skip_verify: ${env:B}\n",
-            &[("P", "123"), ("N", "8"), ("B", "true")],
-        )
-        .unwrap();
-        let c = ecs(&cfg);
-        assert_eq!(c.max_concurrent_requests, 8);
-        assert!(c.tls.insecure_skip_verify);
-        assert_eq!(c.password.as_ref().map(|s| s.expose()), Some("123"));
-    }
-
-    #[test]
-    fn a_variable_of_the_wrong_type_is_still_refused_at_its_path() {
-        let e = ecs_from_env(
-            "    password: x\n    max_concurrent_requests: ${env:N}\n",
-            &[("N", "many")],
-        )
-        .unwrap_err();
-        assert_eq!(e.len(), 1, "{e:?}");
-        assert!(
-            e[0].starts_with("receivers.ecs/prod.max_concurrent_requests: invalid type: string")
-                && e[0].contains("\"many\""),
-            "{e:?}"
-        );
-        let e = ecs_from_env(
-            "    password: x\n    tls:\n      insecure_skip_verify: ${env:B}\n",
-            &[("B", "8")],
-        )
-        .unwrap_err();
-        assert_eq!(e.len(), 1, "{e:?}");
-        assert!(
-            e[0].starts_with("receivers.ecs/prod.tls.insecure_skip_verify: invalid type:"),
-            "{e:?}"
-        );
-    }
-
-    #[test]
-    fn a_multi_line_variable_sets_no_other_setting() {
-        let cluster = "prod\ntls:\n  insecure_skip_verify: true\nmax_concurrent_requests: 64\n";
-        let cfg = ecs_from_env(
-            "    password: x\n    cluster_name: ${env:CLUSTER}\n",
-            &[("CLUSTER", cluster)],
-        )
-        .unwrap();
-        let c = ecs(&cfg);
-        assert_eq!(c.cluster_name.as_deref(), Some(cluster));
-        assert!(!c.tls.insecure_skip_verify);
-        assert_eq!(c.max_concurrent_requests, 4);
-    }
-
-    #[test]
-    fn keys_keep_their_references_and_values_get_the_text() {
-        let cfg =
-            ecs_from_env("    password: x\n", &[("KEY", "k"), ("DEPLOYMENT", "2024")]).unwrap();
-        let resource = &cfg.service.telemetry.resource;
-        assert_eq!(resource["deployment.environment"], "2024");
-        assert_eq!(resource["${env:KEY}"], "x");
-        assert!(!resource.contains_key("k"));
-    }
 
     #[test]
     fn component_ids() {

@@ -317,49 +317,66 @@ pub struct CollectorSchedule {
     pub interval: Duration,
     pub initial_delay: Duration,
     pub timeout: Option<Duration>,
+    /// The interval was set on the collector, not inherited or defaulted.
+    pub explicit: bool,
 }
 
+/// A collector's kind, whether it is enabled, its interval and timeout, and its kind's
+/// default interval.
+type ScheduleEntry = (
+    CollectorKind,
+    bool,
+    Option<Duration>,
+    Option<Duration>,
+    Duration,
+);
+
 impl EcsConfig {
-    /// The enabled collectors, in a fixed order.
+    /// The enabled collectors, in a fixed order. A collector without its own interval runs
+    /// at the receiver's, or at its kind's longer default (billing, IAM): never more often
+    /// than the receiver.
     pub fn schedules(&self) -> Vec<CollectorSchedule> {
-        let mut v = Vec::new();
-        let d = &self.collectors.dashboard;
-        if d.enabled {
-            v.push(CollectorSchedule {
-                kind: CollectorKind::Dashboard,
-                interval: d.collection_interval.unwrap_or(self.collection_interval),
+        let c = &self.collectors;
+        let each: [ScheduleEntry; 4] = [
+            (
+                CollectorKind::Dashboard,
+                c.dashboard.enabled,
+                c.dashboard.collection_interval,
+                c.dashboard.timeout,
+                Duration::ZERO,
+            ),
+            (
+                CollectorKind::NodeStats,
+                c.node_stats.enabled,
+                c.node_stats.collection_interval,
+                c.node_stats.timeout,
+                Duration::ZERO,
+            ),
+            (
+                CollectorKind::Billing,
+                c.billing.enabled,
+                c.billing.collection_interval,
+                c.billing.timeout,
+                BILLING_INTERVAL,
+            ),
+            (
+                CollectorKind::Iam,
+                c.iam.enabled,
+                c.iam.collection_interval,
+                c.iam.timeout,
+                IAM_INTERVAL,
+            ),
+        ];
+        each.into_iter()
+            .filter(|(_, enabled, ..)| *enabled)
+            .map(|(kind, _, interval, timeout, default)| CollectorSchedule {
+                kind,
+                interval: interval.unwrap_or(default.max(self.collection_interval)),
                 initial_delay: self.initial_delay,
-                timeout: d.timeout,
-            });
-        }
-        let n = &self.collectors.node_stats;
-        if n.enabled {
-            v.push(CollectorSchedule {
-                kind: CollectorKind::NodeStats,
-                interval: n.collection_interval.unwrap_or(self.collection_interval),
-                initial_delay: self.initial_delay,
-                timeout: n.timeout,
-            });
-        }
-        let b = &self.collectors.billing;
-        if b.enabled {
-            v.push(CollectorSchedule {
-                kind: CollectorKind::Billing,
-                interval: b.collection_interval.unwrap_or(BILLING_INTERVAL),
-                initial_delay: self.initial_delay,
-                timeout: b.timeout,
-            });
-        }
-        let i = &self.collectors.iam;
-        if i.enabled {
-            v.push(CollectorSchedule {
-                kind: CollectorKind::Iam,
-                interval: i.collection_interval.unwrap_or(IAM_INTERVAL),
-                initial_delay: self.initial_delay,
-                timeout: i.timeout,
-            });
-        }
-        v
+                timeout,
+                explicit: interval.is_some(),
+            })
+            .collect()
     }
 }
 

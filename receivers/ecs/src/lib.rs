@@ -8,17 +8,19 @@ pub mod client;
 pub mod cluster;
 pub mod config;
 pub mod dashboard;
+mod factory;
 pub mod iam;
 pub mod node_stats;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use pipeline::{Receiver, ReceiverError, ScrapeContext, Snapshot};
+use pipeline::{Impact, ReceiverError, ScrapeContext, Snapshot};
 
 pub use client::ClientError;
 pub use cluster::Cluster;
 pub use config::{CollectorKind, CollectorSchedule, EcsConfig};
+pub use factory::factory;
 
 /// A query parameter value, percent-encoded.
 pub use pipeline::percent::encode as percent;
@@ -38,18 +40,33 @@ pub struct Collector {
 }
 
 #[async_trait]
-impl Receiver for Collector {
+impl pipeline::Collector for Collector {
     async fn scrape(&self, ctx: &ScrapeContext) -> Result<Snapshot, ReceiverError> {
-        match &self.inner {
+        let result = match &self.inner {
             Inner::Dashboard(d) => d.collect(ctx).await,
             Inner::NodeStats(n) => n.collect(ctx).await,
             Inner::Billing(b) => b.collect(ctx).await,
             Inner::Iam(i) => i.collect(ctx).await,
-        }
+        };
+        result.map_err(|e| {
+            let impact = impact(e.kind);
+            e.with_impact(impact)
+        })
     }
 
     async fn shutdown(&self) {
         self.cluster.shutdown().await;
+    }
+}
+
+/// What a failure of this kind says about health. ECS's limit of concurrent tokens frees
+/// up as the user's other sessions end or expire: the agent is working and waiting, and
+/// calling it unhealthy would invite a restart, which only adds a session.
+fn impact(kind: &str) -> Impact {
+    if kind == "token_limit" {
+        Impact::Degraded
+    } else {
+        Impact::Unhealthy
     }
 }
 

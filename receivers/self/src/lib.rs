@@ -3,6 +3,9 @@
 //! exporter; series and overflow per source), named `ecs_otel_agent_*` on /metrics.
 
 pub mod catalog;
+mod factory;
+
+pub use factory::factory;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, UNIX_EPOCH};
@@ -11,7 +14,7 @@ use async_trait::async_trait;
 use pipeline::config::{Problems, Validate, duration, join};
 use pipeline::otlp::resource::v1::Resource;
 use pipeline::{
-    HistogramValue, PipelineStats, Receiver, ReceiverError, ScrapeContext, Snapshot,
+    Collector, HistogramValue, PipelineStats, ReceiverError, ScrapeContext, Snapshot,
     SnapshotBuilder, kv, scope,
 };
 use serde::{Deserialize, Serialize};
@@ -203,7 +206,7 @@ impl SelfReceiver {
 }
 
 #[async_trait]
-impl Receiver for SelfReceiver {
+impl Collector for SelfReceiver {
     async fn scrape(&self, ctx: &ScrapeContext) -> Result<Snapshot, ReceiverError> {
         let mut b = SnapshotBuilder::new(
             self.resource.clone(),
@@ -227,7 +230,7 @@ mod tests {
 
     fn ctx() -> ScrapeContext {
         ScrapeContext {
-            receiver: "self".into(),
+            job: "self".into(),
             started: SystemTime::now(),
             deadline: tokio::time::Instant::now() + Duration::from_secs(5),
             interval: Duration::from_secs(15),
@@ -240,7 +243,12 @@ mod tests {
     async fn emits_only_catalog_metrics_and_reports_the_pipeline() {
         let stats = PipelineStats::new();
         let r = stats.register_receiver("ecs/prod", Duration::from_secs(60));
-        r.record_failure(Duration::from_millis(20), "timeout", "slow".into());
+        r.record_failure(
+            Duration::from_millis(20),
+            "timeout",
+            "slow".into(),
+            pipeline::Impact::Unhealthy,
+        );
         r.record_success(Duration::from_millis(30), vec![]);
         r.record_skip();
         stats.register_exporter("otlp", 100).record_dropped(2);

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 use ecs_sim::{RunningSim, SimConfig, Version};
 use pipeline::otlp::common::v1::any_value::Value as AnyValue;
 use pipeline::otlp::metrics::v1::{metric::Data, number_data_point};
-use pipeline::{Receiver, ReceiverError, ScrapeContext, Snapshot};
+use pipeline::{Collector as _, ReceiverError, ScrapeContext, Snapshot};
 use receiver_ecs::{Collector, CollectorKind, EcsConfig};
 use testkit::TempDir;
 use tokio_util::sync::CancellationToken;
@@ -90,7 +90,7 @@ pub async fn run_at(
     started: SystemTime,
 ) -> Result<Snapshot, ReceiverError> {
     let ctx = ScrapeContext {
-        receiver: "ecs/lab".into(),
+        job: "ecs/lab".into(),
         started,
         deadline: tokio::time::Instant::now() + timeout,
         interval: Duration::from_secs(60),

@@ -1,0 +1,10 @@
+//! The receiver kinds this agent is built with: the only place that names them. A new kind
+//! is a folder under receivers/ and one line here.
+
+use pipeline::registry::Registry;
+
+pub fn registry() -> Registry {
+    Registry::new()
+        .with(receiver_self::factory())
+        .with(receiver_ecs::factory())
+}

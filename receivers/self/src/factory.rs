@@ -1,0 +1,69 @@
+//! `receivers: self:` as a receiver kind: one job, its schedule from its own block.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use pipeline::decode::Decoder;
+use pipeline::registry::{
+    BuildContext, BuildError, BuiltJob, JobSpec, ReceiverFactory, ReceiverSpec,
+};
+use pipeline::schedule::Schedule;
+use serde_json::Value;
+
+use crate::{SelfConfig, SelfReceiver};
+
+struct Factory;
+
+/// The `self` receiver kind.
+pub fn factory() -> Arc<dyn ReceiverFactory> {
+    Arc::new(Factory)
+}
+
+impl ReceiverFactory for Factory {
+    fn kind(&self) -> &'static str {
+        "self"
+    }
+
+    fn decode(
+        &self,
+        value: &Value,
+        path: &str,
+        decoder: &mut Decoder<'_>,
+    ) -> Option<Arc<dyn ReceiverSpec>> {
+        decoder
+            .decode::<SelfConfig>(value, path)
+            .map(|c| Arc::new(c) as Arc<dyn ReceiverSpec>)
+    }
+}
+
+impl ReceiverSpec for SelfConfig {
+    fn jobs(&self) -> Vec<JobSpec> {
+        vec![JobSpec {
+            name: None,
+            config_path: String::new(),
+            schedule: Schedule {
+                interval: self.collection_interval,
+                initial_delay: self.initial_delay,
+                timeout: self.timeout,
+            },
+            receiver_interval: None,
+        }]
+    }
+
+    fn to_json(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+
+    fn build(&self, _id: &str, cx: &BuildContext) -> Result<Vec<BuiltJob>, BuildError> {
+        let r = SelfReceiver::new(cx.stats.clone(), cx.resource.clone(), cx.intervals.clone())
+            .map_err(BuildError::new)?;
+        Ok(vec![BuiltJob {
+            name: None,
+            collector: Arc::new(r),
+        }])
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
