@@ -27,8 +27,8 @@ use pipeline::otlp::metrics::v1::{
     AggregationTemporality, NumberDataPoint, metric::Data, number_data_point,
 };
 use pipeline::{Batch, Collector as _, Exporter, PipelineStats, ScrapeContext};
-use receiver_ecs::EcsConfig;
 use receiver_ecs::billing::config::Tier;
+use receiver_ecs::{EcsConfig, EcsSettings};
 use tokio_util::sync::CancellationToken;
 
 /// 2026-06-15T12:02:30Z: mid-month, mid-sample.
@@ -239,17 +239,17 @@ async fn golden(version: Version, node_net: [u8; 3]) {
     let dir = testkit::TempDir::new("golden");
     let ca = dir.path().join("ca.pem");
     std::fs::write(&ca, sim.cert_pem.as_deref().unwrap()).unwrap();
-    let mut cfg = EcsConfig {
+    let mut cfg = EcsConfig::new(EcsSettings {
         endpoint: sim.url(),
         username: "emcmonitor".into(),
         password: Some(pipeline::config::Secret::new("monitor-pass")),
         cluster_name: Some("lab".into()),
         compatibility_names: true,
-        ..EcsConfig::default()
-    };
+        ..EcsSettings::default()
+    });
     cfg.tls.ca_file = Some(ca);
     let c = &mut cfg.collectors;
-    c.billing.enabled = true;
+    c.billing.schedule.enabled = true;
     c.billing.pricing.storage.default = Some(0.02);
     c.billing.pricing.egress = vec![
         Tier {
@@ -261,7 +261,7 @@ async fn golden(version: Version, node_net: [u8; 3]) {
             price: 0.01,
         },
     ];
-    c.iam.enabled = true;
+    c.iam.schedule.enabled = true;
 
     let collectors = receiver_ecs::collectors("lab", &cfg, "ecs-otel-agent").unwrap();
     let started = UNIX_EPOCH + Duration::from_secs(FROZEN_AT as u64);

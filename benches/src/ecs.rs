@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use pipeline::{Collector as _, ScrapeContext, Snapshot};
-use receiver_ecs::{Collector, CollectorKind, CollectorSchedule, EcsConfig};
+use receiver_ecs::{Collector, CollectorKind, CollectorSchedule, EcsConfig, EcsSettings};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -106,13 +106,13 @@ impl LargeSim {
 
     /// A receiver configuration for it (monitor user, its CA).
     pub fn config(&self) -> EcsConfig {
-        let mut cfg = EcsConfig {
+        let mut cfg = EcsConfig::new(EcsSettings {
             endpoint: self.base.clone(),
             username: "emcmonitor".into(),
             password: Some(pipeline::config::Secret::new("monitor-pass")),
             cluster_name: Some("bench".into()),
-            ..EcsConfig::default()
-        };
+            ..EcsSettings::default()
+        });
         cfg.tls.ca_file = Some(self.ca.clone());
         cfg
     }

@@ -143,8 +143,12 @@ impl<T> DerefMut for Scheduled<T> {
     }
 }
 
+/// A disabled block is not checked: nothing of it runs.
 impl<T: Validate> Validate for Scheduled<T> {
     fn validate(&self, path: &str, problems: &mut Problems) {
+        if !self.schedule.enabled {
+            return;
+        }
         self.schedule.validate(path, problems);
         self.settings.validate(path, problems);
     }
@@ -204,7 +208,8 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for Split<'_, A> {
             };
             match key.as_str() {
                 "enabled" => self.schedule.enabled = self.inner.next_value()?,
-                "collection_interval" => {
+                // `poll_interval` is accepted for configurations written for other exporters.
+                "collection_interval" | "poll_interval" => {
                     self.schedule.collection_interval = self.inner.next_value::<OptDuration>()?.0
                 }
                 "initial_delay" => {
@@ -326,7 +331,7 @@ mod tests {
             p[0].starts_with("receivers.x.collectors.c.inner.depth: invalid type: string"),
             "{p:?}"
         );
-        let (_, p) = decode(json!({"port": 1, "collection_interval": "0s"}));
+        let (_, p) = decode(json!({"enabled": true, "port": 1, "collection_interval": "0s"}));
         assert_eq!(
             p,
             [

@@ -24,9 +24,9 @@ fn at_latency(calls: u64) -> f64 {
 async fn main() {
     let sim = LargeSim::start();
     let mut cfg = sim.config();
-    cfg.collectors.dashboard.enabled = false;
-    cfg.collectors.node_stats.enabled = false;
-    cfg.collectors.billing.enabled = true;
+    cfg.collectors.dashboard.schedule.enabled = false;
+    cfg.collectors.node_stats.schedule.enabled = false;
+    cfg.collectors.billing.schedule.enabled = true;
     cfg.collectors.billing.pricing.storage.default = Some(0.02);
     let built = benches::ecs::Collectors::build(&cfg);
     let billing = built.of(CollectorKind::Billing);

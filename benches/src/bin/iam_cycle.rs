@@ -15,9 +15,9 @@ use receiver_ecs::CollectorKind;
 async fn main() {
     let sim = LargeSim::start();
     let mut cfg = sim.config();
-    cfg.collectors.dashboard.enabled = false;
-    cfg.collectors.node_stats.enabled = false;
-    cfg.collectors.iam.enabled = true;
+    cfg.collectors.dashboard.schedule.enabled = false;
+    cfg.collectors.node_stats.schedule.enabled = false;
+    cfg.collectors.iam.schedule.enabled = true;
     cfg.collectors.iam.probe_timeout = Duration::from_secs(1);
     let built = benches::ecs::Collectors::build(&cfg);
     let iam = built.of(CollectorKind::Iam);

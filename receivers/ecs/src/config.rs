@@ -1,18 +1,60 @@
 //! `receivers: ecs/<name>:` — one ECS cluster, its credentials, and the collectors to run
 //! against it, each with its own interval.
 
+use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use pipeline::config::{Problems, Secret, Validate, duration, join, resolve_secret};
+use pipeline::schedule::{Schedule, ScheduleBlock, ScheduleDefaults, Scheduled};
 
 pub use crate::billing::config::BillingConfig;
 pub use crate::iam::config::{IAM_INTERVAL, IamConfig};
 use serde::{Deserialize, Serialize};
 
+/// `receivers: ecs/<name>:`: the schedule keys (`collection_interval`, every 60 s by
+/// default, is the interval of the collectors that set none) beside the cluster's settings.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct EcsConfig(pub Scheduled<EcsSettings>);
+
+impl EcsConfig {
+    pub fn new(settings: EcsSettings) -> Self {
+        Self(Scheduled::new(settings))
+    }
+
+    /// The receiver's own schedule: what its collectors inherit.
+    pub fn schedule(&self) -> Schedule {
+        self.0.schedule.own(&EcsSettings::default_schedule())
+    }
+}
+
+impl Deref for EcsConfig {
+    type Target = Scheduled<EcsSettings>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl DerefMut for EcsConfig {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl ScheduleDefaults for EcsSettings {
+    fn default_schedule() -> ScheduleBlock {
+        ScheduleBlock {
+            collection_interval: Some(Duration::from_secs(60)),
+            initial_delay: Some(Duration::from_secs(1)),
+            ..ScheduleBlock::default()
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct EcsConfig {
+pub struct EcsSettings {
     /// The management API: `https://ecs.example.com:4443`.
     pub endpoint: String,
     pub username: String,
@@ -26,11 +68,6 @@ pub struct EcsConfig {
     /// the receiver's name (`prod` for `ecs/prod`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster_name: Option<String>,
-    /// Default interval of the collectors that set none.
-    #[serde(with = "duration")]
-    pub collection_interval: Duration,
-    #[serde(with = "duration")]
-    pub initial_delay: Duration,
     /// Management calls in flight at once for this cluster: more upsets ECS.
     pub max_concurrent_requests: usize,
     /// Deadline of one management call.
@@ -81,14 +118,14 @@ impl Default for BreakerConfig {
     }
 }
 
+/// `collectors.dashboard`: the schedule keys beside the dashboard settings.
+pub type DashboardConfig = Scheduled<DashboardSettings>;
+
+impl ScheduleDefaults for DashboardSettings {}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct DashboardConfig {
-    pub enabled: bool,
-    #[serde(with = "duration::option", skip_serializing_if = "Option::is_none")]
-    pub collection_interval: Option<Duration>,
-    #[serde(with = "duration::option", skip_serializing_if = "Option::is_none")]
-    pub timeout: Option<Duration>,
+pub struct DashboardSettings {
     /// Per-bucket settings (object lock, retention, versioning) change rarely and cost a
     /// call per page of buckets: they are read this often and reused in between.
     #[serde(with = "duration")]
@@ -97,26 +134,23 @@ pub struct DashboardConfig {
     pub bucket_config: bool,
 }
 
-impl Default for DashboardConfig {
+impl Default for DashboardSettings {
     fn default() -> Self {
         Self {
-            enabled: true,
-            collection_interval: None,
-            timeout: None,
             bucket_config_interval: Duration::from_secs(600),
             bucket_config: true,
         }
     }
 }
 
+/// `collectors.node_stats`: the schedule keys beside the node port settings.
+pub type NodeStatsConfig = Scheduled<NodeStatsSettings>;
+
+impl ScheduleDefaults for NodeStatsSettings {}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct NodeStatsConfig {
-    pub enabled: bool,
-    #[serde(with = "duration::option", skip_serializing_if = "Option::is_none")]
-    pub collection_interval: Option<Duration>,
-    #[serde(with = "duration::option", skip_serializing_if = "Option::is_none")]
-    pub timeout: Option<Duration>,
+pub struct NodeStatsSettings {
     /// The dtquery port (plain HTTP, no authentication).
     pub port: u16,
     /// The S3 data port for `?ping` (load factor, maintenance mode); 0 to skip.
@@ -126,12 +160,18 @@ pub struct NodeStatsConfig {
     pub node_timeout: Duration,
 }
 
-impl Default for NodeStatsConfig {
+impl Validate for NodeStatsSettings {
+    fn validate(&self, path: &str, problems: &mut Problems) {
+        if self.port == 0 {
+            problems.push(join(path, "port"), "must be a port number");
+        }
+        problems.positive(join(path, "node_timeout"), self.node_timeout);
+    }
+}
+
+impl Default for NodeStatsSettings {
     fn default() -> Self {
         Self {
-            enabled: true,
-            collection_interval: None,
-            timeout: None,
             port: 9101,
             ping_port: 9020,
             node_timeout: Duration::from_secs(5),
@@ -151,7 +191,7 @@ pub struct Collectors {
 /// Billing reads are heavy and their data moves every 5 minutes.
 pub const BILLING_INTERVAL: Duration = Duration::from_secs(300);
 
-impl Default for EcsConfig {
+impl Default for EcsSettings {
     fn default() -> Self {
         Self {
             endpoint: String::new(),
@@ -160,8 +200,6 @@ impl Default for EcsConfig {
             password_file: None,
             tls: EcsTls::default(),
             cluster_name: None,
-            collection_interval: Duration::from_secs(60),
-            initial_delay: Duration::from_secs(1),
             max_concurrent_requests: 4,
             request_timeout: Duration::from_secs(30),
             circuit_breaker: BreakerConfig::default(),
@@ -173,7 +211,7 @@ impl Default for EcsConfig {
     }
 }
 
-impl EcsConfig {
+impl EcsSettings {
     /// The password from `password` or `password_file` (checked by `validate`).
     pub fn secret(&self) -> Option<Secret> {
         let mut p = Problems::default();
@@ -194,6 +232,12 @@ impl EcsConfig {
 }
 
 impl Validate for EcsConfig {
+    fn validate(&self, path: &str, problems: &mut Problems) {
+        self.0.validate(path, problems);
+    }
+}
+
+impl Validate for EcsSettings {
     fn validate(&self, path: &str, problems: &mut Problems) {
         let ep = self.endpoint.trim();
         if ep.is_empty() {
@@ -252,7 +296,6 @@ impl Validate for EcsConfig {
                 );
             }
         }
-        problems.positive(join(path, "collection_interval"), self.collection_interval);
         problems.positive(join(path, "request_timeout"), self.request_timeout);
         if !(1..=64).contains(&self.max_concurrent_requests) {
             problems.push(join(path, "max_concurrent_requests"), "must be between 1 and 64 (ECS tolerates few concurrent management calls; 4 is the default)");
@@ -264,16 +307,7 @@ impl Validate for EcsConfig {
             );
         }
         let ns = &self.collectors.node_stats;
-        if ns.port == 0 {
-            problems.push(
-                join(path, "collectors.node_stats.port"),
-                "must be a port number",
-            );
-        }
-        problems.positive(
-            join(path, "collectors.node_stats.node_timeout"),
-            ns.node_timeout,
-        );
+        ns.validate(&join(path, "collectors.node_stats"), problems);
         self.collectors
             .billing
             .validate(&join(path, "collectors.billing"), problems);
@@ -281,7 +315,11 @@ impl Validate for EcsConfig {
             .iam
             .validate(&join(path, "collectors.iam"), problems);
         let c = &self.collectors;
-        if !c.dashboard.enabled && !ns.enabled && !c.billing.enabled && !c.iam.enabled {
+        if !c.dashboard.schedule.enabled
+            && !ns.schedule.enabled
+            && !c.billing.schedule.enabled
+            && !c.iam.schedule.enabled
+        {
             problems.push(
                 join(path, "collectors"),
                 "every collector is disabled; enable at least one (dashboard, node_stats, billing, iam)",
@@ -321,62 +359,43 @@ pub struct CollectorSchedule {
     pub explicit: bool,
 }
 
-/// A collector's kind, whether it is enabled, its interval and timeout, and its kind's
-/// default interval.
-type ScheduleEntry = (
-    CollectorKind,
-    bool,
-    Option<Duration>,
-    Option<Duration>,
-    Duration,
-);
-
 impl EcsConfig {
-    /// The enabled collectors, in a fixed order. A collector without its own interval runs
-    /// at the receiver's, or at its kind's longer default (billing, IAM): never more often
-    /// than the receiver.
+    /// The enabled collectors, in a fixed order. A collector inherits the schedule keys it
+    /// leaves out from the receiver; an interval left out is the receiver's, or its kind's
+    /// longer default (billing, IAM): never more often than the receiver.
     pub fn schedules(&self) -> Vec<CollectorSchedule> {
+        if !self.0.schedule.enabled {
+            return Vec::new();
+        }
+        let outer = self.schedule();
         let c = &self.collectors;
-        let each: [ScheduleEntry; 4] = [
+        [
             (
                 CollectorKind::Dashboard,
-                c.dashboard.enabled,
-                c.dashboard.collection_interval,
-                c.dashboard.timeout,
+                c.dashboard.schedule,
                 Duration::ZERO,
             ),
             (
                 CollectorKind::NodeStats,
-                c.node_stats.enabled,
-                c.node_stats.collection_interval,
-                c.node_stats.timeout,
+                c.node_stats.schedule,
                 Duration::ZERO,
             ),
-            (
-                CollectorKind::Billing,
-                c.billing.enabled,
-                c.billing.collection_interval,
-                c.billing.timeout,
-                BILLING_INTERVAL,
-            ),
-            (
-                CollectorKind::Iam,
-                c.iam.enabled,
-                c.iam.collection_interval,
-                c.iam.timeout,
-                IAM_INTERVAL,
-            ),
-        ];
-        each.into_iter()
-            .filter(|(_, enabled, ..)| *enabled)
-            .map(|(kind, _, interval, timeout, default)| CollectorSchedule {
+            (CollectorKind::Billing, c.billing.schedule, BILLING_INTERVAL),
+            (CollectorKind::Iam, c.iam.schedule, IAM_INTERVAL),
+        ]
+        .into_iter()
+        .filter(|(_, block, _)| block.enabled)
+        .map(|(kind, block, default)| {
+            let s = block.resolve(&outer, default);
+            CollectorSchedule {
                 kind,
-                interval: interval.unwrap_or(default.max(self.collection_interval)),
-                initial_delay: self.initial_delay,
-                timeout,
-                explicit: interval.is_some(),
-            })
-            .collect()
+                interval: s.interval,
+                initial_delay: s.initial_delay,
+                timeout: s.timeout,
+                explicit: block.collection_interval.is_some(),
+            }
+        })
+        .collect()
     }
 }
 

@@ -39,6 +39,7 @@ impl ReceiverFactory for Factory {
 
 impl ReceiverSpec for EcsConfig {
     fn jobs(&self) -> Vec<JobSpec> {
+        let outer = self.schedule();
         self.schedules()
             .into_iter()
             .map(|s| JobSpec {
@@ -49,7 +50,7 @@ impl ReceiverSpec for EcsConfig {
                     initial_delay: s.initial_delay,
                     timeout: s.timeout,
                 },
-                receiver_interval: s.explicit.then_some(self.collection_interval),
+                receiver_interval: s.explicit.then_some(outer.interval),
             })
             .collect()
     }

@@ -19,7 +19,7 @@ use pipeline::{Impact, ReceiverError, ScrapeContext, Snapshot};
 
 pub use client::ClientError;
 pub use cluster::Cluster;
-pub use config::{CollectorKind, CollectorSchedule, EcsConfig};
+pub use config::{CollectorKind, CollectorSchedule, EcsConfig, EcsSettings};
 pub use factory::factory;
 
 /// A query parameter value, percent-encoded.

@@ -24,9 +24,9 @@ async fn billing_env(version: Version) -> Env {
     // month's end, so that a test sees the uptodate_till it moves to and no other.
     env.sim.steady_billing_clock();
     let c = &mut env.cfg.collectors;
-    c.dashboard.enabled = false;
-    c.node_stats.enabled = false;
-    c.billing.enabled = true;
+    c.dashboard.schedule.enabled = false;
+    c.node_stats.schedule.enabled = false;
+    c.billing.schedule.enabled = true;
     c.billing.pricing.storage.default = Some(0.02);
     env
 }
@@ -281,9 +281,9 @@ async fn costs_follow_the_configured_model_including_tiers() {
     const INGRESS_EUR: &[(Option<f64>, f64)] = &[(None, 0.0)];
     let mut env = start_frozen(Version::Ecs38, |_| {}).await;
     let c = &mut env.cfg.collectors;
-    c.dashboard.enabled = false;
-    c.node_stats.enabled = false;
-    c.billing.enabled = true;
+    c.dashboard.schedule.enabled = false;
+    c.node_stats.schedule.enabled = false;
+    c.billing.schedule.enabled = true;
     let p = &mut c.billing.pricing;
     p.currency = "EUR".into();
     p.storage.default = Some(0.02);
@@ -561,9 +561,9 @@ async fn every_billing_figure_equals_the_model_at_a_frozen_second() {
         let prices = BTreeMap::from([(rg0, 0.05)]);
         env.cfg.compatibility_names = true;
         let c = &mut env.cfg.collectors;
-        c.dashboard.enabled = false;
-        c.node_stats.enabled = false;
-        c.billing.enabled = true;
+        c.dashboard.schedule.enabled = false;
+        c.node_stats.schedule.enabled = false;
+        c.billing.schedule.enabled = true;
         let p = &mut c.billing.pricing;
         p.storage.default = Some(0.02);
         p.storage.replication_groups = prices.clone();

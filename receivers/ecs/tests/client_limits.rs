@@ -28,7 +28,7 @@ async fn at_most_the_configured_number_of_management_calls_are_in_flight() {
         })
         .await;
         env.cfg.max_concurrent_requests = n;
-        env.cfg.collectors.node_stats.enabled = false;
+        env.cfg.collectors.node_stats.schedule.enabled = false;
         let cs = env.collectors();
         ok(&of(&cs, Dashboard), 1).await;
         let calls = env.sim.sim.log.total();

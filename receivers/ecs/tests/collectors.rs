@@ -391,7 +391,7 @@ async fn compatibility_names_are_there_only_when_asked() {
 #[tokio::test]
 async fn a_disabled_collector_is_not_built() {
     let mut env = start(Version::Ecs38, |_| {}).await;
-    env.cfg.collectors.node_stats.enabled = false;
+    env.cfg.collectors.node_stats.schedule.enabled = false;
     let cs = env.collectors();
     assert_eq!(cs.len(), 1);
     assert_eq!(cs[0].kind, Dashboard);

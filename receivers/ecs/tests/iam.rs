@@ -17,9 +17,9 @@ use support::{calls, expect};
 async fn iam_env(tweak: impl FnOnce(&mut receiver_ecs::EcsConfig)) -> Env {
     let mut env = start(Version::Ecs38, |_| {}).await;
     let c = &mut env.cfg.collectors;
-    c.dashboard.enabled = false;
-    c.node_stats.enabled = false;
-    c.iam.enabled = true;
+    c.dashboard.schedule.enabled = false;
+    c.node_stats.schedule.enabled = false;
+    c.iam.schedule.enabled = true;
     c.iam.page_size = Some(2);
     // Room for a loaded machine; the silent server's test waits for it once.
     c.iam.probe_timeout = Duration::from_secs(2);
@@ -42,9 +42,9 @@ async fn every_iam_figure_equals_the_model_in_every_version_and_format() {
         let what = format!("{} {format:?}", version.as_str());
         let mut env = start_frozen(version, |_| {}).await;
         let c = &mut env.cfg.collectors;
-        c.dashboard.enabled = false;
-        c.node_stats.enabled = false;
-        c.iam.enabled = true;
+        c.dashboard.schedule.enabled = false;
+        c.node_stats.schedule.enabled = false;
+        c.iam.schedule.enabled = true;
         c.iam.page_size = Some(2);
         c.iam.format = format;
         let cs = env.collectors();

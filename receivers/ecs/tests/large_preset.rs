@@ -27,8 +27,8 @@ async fn cycle(c: &receiver_ecs::Collector, n: u64) {
 async fn large_preset_cycles_cost_what_the_model_calls_for() {
     let mut env = start(Version::Ecs38, |s| s.model = ModelConfig::large()).await;
     let c = &mut env.cfg.collectors;
-    c.billing.enabled = true;
-    c.iam.enabled = true;
+    c.billing.schedule.enabled = true;
+    c.iam.schedule.enabled = true;
     c.iam.probe_timeout = Duration::from_secs(5);
     let cs = env.collectors();
     let (m, o) = (env.sim.model().clone(), env.sim.sim.faults.overrides());

@@ -7,7 +7,6 @@ use pipeline::decode::Decoder;
 use pipeline::registry::{
     BuildContext, BuildError, BuiltJob, JobSpec, ReceiverFactory, ReceiverSpec,
 };
-use pipeline::schedule::Schedule;
 use serde_json::Value;
 
 use crate::{SelfConfig, SelfReceiver};
@@ -38,14 +37,13 @@ impl ReceiverFactory for Factory {
 
 impl ReceiverSpec for SelfConfig {
     fn jobs(&self) -> Vec<JobSpec> {
+        if !self.0.schedule.enabled {
+            return Vec::new();
+        }
         vec![JobSpec {
             name: None,
             config_path: String::new(),
-            schedule: Schedule {
-                interval: self.collection_interval,
-                initial_delay: self.initial_delay,
-                timeout: self.timeout,
-            },
+            schedule: self.schedule(),
             receiver_interval: None,
         }]
     }

@@ -11,8 +11,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use pipeline::config::{Problems, Validate, duration, join};
+use pipeline::config::{Problems, Validate};
 use pipeline::otlp::resource::v1::Resource;
+use pipeline::schedule::{Schedule, ScheduleBlock, ScheduleDefaults, Scheduled};
 use pipeline::{
     Collector, HistogramValue, PipelineStats, ReceiverError, ScrapeContext, Snapshot,
     SnapshotBuilder, kv, scope,
@@ -22,31 +23,39 @@ use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System};
 
 use catalog::*;
 
-/// `receivers: self:`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct SelfConfig {
-    #[serde(with = "duration")]
-    pub collection_interval: Duration,
-    #[serde(with = "duration")]
-    pub initial_delay: Duration,
-    #[serde(with = "duration::option", skip_serializing_if = "Option::is_none")]
-    pub timeout: Option<Duration>,
-}
+/// `receivers: self:`: only the schedule keys (every 15 s by default).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SelfConfig(pub Scheduled<SelfSettings>);
 
-impl Default for SelfConfig {
-    fn default() -> Self {
-        Self {
-            collection_interval: Duration::from_secs(15),
-            initial_delay: Duration::from_secs(1),
-            timeout: None,
+/// The `self` receiver has nothing to set besides its schedule.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SelfSettings {}
+
+impl ScheduleDefaults for SelfSettings {
+    fn default_schedule() -> ScheduleBlock {
+        ScheduleBlock {
+            collection_interval: Some(Duration::from_secs(15)),
+            initial_delay: Some(Duration::from_secs(1)),
+            ..ScheduleBlock::default()
         }
     }
 }
 
+impl Validate for SelfSettings {
+    fn validate(&self, _: &str, _: &mut Problems) {}
+}
+
 impl Validate for SelfConfig {
     fn validate(&self, path: &str, problems: &mut Problems) {
-        problems.positive(join(path, "collection_interval"), self.collection_interval);
+        self.0.validate(path, problems);
+    }
+}
+
+impl SelfConfig {
+    pub fn schedule(&self) -> Schedule {
+        self.0.schedule.own(&SelfSettings::default_schedule())
     }
 }
 

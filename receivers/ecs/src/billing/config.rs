@@ -3,23 +3,27 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use pipeline::config::{Problems, duration, join};
+use pipeline::config::{Problems, Validate, duration, join};
+use pipeline::schedule::{ScheduleBlock, ScheduleDefaults, Scheduled};
 use serde::{Deserialize, Serialize};
+
+/// `collectors.billing`: the schedule keys (off by default: billing reads are the heaviest
+/// ECS calls; every 300 s unless `collection_interval`, or `poll_interval`, says otherwise)
+/// beside the billing settings.
+pub type BillingConfig = Scheduled<BillingSettings>;
+
+impl ScheduleDefaults for BillingSettings {
+    fn default_schedule() -> ScheduleBlock {
+        ScheduleBlock {
+            enabled: false,
+            ..ScheduleBlock::default()
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct BillingConfig {
-    /// Off by default: billing reads are the heaviest ECS calls.
-    pub enabled: bool,
-    /// How often sizes are read (also accepted as `poll_interval`; default 300 s).
-    #[serde(
-        with = "duration::option",
-        alias = "poll_interval",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub collection_interval: Option<Duration>,
-    #[serde(with = "duration::option", skip_serializing_if = "Option::is_none")]
-    pub timeout: Option<Duration>,
+pub struct BillingSettings {
     /// Namespaces to read; every namespace when empty.
     pub namespaces: Vec<String>,
     /// Namespaces per bulk call: calls per cycle grow with namespaces / batch_size.
@@ -43,12 +47,9 @@ pub struct BillingConfig {
     pub pricing: Pricing,
 }
 
-impl Default for BillingConfig {
+impl Default for BillingSettings {
     fn default() -> Self {
         Self {
-            enabled: false,
-            collection_interval: None,
-            timeout: None,
             namespaces: Vec::new(),
             batch_size: 100,
             include_samples: true,
@@ -159,14 +160,8 @@ fn tiers_ok(path: String, tiers: &[Tier], problems: &mut Problems) {
     }
 }
 
-impl BillingConfig {
-    pub fn validate(&self, path: &str, problems: &mut Problems) {
-        if !self.enabled {
-            return;
-        }
-        if let Some(i) = self.collection_interval {
-            problems.positive(join(path, "collection_interval"), i);
-        }
+impl Validate for BillingSettings {
+    fn validate(&self, path: &str, problems: &mut Problems) {
         if !(1..=1000).contains(&self.batch_size) {
             problems.push(
                 join(path, "batch_size"),
@@ -237,7 +232,9 @@ impl BillingConfig {
             price_ok(at, *price, problems);
         }
     }
+}
 
+impl BillingSettings {
     /// The last word of the cost metrics' names (`usd`).
     pub fn currency_suffix(&self) -> String {
         self.pricing.currency.to_ascii_lowercase()

@@ -3,23 +3,27 @@
 
 use std::time::Duration;
 
-use pipeline::config::{Problems, Secret, duration, join};
+use pipeline::config::{Problems, Secret, Validate, duration, join};
+use pipeline::schedule::{ScheduleBlock, ScheduleDefaults, Scheduled};
 use serde::{Deserialize, Serialize};
+
+/// `collectors.iam`: the schedule keys (off by default: security data, and many calls;
+/// every 600 s unless `collection_interval`, or `poll_interval`, says otherwise) beside the
+/// IAM settings.
+pub type IamConfig = Scheduled<IamSettings>;
+
+impl ScheduleDefaults for IamSettings {
+    fn default_schedule() -> ScheduleBlock {
+        ScheduleBlock {
+            enabled: false,
+            ..ScheduleBlock::default()
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct IamConfig {
-    /// Off by default (security data, and many calls).
-    pub enabled: bool,
-    /// Default 600 s (also accepted as `poll_interval`).
-    #[serde(
-        with = "duration::option",
-        alias = "poll_interval",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub collection_interval: Option<Duration>,
-    #[serde(with = "duration::option", skip_serializing_if = "Option::is_none")]
-    pub timeout: Option<Duration>,
+pub struct IamSettings {
     /// Namespaces to read; every namespace when empty.
     pub namespaces: Vec<String>,
     /// The IAM API's answers: `json` or `xml` (ECS's default).
@@ -47,12 +51,9 @@ pub struct IamConfig {
     pub entity_label_salt: Option<Secret>,
 }
 
-impl Default for IamConfig {
+impl Default for IamSettings {
     fn default() -> Self {
         Self {
-            enabled: false,
-            collection_interval: None,
-            timeout: None,
             namespaces: Vec::new(),
             format: IamFormat::Json,
             page_size: None,
@@ -124,14 +125,8 @@ impl ServiceAccountRule {
 /// five calls per user.
 pub const IAM_INTERVAL: Duration = Duration::from_secs(600);
 
-impl IamConfig {
-    pub fn validate(&self, path: &str, problems: &mut Problems) {
-        if !self.enabled {
-            return;
-        }
-        if let Some(i) = self.collection_interval {
-            problems.positive(join(path, "collection_interval"), i);
-        }
+impl Validate for IamSettings {
+    fn validate(&self, path: &str, problems: &mut Problems) {
         problems.positive(join(path, "probe_timeout"), self.probe_timeout);
         if let Some(p) = self.page_size
             && !(1..=1000).contains(&p)

@@ -12,7 +12,7 @@ use ecs_sim::{RunningSim, SimConfig, Version};
 use pipeline::otlp::common::v1::any_value::Value as AnyValue;
 use pipeline::otlp::metrics::v1::{metric::Data, number_data_point};
 use pipeline::{Collector as _, ReceiverError, ScrapeContext, Snapshot};
-use receiver_ecs::{Collector, CollectorKind, EcsConfig};
+use receiver_ecs::{Collector, CollectorKind, EcsConfig, EcsSettings};
 use testkit::TempDir;
 use tokio_util::sync::CancellationToken;
 
@@ -32,13 +32,13 @@ pub async fn start(version: Version, tweak: impl FnOnce(&mut SimConfig)) -> Env 
     let dir = TempDir::new("ecs-receiver-test");
     let ca = dir.path().join("ca.pem");
     std::fs::write(&ca, sim.cert_pem.as_deref().unwrap()).unwrap();
-    let mut cfg = EcsConfig {
+    let mut cfg = EcsConfig::new(EcsSettings {
         endpoint: sim.url(),
         username: USER.into(),
         password: Some(pipeline::config::Secret::new("monitor-pass")),
         cluster_name: Some("lab".into()),
-        ..EcsConfig::default()
-    };
+        ..EcsSettings::default()
+    });
     cfg.tls.ca_file = Some(ca);
     Env {
         sim,
