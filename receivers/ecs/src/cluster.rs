@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
 use pipeline::otlp::resource::v1::Resource;
-use pipeline::{HistogramValue, SnapshotBuilder, kv};
+use pipeline::{SnapshotBuilder, kv};
 use serde_json::Value;
 use tokio::time::Instant;
 
@@ -191,49 +191,7 @@ impl Cluster {
 
     /// The client's own figures.
     pub fn report_client(&self, b: &mut SnapshotBuilder) {
-        let s = self.client.stats();
-        let start = self.client.started;
-        for ((route, status), n) in &s.requests {
-            b.counter(
-                &CLIENT_REQUESTS,
-                *n,
-                start,
-                [
-                    kv("endpoint", route.as_str()),
-                    kv("status", status.as_str()),
-                ],
-            );
-        }
-        for (route, (counts, sum)) in &s.durations {
-            b.histogram(
-                &CLIENT_DURATION,
-                &HistogramValue {
-                    bounds: &pipeline::stats::DURATION_BOUNDS,
-                    counts,
-                    sum: *sum,
-                    min: None,
-                    max: None,
-                },
-                start,
-                [kv("endpoint", route.as_str())],
-            );
-        }
-        for (outcome, n) in &s.logins {
-            b.counter(&CLIENT_LOGINS, *n, start, [kv("outcome", outcome.as_str())]);
-        }
-        for route in s
-            .requests
-            .keys()
-            .map(|(r, _)| r)
-            .collect::<std::collections::BTreeSet<_>>()
-        {
-            let open = s.open_circuits.iter().any(|o| o == route);
-            b.gauge(
-                &CLIENT_CIRCUIT,
-                i64::from(open),
-                [kv("endpoint", route.as_str())],
-            );
-        }
+        self.client.stats().emit(&CLIENT, self.client.started, b);
     }
 
     pub fn builder(&self, time: SystemTime) -> SnapshotBuilder {
