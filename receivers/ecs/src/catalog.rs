@@ -332,30 +332,18 @@ metric!(
     "1 when the node answered this cycle's stats call (9101 on ECS, /dashboard/nodes/{id} on ObjectScale)"
 );
 // The cluster client's own figures.
-metric!(
-    CLIENT_REQUESTS,
-    "ecs_otel_agent.ecs.requests",
-    "{request}",
-    "Management and node calls by endpoint and status (or timeout, error)"
+/// The client's own figures: `ecs_otel_agent.ecs.requests` and the like.
+pub const CLIENT: pull::ClientMetrics<'static> = pull::client_metrics!(
+    "ecs",
+    requests: "Management and node calls by endpoint and status (or timeout, error)",
+    duration: "Duration of management and node calls by endpoint",
+    logins: "Logins by outcome (success, invalid_credentials, token_limit, error)",
+    circuit: "1 while the endpoint's circuit breaker refuses calls",
 );
-metric!(
-    CLIENT_DURATION,
-    "ecs_otel_agent.ecs.request.duration",
-    "s",
-    "Duration of management and node calls by endpoint"
-);
-metric!(
-    CLIENT_LOGINS,
-    "ecs_otel_agent.ecs.logins",
-    "{login}",
-    "Logins by outcome (success, invalid_credentials, token_limit, error)"
-);
-metric!(
-    CLIENT_CIRCUIT,
-    "ecs_otel_agent.ecs.circuit.open",
-    "",
-    "1 while the endpoint's circuit breaker refuses calls"
-);
+pub const CLIENT_REQUESTS: MetricDesc<'static> = CLIENT.requests;
+pub const CLIENT_DURATION: MetricDesc<'static> = CLIENT.duration;
+pub const CLIENT_LOGINS: MetricDesc<'static> = CLIENT.logins;
+pub const CLIENT_CIRCUIT: MetricDesc<'static> = CLIENT.circuit;
 
 use Instrument::{Counter, Gauge, Histogram};
 

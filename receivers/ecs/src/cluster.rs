@@ -2,13 +2,15 @@
 //! identity for the resource, and the last good answer of each endpoint, served for a few
 //! cycles when a later call fails.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
 use pipeline::otlp::resource::v1::Resource;
-use pipeline::{HistogramValue, SnapshotBuilder, kv};
+use pipeline::{SnapshotBuilder, kv};
+use pull::LastGood;
+use pull::last_good::Failed;
 use serde_json::Value;
 use tokio::time::Instant;
 
@@ -28,7 +30,7 @@ pub struct Cluster {
     /// `service.name` of the cluster's resource (the `job` label).
     pub service_name: String,
     vdc: Mutex<Option<(String, String)>>,
-    last_good: Mutex<HashMap<String, (Value, u32)>>,
+    last_good: Mutex<BTreeMap<String, LastGood<Value>>>,
     logged_out: AtomicBool,
 }
 
@@ -40,7 +42,7 @@ impl Cluster {
             client: EcsClient::new(cfg)?,
             service_name: service_name.to_owned(),
             vdc: Mutex::new(None),
-            last_good: Mutex::new(HashMap::new()),
+            last_good: Mutex::new(BTreeMap::new()),
             logged_out: AtomicBool::new(false),
         })
     }
@@ -119,7 +121,7 @@ impl Cluster {
 
     /// Keeps `v` as the last good answer of `key`.
     pub fn remember(&self, key: &str, v: &Value) {
-        lock(&self.last_good).insert(key.to_owned(), (v.clone(), 0));
+        lock(&self.last_good).insert(key.to_owned(), LastGood::new(v.clone()));
     }
 
     /// After a failed read of `key`: its last good answer while young enough, else `e`.
@@ -131,26 +133,25 @@ impl Cluster {
     ) -> Result<Value, ClientError> {
         let keep = self.cfg.keep_last_good_cycles;
         let mut lg = lock(&self.last_good);
-        match lg.get_mut(key) {
-            Some((v, n)) if *n < keep => {
-                *n += 1;
+        let Some(kept) = lg.get_mut(key) else {
+            warnings.push(e.to_string());
+            tracing::warn!(cluster = %self.name, read = key, error = %e, "call failed");
+            return Err(e);
+        };
+        match kept.fail(keep) {
+            Failed::Served(n) => {
                 warnings.push(format!(
                     "{e}; serving the last good answer ({n} of {keep} cycles)"
                 ));
-                tracing::warn!(cluster = %self.name, read = key, error = %e, cycles = *n, keep, "call failed; last good answer served");
-                Ok(v.clone())
+                tracing::warn!(cluster = %self.name, read = key, error = %e, cycles = n, keep, "call failed; last good answer served");
+                Ok(kept.value.clone())
             }
-            Some(_) => {
+            Failed::Expired => {
                 lg.remove(key);
                 warnings.push(format!(
                     "{e}; the last good answer is too old and its series expired"
                 ));
                 tracing::warn!(cluster = %self.name, read = key, error = %e, "call failed; last good answer expired");
-                Err(e)
-            }
-            None => {
-                warnings.push(e.to_string());
-                tracing::warn!(cluster = %self.name, read = key, error = %e, "call failed");
                 Err(e)
             }
         }
@@ -191,49 +192,7 @@ impl Cluster {
 
     /// The client's own figures.
     pub fn report_client(&self, b: &mut SnapshotBuilder) {
-        let s = self.client.stats();
-        let start = self.client.started;
-        for ((route, status), n) in &s.requests {
-            b.counter(
-                &CLIENT_REQUESTS,
-                *n,
-                start,
-                [
-                    kv("endpoint", route.as_str()),
-                    kv("status", status.as_str()),
-                ],
-            );
-        }
-        for (route, (counts, sum)) in &s.durations {
-            b.histogram(
-                &CLIENT_DURATION,
-                &HistogramValue {
-                    bounds: &pipeline::stats::DURATION_BOUNDS,
-                    counts,
-                    sum: *sum,
-                    min: None,
-                    max: None,
-                },
-                start,
-                [kv("endpoint", route.as_str())],
-            );
-        }
-        for (outcome, n) in &s.logins {
-            b.counter(&CLIENT_LOGINS, *n, start, [kv("outcome", outcome.as_str())]);
-        }
-        for route in s
-            .requests
-            .keys()
-            .map(|(r, _)| r)
-            .collect::<std::collections::BTreeSet<_>>()
-        {
-            let open = s.open_circuits.iter().any(|o| o == route);
-            b.gauge(
-                &CLIENT_CIRCUIT,
-                i64::from(open),
-                [kv("endpoint", route.as_str())],
-            );
-        }
+        self.client.stats().emit(&CLIENT, self.client.started, b);
     }
 
     pub fn builder(&self, time: SystemTime) -> SnapshotBuilder {

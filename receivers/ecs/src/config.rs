@@ -86,18 +86,9 @@ pub struct EcsSettings {
     pub collectors: Collectors,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct EcsTls {
-    /// CA bundle that signs the cluster's certificate; the system roots when unset.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ca_file: Option<PathBuf>,
-    /// Accept any certificate. Logged as a warning at start; for labs only.
-    pub insecure_skip_verify: bool,
-    /// Name to check the certificate against, when the endpoint is an IP address.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub server_name: Option<String>,
-}
+/// `tls: {ca_file, insecure_skip_verify, server_name}`, and a client certificate
+/// (`cert_file`, `key_file`) for clusters behind a proxy that asks for one.
+pub type EcsTls = pull::TlsClientConfig;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -229,6 +220,17 @@ impl EcsSettings {
     pub fn base_url(&self) -> String {
         self.endpoint.trim_end_matches('/').to_owned()
     }
+
+    /// The management client's connection. No credentials: the session logs in itself
+    /// and sends its token.
+    pub fn http_client(&self) -> pull::HttpClientConfig {
+        pull::HttpClientConfig {
+            endpoint: self.base_url(),
+            tls: self.tls.clone(),
+            request_timeout: self.request_timeout,
+            ..pull::HttpClientConfig::default()
+        }
+    }
 }
 
 impl Validate for EcsConfig {
@@ -285,17 +287,7 @@ impl Validate for EcsSettings {
             }
             None => {}
         }
-        if let Some(ca) = &self.tls.ca_file {
-            if let Err(e) = pipeline::tls::load_certs(ca) {
-                problems.push(join(path, "tls.ca_file"), e.to_string());
-            }
-            if self.tls.insecure_skip_verify {
-                problems.push(
-                    join(path, "tls"),
-                    "set ca_file or insecure_skip_verify, not both",
-                );
-            }
-        }
+        self.tls.validate(&join(path, "tls"), problems);
         problems.positive(join(path, "request_timeout"), self.request_timeout);
         if !(1..=64).contains(&self.max_concurrent_requests) {
             problems.push(join(path, "max_concurrent_requests"), "must be between 1 and 64 (ECS tolerates few concurrent management calls; 4 is the default)");

@@ -41,13 +41,6 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Each batch's namespaces and what the bulk call answered for them.
 type BatchResults<T> = Vec<(Vec<String>, Result<Vec<Answer<T>>, ClientError>)>;
 
-/// A cached answer and the failed cycles it has been served through.
-#[derive(Debug, Clone)]
-struct Kept<T> {
-    value: T,
-    failures: u32,
-}
-
 /// The month-to-date window last read: `[period, end)`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Window {
@@ -57,9 +50,9 @@ struct Window {
 
 #[derive(Default)]
 struct State {
-    info: BTreeMap<String, Kept<NamespaceFigures>>,
-    month: BTreeMap<String, Kept<NamespaceSample>>,
-    trend: BTreeMap<String, Kept<NamespaceSample>>,
+    info: BTreeMap<String, pull::LastGood<NamespaceFigures>>,
+    month: BTreeMap<String, pull::LastGood<NamespaceSample>>,
+    trend: BTreeMap<String, pull::LastGood<NamespaceSample>>,
     /// The month-to-date window of `month`.
     window: Option<Window>,
     /// The namespaces the last sample read asked for (answered or not).
@@ -767,7 +760,7 @@ impl OtherSum {
 /// reported gone leave, and the namespaces of a failed batch keep their last good answer
 /// for `keep` failed cycles, then leave (their series end).
 fn merge<T: Clone>(
-    cache: &mut BTreeMap<String, Kept<T>>,
+    cache: &mut BTreeMap<String, pull::LastGood<T>>,
     results: BatchResults<T>,
     keep: u32,
     what: &str,
@@ -782,13 +775,7 @@ fn merge<T: Clone>(
                     match a {
                         Answer::Found(v) => {
                             answered.insert(name_of(&v).clone());
-                            cache.insert(
-                                name_of(&v).clone(),
-                                Kept {
-                                    value: v,
-                                    failures: 0,
-                                },
-                            );
+                            cache.insert(name_of(&v).clone(), pull::LastGood::new(v));
                         }
                         Answer::Gone(n) => {
                             answered.insert(n.clone());
@@ -800,13 +787,7 @@ fn merge<T: Clone>(
                 let missing: Vec<&String> =
                     batch.iter().filter(|n| !answered.contains(*n)).collect();
                 for n in &missing {
-                    match cache.get_mut(*n) {
-                        Some(k) if k.failures < keep => k.failures += 1,
-                        Some(_) => {
-                            cache.remove(*n);
-                        }
-                        None => {}
-                    }
+                    let _ = pull::last_good::fail_in(cache, *n, keep);
                 }
                 if let Some(first) = missing.first() {
                     c.warnings.push(format!(
@@ -820,15 +801,9 @@ fn merge<T: Clone>(
                 let mut kept = 0;
                 let mut expired = 0;
                 for n in &batch {
-                    match cache.get_mut(n) {
-                        Some(k) if k.failures < keep => {
-                            k.failures += 1;
-                            kept += 1;
-                        }
-                        Some(_) => {
-                            cache.remove(n);
-                            expired += 1;
-                        }
+                    match pull::last_good::fail_in(cache, n, keep) {
+                        Some(pull::last_good::Failed::Served(_)) => kept += 1,
+                        Some(pull::last_good::Failed::Expired) => expired += 1,
                         None => {}
                     }
                 }

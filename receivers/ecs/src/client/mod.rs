@@ -5,26 +5,24 @@
 //! calls in flight per cluster, a deadline per call, a circuit breaker per endpoint, a
 //! client span per call, and counters per endpoint and status.
 
-pub mod breaker;
-pub mod parse;
-pub mod tls;
-pub mod xml;
+pub use pull::breaker;
+pub use pull::read::json as parse;
+pub use pull::read::xml;
+pub use pull::telemetry::ClientStats;
 
-use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use pipeline::config::Secret;
-use pipeline::stats::DurationHistogram;
-use pipeline::trace::{http_client_span, record_error, record_status};
+use pull::limit::LimitError;
+use pull::telemetry::{client_span, error_chain, record_error, record_status};
+use pull::{Breakers, InFlight, RequestStats};
 use serde_json::Value;
-use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::config::EcsConfig;
-use breaker::{Breaker, Change};
 
 /// Re-logins allowed within one call after a 401.
 pub const MAX_RELOGINS: u32 = 2;
@@ -137,29 +135,10 @@ impl Family {
 }
 
 #[derive(Debug, Default)]
-struct RouteStats {
-    by_status: BTreeMap<String, u64>,
-    duration: DurationHistogram,
-}
-
-#[derive(Debug, Default)]
 struct LoginState {
     failures: u32,
     next_attempt: Option<Instant>,
     last_error: Option<(String, &'static str)>,
-}
-
-/// A copy of the client's counters.
-#[derive(Debug, Clone, Default)]
-pub struct ClientStats {
-    /// (route, status or error kind) → calls.
-    pub requests: BTreeMap<(String, String), u64>,
-    /// route → (bucket counts, sum of seconds).
-    pub durations: BTreeMap<String, (Vec<u64>, f64)>,
-    /// outcome → logins.
-    pub logins: BTreeMap<String, u64>,
-    /// routes whose breaker is open.
-    pub open_circuits: Vec<String>,
 }
 
 pub struct EcsClient {
@@ -172,11 +151,9 @@ pub struct EcsClient {
     token: Mutex<Option<String>>,
     login_lock: tokio::sync::Mutex<()>,
     login_state: Mutex<LoginState>,
-    permits: Semaphore,
-    breakers: Mutex<BTreeMap<String, Breaker>>,
-    breaker_cfg: (u32, Duration),
-    routes: Mutex<BTreeMap<String, RouteStats>>,
-    logins: Mutex<BTreeMap<String, u64>>,
+    limit: InFlight,
+    breakers: Breakers,
+    stats: RequestStats,
     family: Mutex<Option<(Family, String)>>,
     pub started: SystemTime,
 }
@@ -293,32 +270,19 @@ impl EcsClient {
         let password = cfg
             .secret()
             .ok_or_else(|| ClientError::Setup("no password (password or password_file)".into()))?;
-        let tls = tls::client_config(&cfg.tls).map_err(ClientError::Setup)?;
-        if cfg.tls.insecure_skip_verify {
-            tracing::warn!(endpoint = %cfg.endpoint, "tls.insecure_skip_verify is set: the cluster's certificate is not checked");
-        }
-        let mut base = cfg.base_url();
-        let mut builder = reqwest::Client::builder()
-            .use_preconfigured_tls(tls)
-            .connect_timeout(cfg.request_timeout.min(Duration::from_secs(10)))
-            .pool_idle_timeout(Duration::from_secs(90))
-            .redirect(reqwest::redirect::Policy::none());
-        if let Some(name) = &cfg.tls.server_name {
-            // Check the certificate against `server_name` while connecting to the address
-            // of the endpoint.
-            if let Ok(uri) = base.parse::<http::Uri>()
-                && let (Some(host), port) = (uri.host(), uri.port_u16().unwrap_or(4443))
-                && let Ok(ip) = host.trim_matches(['[', ']']).parse::<std::net::IpAddr>()
-            {
-                builder = builder.resolve(name, std::net::SocketAddr::new(ip, port));
-                base = base.replacen(host, name, 1);
-            }
-        }
-        let http = builder
-            .build()
+        // The management API's port, when the endpoint names none.
+        let pull::HttpClient { client: http, base } = cfg
+            .http_client()
+            .build_with_default_port(4443)
             .map_err(|e| ClientError::Setup(e.to_string()))?;
+        let stats = RequestStats::new();
         Ok(Self {
             http,
+            breakers: Breakers::new(
+                base.clone(),
+                cfg.circuit_breaker.failure_threshold,
+                cfg.circuit_breaker.cool_down,
+            ),
             base,
             user: cfg.username.clone(),
             password,
@@ -327,16 +291,10 @@ impl EcsClient {
             token: Mutex::new(None),
             login_lock: tokio::sync::Mutex::new(()),
             login_state: Mutex::new(LoginState::default()),
-            permits: Semaphore::new(cfg.max_concurrent_requests.max(1)),
-            breakers: Mutex::new(BTreeMap::new()),
-            breaker_cfg: (
-                cfg.circuit_breaker.failure_threshold,
-                cfg.circuit_breaker.cool_down,
-            ),
-            routes: Mutex::new(BTreeMap::new()),
-            logins: Mutex::new(BTreeMap::new()),
+            limit: InFlight::new(cfg.max_concurrent_requests),
             family: Mutex::new(None),
-            started: SystemTime::now(),
+            started: stats.started,
+            stats,
         })
     }
 
@@ -363,33 +321,15 @@ impl EcsClient {
     }
 
     fn count(&self, route: &str, outcome: &str, took: Duration) {
-        let mut routes = lock(&self.routes);
-        let r = routes.entry(route.to_owned()).or_default();
-        *r.by_status.entry(outcome.to_owned()).or_insert(0) += 1;
-        r.duration.record(took);
+        self.stats.count(route, outcome, took);
     }
 
     fn count_login(&self, outcome: &str) {
-        *lock(&self.logins).entry(outcome.to_owned()).or_insert(0) += 1;
+        self.stats.count_login(outcome);
     }
 
     pub fn stats(&self) -> ClientStats {
-        let routes = lock(&self.routes);
-        let mut s = ClientStats::default();
-        for (route, r) in routes.iter() {
-            for (status, n) in &r.by_status {
-                s.requests.insert((route.clone(), status.clone()), *n);
-            }
-            let h = r.duration.snapshot();
-            s.durations.insert(route.clone(), (h.counts, h.sum));
-        }
-        s.logins = lock(&self.logins).clone();
-        s.open_circuits = lock(&self.breakers)
-            .iter()
-            .filter(|(_, b)| b.is_open())
-            .map(|(k, _)| k.clone())
-            .collect();
-        s
+        self.stats.snapshot(self.breakers.open())
     }
 
     fn remaining(deadline: Option<Instant>, default: Duration) -> Duration {
@@ -415,11 +355,7 @@ impl EcsClient {
                 after: Duration::ZERO,
             });
         }
-        let span = if c.redact_query {
-            http_client_span(c.method.as_str(), &redact_query(url))
-        } else {
-            http_client_span(c.method.as_str(), url)
-        };
+        let span = client_span(c.method.as_str(), url, c.redact_query);
         let mut req = self.http.request(c.method.clone(), url).timeout(timeout);
         // JSON unless the call asks for something else (IAM in XML mode).
         if !c
@@ -606,13 +542,8 @@ impl EcsClient {
     }
 
     fn breaker_admit(&self, route: &str) -> Result<(), ClientError> {
-        let mut b = lock(&self.breakers);
-        let (k, cool) = self.breaker_cfg;
-        let breaker = b
-            .entry(route.to_owned())
-            .or_insert_with(|| Breaker::new(k, cool));
-        breaker
-            .admit(Instant::now())
+        self.breakers
+            .admit(route)
             .map_err(|retry_in| ClientError::CircuitOpen {
                 route: route.to_owned(),
                 retry_in,
@@ -620,20 +551,7 @@ impl EcsClient {
     }
 
     fn breaker_record(&self, route: &str, success: bool) {
-        let mut b = lock(&self.breakers);
-        let (k, cool) = self.breaker_cfg;
-        let breaker = b
-            .entry(route.to_owned())
-            .or_insert_with(|| Breaker::new(k, cool));
-        match breaker.record(success, Instant::now()) {
-            Change::Opened => {
-                tracing::warn!(endpoint = %self.base, route, cool_down = ?cool, "circuit opened: the endpoint keeps failing; calls are refused until a probe succeeds")
-            }
-            Change::Closed => {
-                tracing::info!(endpoint = %self.base, route, "circuit closed: the endpoint answers again")
-            }
-            Change::None => {}
-        }
+        let _ = self.breakers.record(route, success);
     }
 
     /// A management call with the session: logs in when needed, logs in again on a 401
@@ -642,14 +560,13 @@ impl EcsClient {
     pub async fn call(&self, c: Call<'_>) -> Result<Answer, ClientError> {
         self.breaker_admit(c.route)?;
         // Waiting for a permit is not the endpoint failing: no breaker record.
-        let permit = tokio::select! {
-            // A free permit is taken even at the deadline: what follows checks the time.
-            biased;
-            p = self.permits.acquire() => p.map_err(|_| ClientError::Setup("client closed".into()))?,
-            _ = sleep_until_opt(c.deadline) => {
-                return Err(ClientError::Timeout { route: c.route.to_owned(), after: Duration::ZERO });
-            }
-        };
+        let permit = self.limit.acquire(c.deadline).await.map_err(|e| match e {
+            LimitError::Deadline => ClientError::Timeout {
+                route: c.route.to_owned(),
+                after: Duration::ZERO,
+            },
+            LimitError::Closed => ClientError::Setup("client closed".into()),
+        })?;
         let url = format!("{}{}", self.base, c.path);
         let mut relogins = 0;
         let result = loop {
@@ -791,13 +708,6 @@ impl EcsClient {
     }
 }
 
-async fn sleep_until_opt(deadline: Option<Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
-    }
-}
-
 /// ECS's error code and message of an answer; the message is withheld for private calls
 /// (ECS echoes parameters in it: "The access key AKIA… cannot be found").
 fn details(c: &Call<'_>, body: &[u8]) -> (Option<u32>, String) {
@@ -809,52 +719,6 @@ fn details(c: &Call<'_>, body: &[u8]) -> (Option<u32>, String) {
         )
     } else {
         (code, message)
-    }
-}
-
-/// `…?Action=GetAccessKeyLastUsed&AccessKeyId=AKIA…` → `…&AccessKeyId=REDACTED`.
-fn redact_query(url: &str) -> String {
-    let Some((base, query)) = url.split_once('?') else {
-        return url.to_owned();
-    };
-    let q: Vec<String> = query
-        .split('&')
-        .map(|kv| match kv.split_once('=') {
-            Some(("Action", _)) => kv.to_owned(),
-            Some((k, _)) => format!("{k}=REDACTED"),
-            None => kv.to_owned(),
-        })
-        .collect();
-    format!("{base}?{}", q.join("&"))
-}
-
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts = vec![e.to_string()];
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        let text = s.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        cur = s.source();
-    }
-    parts.join(": ")
-}
-
-#[cfg(test)]
-mod redaction_tests {
-    use super::redact_query;
-
-    #[test]
-    fn query_values_but_the_action_are_redacted() {
-        assert_eq!(
-            redact_query("https://ecs:4443/iam?Action=GetAccessKeyLastUsed&AccessKeyId=AKIA123"),
-            "https://ecs:4443/iam?Action=GetAccessKeyLastUsed&AccessKeyId=REDACTED"
-        );
-        assert_eq!(
-            redact_query("https://ecs:4443/vdc/nodes"),
-            "https://ecs:4443/vdc/nodes"
-        );
     }
 }
 

@@ -71,7 +71,7 @@ struct NamespaceFacts {
 struct State {
     /// Each namespace's facts, the failed cycles they were served through, and when
     /// they were read.
-    namespaces: BTreeMap<String, (NamespaceFacts, u32, Instant)>,
+    namespaces: BTreeMap<String, pull::LastGood<NamespaceFacts>>,
     /// Managed policy documents by (ARN, version, creation date): a version never
     /// changes, and a policy deleted and made again under its name has a new creation
     /// date. With when each was last needed, to forget the ones no longer attached.
@@ -169,23 +169,16 @@ impl Iam {
             st.namespaces.retain(|k, _| names.contains(k));
             let now = Instant::now();
             for (ns, f) in fresh {
-                st.namespaces.insert(ns, (f, 0, now));
+                st.namespaces.insert(ns, pull::LastGood::at(f, now));
             }
             for (ns, e) in failed {
                 if matches!(e.kind(), "auth" | "token_limit") {
                     first_error = Some(e.clone());
                 }
-                let served = match st.namespaces.get_mut(&ns) {
-                    Some((_, n, _)) if *n < keep => {
-                        *n += 1;
-                        true
-                    }
-                    Some(_) => {
-                        st.namespaces.remove(&ns);
-                        false
-                    }
-                    None => false,
-                };
+                let served = matches!(
+                    pull::last_good::fail_in(&mut st.namespaces, &ns, keep),
+                    Some(pull::last_good::Failed::Served(_))
+                );
                 warnings.push(format!(
                     "namespace {ns}: {e}; {}",
                     if served {
@@ -204,7 +197,7 @@ impl Iam {
         let threshold = i64::from(cfg.inactive_threshold_days) * 86_400;
         {
             let st = lock(&self.state);
-            for (ns, (f, _, _)) in &st.namespaces {
+            for (ns, pull::LastGood { value: f, .. }) in &st.namespaces {
                 emit_namespace(&mut b, cfg, ns, f, now, threshold);
             }
         }
@@ -281,7 +274,7 @@ impl Iam {
         let mut order = names.clone();
         {
             let st = lock(&self.state);
-            order.sort_by_key(|n| st.namespaces.get(n).map(|(_, _, at)| *at));
+            order.sort_by_key(|n| st.namespaces.get(n).map(|k| k.read_at));
         }
         let gate = Arc::new(tokio::sync::Semaphore::new(NAMESPACES_IN_FLIGHT));
         let mut tasks = tokio::task::JoinSet::new();

@@ -1,5 +1,5 @@
-//! The TLS setup of the management client: the CA file's roots, or the system's, or (only
-//! when asked, with a warning) no verification at all.
+//! The TLS setup of a client: the CA file's roots, or the system's, or (only when asked,
+//! with a warning) no verification at all; and the client certificate, when one is set.
 
 use std::sync::Arc;
 
@@ -7,7 +7,7 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
-use crate::config::EcsTls;
+use super::TlsClientConfig;
 
 /// Accepts any certificate: `insecure_skip_verify`.
 #[derive(Debug)]
@@ -58,17 +58,31 @@ impl ServerCertVerifier for AcceptAny {
     }
 }
 
-pub fn client_config(tls: &EcsTls) -> Result<rustls::ClientConfig, String> {
+pub fn client_config(tls: &TlsClientConfig) -> Result<rustls::ClientConfig, String> {
     let provider = pipeline::tls::provider();
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?;
-    if tls.insecure_skip_verify {
-        return Ok(builder
+    let builder = if tls.insecure_skip_verify {
+        builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
-            .with_no_client_auth());
+    } else {
+        builder.with_root_certificates(roots(tls)?)
+    };
+    match (&tls.cert_file, &tls.key_file) {
+        (Some(cert), Some(key)) => {
+            let certs = pipeline::tls::load_certs(cert).map_err(|e| e.to_string())?;
+            let key = pipeline::tls::load_key(key).map_err(|e| e.to_string())?;
+            builder
+                .with_client_auth_cert(certs, key)
+                .map_err(|e| format!("tls.cert_file and tls.key_file: {e}"))
+        }
+        _ => Ok(builder.with_no_client_auth()),
     }
+}
+
+fn roots(tls: &TlsClientConfig) -> Result<rustls::RootCertStore, String> {
     let mut roots = rustls::RootCertStore::empty();
     match &tls.ca_file {
         Some(ca) => {
@@ -87,5 +101,5 @@ pub fn client_config(tls: &EcsTls) -> Result<rustls::ClientConfig, String> {
             }
         }
     }
-    Ok(builder.with_root_certificates(roots).with_no_client_auth())
+    Ok(roots)
 }

@@ -2,6 +2,8 @@
 //! open after K consecutive failures, refuse calls for a cool-down, then let one probe
 //! through; its success closes the breaker, its failure opens it again.
 
+use std::collections::BTreeMap;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -100,6 +102,64 @@ impl Breaker {
     }
 }
 
+/// A breaker per endpoint (route) of one server, made on first use.
+#[derive(Debug)]
+pub struct Breakers {
+    /// The server, as the logs name it.
+    server: String,
+    threshold: u32,
+    cool_down: Duration,
+    by_route: Mutex<BTreeMap<String, Breaker>>,
+}
+
+impl Breakers {
+    pub fn new(server: impl Into<String>, threshold: u32, cool_down: Duration) -> Self {
+        Self {
+            server: server.into(),
+            threshold,
+            cool_down,
+            by_route: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    fn with<R>(&self, route: &str, f: impl FnOnce(&mut Breaker) -> R) -> R {
+        let mut m = self.by_route.lock().unwrap_or_else(|p| p.into_inner());
+        let b = m
+            .entry(route.to_owned())
+            .or_insert_with(|| Breaker::new(self.threshold, self.cool_down));
+        f(b)
+    }
+
+    /// May a call to `route` go through now? `Err` carries how long until the next probe.
+    pub fn admit(&self, route: &str) -> Result<(), Duration> {
+        self.with(route, |b| b.admit(Instant::now()))
+    }
+
+    /// Records the outcome of a call to `route`, and logs the breaker opening or closing.
+    pub fn record(&self, route: &str, success: bool) -> Change {
+        let change = self.with(route, |b| b.record(success, Instant::now()));
+        match change {
+            Change::Opened => {
+                tracing::warn!(endpoint = %self.server, route, cool_down = ?self.cool_down, "circuit opened: the endpoint keeps failing; calls are refused until a probe succeeds")
+            }
+            Change::Closed => {
+                tracing::info!(endpoint = %self.server, route, "circuit closed: the endpoint answers again")
+            }
+            Change::None => {}
+        }
+        change
+    }
+
+    /// The routes whose breaker is open (or probing), in order.
+    pub fn open(&self) -> Vec<String> {
+        let m = self.by_route.lock().unwrap_or_else(|p| p.into_inner());
+        m.iter()
+            .filter(|(_, b)| b.is_open())
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,5 +231,24 @@ mod probe_tests {
             b.record(true, probe + Duration::from_secs(10)),
             Change::Closed
         );
+    }
+}
+
+#[cfg(test)]
+mod per_route_tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn each_route_has_its_own_breaker() {
+        let b = Breakers::new("https://api:443", 2, Duration::from_secs(30));
+        assert_eq!(b.record("/a", false), Change::None);
+        assert_eq!(b.record("/a", false), Change::Opened);
+        assert!(b.admit("/a").is_err());
+        assert!(b.admit("/b").is_ok(), "another route is not held up");
+        assert_eq!(b.open(), ["/a"]);
+        tokio::time::advance(Duration::from_secs(30)).await;
+        assert!(b.admit("/a").is_ok(), "the probe");
+        assert_eq!(b.record("/a", true), Change::Closed);
+        assert!(b.open().is_empty());
     }
 }

@@ -1,6 +1,7 @@
-//! XML answers (port 9101, `?ping`, and management calls that answer only XML) read into
-//! the same tree shape as JSON: elements become objects, repeated elements arrays, text
-//! strings. Namespace prefixes are dropped (`ns2:ListUsersResponse` → `ListUsersResponse`).
+//! XML answers (APIs, or some of their calls, that answer only XML) read into the same
+//! tree shape as JSON, so that the [`super::json`] readers apply: elements become objects,
+//! repeated elements arrays, text strings. Namespace prefixes are dropped
+//! (`ns2:ListUsersResponse` → `ListUsersResponse`).
 
 use quick_xml::events::Event;
 use serde_json::{Map, Value};

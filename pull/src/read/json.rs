@@ -1,4 +1,4 @@
-//! Lenient reading of ECS answers: numbers that arrive as strings (or as `"N/A"`), roots
+//! Lenient reading of JSON answers: numbers that arrive as strings (or as `"N/A"`), roots
 //! that are wrapped in one version and not in another, HAL lists, dashboard time series,
 //! missing fields. A missing or unreadable value is `None`, never a made-up zero.
 
