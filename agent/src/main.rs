@@ -27,50 +27,20 @@ enum Command {
     PrintConfig,
 }
 
-/// The simulator the demo watches, and what the demo configuration needs to reach it.
+#[cfg(feature = "demo")]
+mod demo;
+#[cfg(feature = "demo")]
+use demo::{Demo, start_demo};
+
+/// A build without the embedded simulator (`--no-default-features`): `--demo` says so.
+#[cfg(not(feature = "demo"))]
 struct Demo {
-    _sim: ecs_sim::RunningSim,
     env: Vec<(String, String)>,
-    ca_file: std::path::PathBuf,
 }
 
-impl Drop for Demo {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.ca_file);
-    }
-}
-
-fn start_demo(rt: &tokio::runtime::Runtime) -> Result<Demo, String> {
-    let sim = rt
-        .block_on(ecs_sim::start(ecs_sim::SimConfig {
-            listen: "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?,
-            ..ecs_sim::SimConfig::default()
-        }))
-        .map_err(|e| format!("cannot start the embedded ECS simulator: {e}"))?;
-    let ca_file =
-        std::env::temp_dir().join(format!("ecs-otel-agent-demo-{}.pem", std::process::id()));
-    std::fs::write(&ca_file, sim.cert_pem.clone().unwrap_or_default())
-        .map_err(|e| format!("cannot write {}: {e}", ca_file.display()))?;
-    let env = vec![
-        (
-            "ECS_DEMO_ENDPOINT".to_owned(),
-            sim.url().replace("127.0.0.1", "localhost"),
-        ),
-        (
-            "ECS_DEMO_PASSWORD".to_owned(),
-            ecs_sim::model::MONITOR_USER.1.to_owned(),
-        ),
-        ("ECS_DEMO_CA_FILE".to_owned(), ca_file.display().to_string()),
-    ];
-    eprintln!(
-        "demo: ECS simulator at {} (users root/ChangeMe, emcmonitor/monitor-pass)",
-        sim.url()
-    );
-    Ok(Demo {
-        _sim: sim,
-        env,
-        ca_file,
-    })
+#[cfg(not(feature = "demo"))]
+fn start_demo(_: &tokio::runtime::Runtime) -> Result<Demo, String> {
+    Err("this build has no embedded ECS simulator (built without the `demo` feature); run it with --config FILE".into())
 }
 
 fn load(
