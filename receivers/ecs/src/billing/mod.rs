@@ -264,9 +264,6 @@ impl Billing {
     }
 
     pub async fn collect(&self, ctx: &ScrapeContext) -> Result<Snapshot, ReceiverError> {
-        let cl = self.cluster.clone();
-        let cfg = &cl.cfg.collectors.billing;
-        let keep = cl.cfg.keep_last_good_cycles;
         let deadline = ctx.deadline;
         let mut c = Cycle {
             namespaces: Vec::new(),
@@ -289,51 +286,12 @@ impl Billing {
         };
         self.vpools(deadline, &mut c).await;
 
-        // Sizes.
-        let results = self
-            .batches(&c.namespaces, move |cl, batch| async move {
-                fetch::info(&cl, &batch, deadline).await
-            })
-            .await;
-        {
-            let mut st = lock(&self.state);
-            // Namespaces gone from the list are gone: their series end now.
-            st.info.retain(|k, _| c.namespaces.contains(k));
-            st.month.retain(|k, _| c.namespaces.contains(k));
-            st.trend.retain(|k, _| c.namespaces.contains(k));
-            merge(
-                &mut st.info,
-                results,
-                keep,
-                "sizes",
-                &mut c,
-                |f: &NamespaceFigures| &f.name,
-            );
-        }
+        self.read_sizes(deadline, &mut c).await;
         if let Some(e) = auth(&c) {
             return Err(self.failure(ctx, &c, e));
         }
 
-        // Samples, when due, up to the oldest uptodate_till read this cycle (a namespace
-        // served from an older read must not pull the window back).
-        let uptodate = lock(&self.state)
-            .info
-            .values()
-            .filter(|k| k.failures == 0)
-            .filter_map(|k| k.value.uptodate)
-            .min();
-        // Due when the billing data has moved on by sample_interval since the last read
-        // (billing time, not the agent's), or a namespace has none yet.
-        let every = cfg.sample_interval.unwrap_or(ctx.interval).as_secs() as i64;
-        let due = |u: i64| {
-            let st = lock(&self.state);
-            st.window.is_none_or(|w| u - w.end >= every)
-                || c.namespaces.iter().any(|n| !st.sampled.contains(n))
-        };
-        if let Some(u) = uptodate
-            && cfg.include_samples
-            && due(u)
-        {
+        if let Some(u) = self.samples_due(ctx, &c) {
             self.read_samples(u, deadline, &mut c).await;
         }
 
@@ -350,6 +308,48 @@ impl Billing {
             return Err(ReceiverError::new("config", e).with_partial(snapshot));
         }
         Ok(snapshot)
+    }
+
+    /// Every namespace's sizes, merged into what is kept.
+    async fn read_sizes(&self, deadline: Instant, c: &mut Cycle) {
+        let keep = self.cluster.cfg.keep_last_good_cycles;
+        let results = self
+            .batches(&c.namespaces, move |cl, batch| async move {
+                fetch::info(&cl, &batch, deadline).await
+            })
+            .await;
+        let mut st = lock(&self.state);
+        // Namespaces gone from the list are gone: their series end now.
+        st.info.retain(|k, _| c.namespaces.contains(k));
+        st.month.retain(|k, _| c.namespaces.contains(k));
+        st.trend.retain(|k, _| c.namespaces.contains(k));
+        merge(
+            &mut st.info,
+            results,
+            keep,
+            "sizes",
+            c,
+            |f: &NamespaceFigures| &f.name,
+        );
+    }
+
+    /// The end of the samples to read, when they are due: the oldest uptodate_till read
+    /// this cycle (a namespace served from an older read must not pull the window back).
+    fn samples_due(&self, ctx: &ScrapeContext, c: &Cycle) -> Option<i64> {
+        let cfg = &self.cluster.cfg.collectors.billing;
+        let st = lock(&self.state);
+        let u = st
+            .info
+            .values()
+            .filter(|k| k.failures == 0)
+            .filter_map(|k| k.value.uptodate)
+            .min()?;
+        // Due when the billing data has moved on by sample_interval since the last read
+        // (billing time, not the agent's), or a namespace has none yet.
+        let every = cfg.sample_interval.unwrap_or(ctx.interval).as_secs() as i64;
+        let due = st.window.is_none_or(|w| u - w.end >= every)
+            || c.namespaces.iter().any(|n| !st.sampled.contains(n));
+        (cfg.include_samples && due).then_some(u)
     }
 
     async fn read_samples(&self, u: i64, deadline: Instant, c: &mut Cycle) {
