@@ -523,6 +523,18 @@ async fn entity_documents(
     Ok(docs)
 }
 
+/// Managed-policy documents by the (entity type, name) they are attached to.
+type Attached = HashMap<(&'static str, String), Vec<Value>>;
+
+/// What the users' verdicts need besides their own policies.
+struct Entities {
+    attached: Attached,
+    /// Each group's documents (inline and attached).
+    group_docs: HashMap<String, Vec<Value>>,
+    /// The groups of each user.
+    members_of: HashMap<String, Vec<String>>,
+}
+
 async fn read_namespace(
     cl: &Cluster,
     state: &Mutex<State>,
@@ -550,10 +562,26 @@ async fn read_namespace(
         .iter()
         .filter(|p| text(&p["Arn"]).is_some_and(|a| !a.contains(":::policy/")))
         .count();
+    let attached = attachments(&api, state, &policies, &mut f).await?;
+    let entities = read_groups(&api, &groups, attached, &mut f).await?;
+    read_roles(&api, &roles, &entities.attached, &mut f).await?;
+    for u in &users {
+        if let Some(user) = read_user(&api, cfg, u, &entities, &mut f).await? {
+            f.users.push(user);
+        }
+    }
+    Ok(f)
+}
 
-    // Managed attachments: who each attached policy is attached to, and its document.
-    let mut attached: HashMap<(&'static str, String), Vec<Value>> = HashMap::new();
-    for p in &policies {
+/// Managed attachments: who each attached policy is attached to, and its document.
+async fn attachments(
+    api: &IamApi<'_>,
+    state: &Mutex<State>,
+    policies: &[Value],
+    f: &mut NamespaceFacts,
+) -> Result<Attached, ClientError> {
+    let mut attached = Attached::new();
+    for p in policies {
         if uint(&p["AttachmentCount"]).unwrap_or(1) == 0 {
             continue;
         }
@@ -563,7 +591,7 @@ async fn read_namespace(
             .await?;
         let doc = match text(&p["DefaultVersionId"]) {
             Some(v) => {
-                match managed_document(&api, state, arn, v, text(&p["CreateDate"]).unwrap_or(""))
+                match managed_document(api, state, arn, v, text(&p["CreateDate"]).unwrap_or(""))
                     .await
                 {
                     Ok(d) => Some(d),
@@ -596,11 +624,19 @@ async fn read_namespace(
             }
         }
     }
+    Ok(attached)
+}
 
-    // Groups: members and inline policies.
+/// Groups: members and inline policies.
+async fn read_groups(
+    api: &IamApi<'_>,
+    groups: &[Value],
+    attached: Attached,
+    f: &mut NamespaceFacts,
+) -> Result<Entities, ClientError> {
     let mut group_docs: HashMap<String, Vec<Value>> = HashMap::new();
     let mut members_of: HashMap<String, Vec<String>> = HashMap::new();
-    for g in &groups {
+    for g in groups {
         let Some(name) = text(&g["GroupName"]) else {
             continue;
         };
@@ -615,69 +651,86 @@ async fn read_namespace(
                     .push(name.to_owned());
             }
         }
-        let docs = entity_documents(&api, ("Group", "group"), name, &attached, &mut f).await?;
+        let docs = entity_documents(api, ("Group", "group"), name, &attached, f).await?;
         group_docs.insert(name.to_owned(), docs);
     }
+    Ok(Entities {
+        attached,
+        group_docs,
+        members_of,
+    })
+}
 
-    // Roles: inline policies, then the verdict.
-    for r in &roles {
+/// Roles: inline policies, then the verdict.
+async fn read_roles(
+    api: &IamApi<'_>,
+    roles: &[Value],
+    attached: &Attached,
+    f: &mut NamespaceFacts,
+) -> Result<(), ClientError> {
+    for r in roles {
         let Some(name) = text(&r["RoleName"]) else {
             continue;
         };
-        let docs = entity_documents(&api, ("Role", "role"), name, &attached, &mut f).await?;
+        let docs = entity_documents(api, ("Role", "role"), name, attached, f).await?;
         let grants = policy::over_privilege(&docs);
         if !grants.is_empty() {
             f.over.push(("role", name.to_owned(), grants));
         }
     }
+    Ok(())
+}
 
-    // Users: keys and their last use, inline policies, tags if the rule needs them.
-    let tag_rule = cfg.service_accounts.tag_pair();
-    for u in &users {
-        let Some(name) = text(&u["UserName"]) else {
-            continue;
-        };
-        let mut last = time(&u["PasswordLastUsed"]);
-        let mut keys = Vec::new();
-        for k in api
-            .list("ListAccessKeys", &[("UserName", name)], "AccessKeyMetadata")
-            .await?
-        {
-            let status = text(&k["Status"]).unwrap_or("unknown").to_ascii_lowercase();
-            keys.push((status, time(&k["CreateDate"])));
-            if let Some(id) = text(&k["AccessKeyId"]) {
-                let r = api
-                    .call("GetAccessKeyLastUsed", &[("AccessKeyId", id)])
-                    .await?;
-                if let Some(t) = time(&r["AccessKeyLastUsed"]["LastUsedDate"]) {
-                    last = last.max(Some(t));
-                }
+/// A user: keys and their last use, inline policies, tags if the rule needs them.
+async fn read_user(
+    api: &IamApi<'_>,
+    cfg: &IamConfig,
+    u: &Value,
+    entities: &Entities,
+    f: &mut NamespaceFacts,
+) -> Result<Option<UserFacts>, ClientError> {
+    let Some(name) = text(&u["UserName"]) else {
+        return Ok(None);
+    };
+    let mut last = time(&u["PasswordLastUsed"]);
+    let mut keys = Vec::new();
+    for k in api
+        .list("ListAccessKeys", &[("UserName", name)], "AccessKeyMetadata")
+        .await?
+    {
+        let status = text(&k["Status"]).unwrap_or("unknown").to_ascii_lowercase();
+        keys.push((status, time(&k["CreateDate"])));
+        if let Some(id) = text(&k["AccessKeyId"]) {
+            let r = api
+                .call("GetAccessKeyLastUsed", &[("AccessKeyId", id)])
+                .await?;
+            if let Some(t) = time(&r["AccessKeyLastUsed"]["LastUsedDate"]) {
+                last = last.max(Some(t));
             }
         }
-        let mut docs = entity_documents(&api, ("User", "user"), name, &attached, &mut f).await?;
-        for g in members_of.get(name).into_iter().flatten() {
-            docs.extend(group_docs.get(g).cloned().unwrap_or_default());
-        }
-        let grants = policy::over_privilege(&docs);
-        if !grants.is_empty() {
-            f.over.push(("user", name.to_owned(), grants));
-        }
-        let mut service = cfg.service_accounts.by_name(name);
-        if let (false, Some((k, v))) = (service, tag_rule) {
-            let tags = api
-                .list("ListUserTags", &[("UserName", name)], "Tags")
-                .await?;
-            service = tags
-                .iter()
-                .any(|t| text(&t["Key"]) == Some(k) && text(&t["Value"]) == Some(v));
-        }
-        f.users.push(UserFacts {
-            name: name.to_owned(),
-            service,
-            created: time(&u["CreateDate"]),
-            last_activity: last,
-            keys,
-        });
     }
-    Ok(f)
+    let mut docs = entity_documents(api, ("User", "user"), name, &entities.attached, f).await?;
+    for g in entities.members_of.get(name).into_iter().flatten() {
+        docs.extend(entities.group_docs.get(g).cloned().unwrap_or_default());
+    }
+    let grants = policy::over_privilege(&docs);
+    if !grants.is_empty() {
+        f.over.push(("user", name.to_owned(), grants));
+    }
+    let mut service = cfg.service_accounts.by_name(name);
+    if let (false, Some((k, v))) = (service, cfg.service_accounts.tag_pair()) {
+        let tags = api
+            .list("ListUserTags", &[("UserName", name)], "Tags")
+            .await?;
+        service = tags
+            .iter()
+            .any(|t| text(&t["Key"]) == Some(k) && text(&t["Value"]) == Some(v));
+    }
+    Ok(Some(UserFacts {
+        name: name.to_owned(),
+        service,
+        created: time(&u["CreateDate"]),
+        last_activity: last,
+        keys,
+    }))
 }
