@@ -237,14 +237,6 @@ impl<'n, K, const N: usize, X> Metric<'n, K, N, X> {
     }
 }
 
-// A bridge while the collectors move to the typed recorders; removed when they have.
-impl<K, const N: usize, X> std::ops::Deref for Metric<'static, K, N, X> {
-    type Target = MetricDesc<'static>;
-    fn deref(&self) -> &MetricDesc<'static> {
-        &self.entry.desc
-    }
-}
-
 impl<const N: usize, X> Metric<'_, Gauge, N, X> {
     /// A point stamped with the snapshot's time.
     pub fn record(
@@ -417,9 +409,9 @@ mod tests {
     fn entries_list_keys_and_patterns() {
         assert_eq!(DISK.entry.attributes, &["node", "disk"]);
         assert_eq!(DISK.entry.instrument, Instrument::Gauge);
-        assert!(DISK.entry.enabled);
+        const { assert!(DISK.entry.enabled) };
         assert_eq!(NONE.entry.attributes, &[] as &[&str]);
-        assert!(!NONE.entry.enabled);
+        const { assert!(!NONE.entry.enabled) };
         assert_eq!(BUCKET.entry.attributes, &["bucket", "tag_<key>"]);
         assert_eq!(BUCKET.keys, ["bucket"]);
     }

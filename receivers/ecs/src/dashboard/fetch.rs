@@ -260,8 +260,8 @@ impl Dashboard {
         warnings: &mut Vec<String>,
     ) -> Option<Vec<BucketSettings>> {
         let mut tasks = tokio::task::JoinSet::new();
-        for ns in namespaces.iter().cloned() {
-            let cluster = self.cluster.clone();
+        for ns in namespaces {
+            let (ns, cluster) = (ns.clone(), self.cluster.clone());
             // Spawned tasks do not inherit the span: hand it over, so the calls stay
             // children of the cycle's trace.
             tasks.spawn(
