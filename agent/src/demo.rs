@@ -47,4 +47,3 @@ pub fn start_demo(rt: &tokio::runtime::Runtime) -> Result<Demo, String> {
         ca_file,
     })
 }
-

@@ -5,6 +5,9 @@
 
 use crate::MetricDesc;
 
+mod typed;
+pub use typed::{AttrInput, Attributes, Metric, Tagged, count, kind};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Instrument {
     Gauge,

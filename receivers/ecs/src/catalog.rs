@@ -1,337 +1,525 @@
 //! The ECS receiver's metric catalog (dashboard and node-stats collectors, and the
 //! client's own figures). docs/metrics.md is generated from it.
+//!
+//! Every metric is declared once, with its instrument, unit, attribute keys, source and
+//! description: `typed_metric!` makes it a typed constant whose `record` takes one value
+//! per declared key, so a collector cannot emit an attribute the catalog does not list.
 
-use pipeline::MetricDesc;
-use pipeline::catalog::{Catalog, CatalogEntry, Instrument, Unavailable, entry};
-use pipeline::metric;
+use pipeline::catalog::{Catalog, Instrument, Unavailable, entry};
+use pipeline::{MetricDesc, typed_metric};
+
+use Instrument::{Counter, Gauge, Histogram};
+
+const LZ: &str = "/dashboard/zones/localzone";
+const RGS: &str = "/dashboard/zones/localzone/replicationgroups";
+const IAM_SRC: &str = "POST /iam?Action=ListUsers";
+const IAM_KEYS_SRC: &str = "ListUsers (PasswordLastUsed), GetAccessKeyLastUsed";
+const IAM_POLICY_SRC: &str =
+    "GetPolicyVersion, Get{User,Group,Role}Policy, ListEntitiesForPolicy, GetGroup";
+const BILL_INFO: &str = "POST /object/billing/namespace/info";
+const BILL_SAMPLE: &str = "POST /object/billing/namespace/sample (month to date)";
 
 // Cluster (local VDC): /dashboard/zones/localzone, /vdc/nodes, /object/capacity, /vdc/alerts.
-metric!(
+typed_metric!(
     VERSION_INFO,
+    Gauge,
     "emcecs.version.info",
     "",
+    ["version", "nodes"],
+    "/vdc/nodes",
     "Always 1; the ECS version and node count are in the attributes"
 );
-metric!(
+typed_metric!(
     NODES,
+    Gauge,
     "emcecs.nodes",
     "{node}",
+    ["state"],
+    LZ,
     "Nodes of the local VDC by state"
 );
-metric!(
+typed_metric!(
     DISKS,
+    Gauge,
     "emcecs.disks",
     "{disk}",
+    ["state"],
+    LZ,
     "Disks of the local VDC by state"
 );
-metric!(
+typed_metric!(
     CAPACITY_TOTAL,
+    Gauge,
     "emcecs.capacity.total",
     "By",
+    [],
+    LZ,
     "Raw capacity of the local VDC"
 );
-metric!(CAPACITY_FREE, "emcecs.capacity.free", "By", "Free capacity");
-metric!(
+typed_metric!(
+    CAPACITY_FREE,
+    Gauge,
+    "emcecs.capacity.free",
+    "By",
+    [],
+    LZ,
+    "Free capacity"
+);
+typed_metric!(
     CAPACITY_ALLOCATED,
+    Gauge,
     "emcecs.capacity.allocated",
     "By",
+    [],
+    LZ,
     "Allocated capacity"
 );
-metric!(
+typed_metric!(
     CAPACITY_RESERVED,
+    Gauge,
     "emcecs.capacity.reserved",
     "By",
+    [],
+    LZ,
     "Capacity reserved by the system"
 );
-metric!(
+typed_metric!(
     CAPACITY_OFFLINE,
+    Gauge,
     "emcecs.capacity.offline",
     "By",
+    [],
+    LZ,
     "Capacity on disks or nodes that are offline"
 );
-metric!(
+typed_metric!(
     CAPACITY_USED,
+    Gauge,
     "emcecs.capacity.used",
     "By",
+    ["type"],
+    LZ,
     "Allocated capacity by what it holds (user data, local protection, system metadata, geo copies, geo cache)"
 );
-metric!(
+typed_metric!(
     CAPACITY_ALLOCATED_RATIO,
+    Gauge,
     "emcecs.capacity.allocated.ratio",
     "1",
+    [],
+    LZ,
     "Allocated fraction of the raw capacity"
 );
-metric!(
+typed_metric!(
     OBJECT_PROVISIONED,
+    Gauge,
     "emcecs.object.capacity.provisioned",
     "By",
+    [],
+    "/object/capacity",
     "Provisioned object capacity (/object/capacity, reported in GB)"
 );
-metric!(
+typed_metric!(
     OBJECT_AVAILABLE,
+    Gauge,
     "emcecs.object.capacity.available",
     "By",
+    [],
+    "/object/capacity",
     "Available object capacity (/object/capacity, reported in GB)"
 );
-metric!(
+typed_metric!(
     EFFICIENCY,
+    Gauge,
     "emcecs.storage.efficiency.ratio",
     "1",
+    [],
+    LZ,
     "User data divided by allocated capacity: how much of what is stored is user data"
 );
-metric!(
+typed_metric!(
     PROTECTION_OVERHEAD,
+    Gauge,
     "emcecs.storage.protection.overhead.ratio",
     "1",
+    [],
+    LZ,
     "User data plus local protection, divided by user data (1.33 for erasure coding 12+4)"
 );
-metric!(
+typed_metric!(
     EC_INFO,
+    Gauge,
     "emcecs.erasure_coding.info",
     "",
+    ["scheme"],
+    LZ,
     "Always 1; the erasure-coding scheme derived from the protection overhead is in the attributes"
 );
-metric!(
+typed_metric!(
     EC_CODED,
+    Gauge,
     "emcecs.erasure_coding.coded.ratio",
     "1",
+    [],
+    LZ,
     "Fraction of the data already erasure-coded"
 );
-metric!(
+typed_metric!(
     EC_RATE,
+    Gauge,
     "emcecs.erasure_coding.rate",
     "By/s",
+    [],
+    LZ,
     "Erasure-coding throughput"
 );
-metric!(
+typed_metric!(
     GC_PENDING,
+    Gauge,
     "emcecs.gc.pending",
     "By",
+    ["type"],
+    LZ,
     "Garbage waiting for collection, by type"
 );
-metric!(
+typed_metric!(
     GC_RECLAIMED,
+    Gauge,
     "emcecs.gc.reclaimed",
     "By",
+    ["type"],
+    LZ,
     "Garbage reclaimed so far, by type"
 );
-metric!(
+typed_metric!(
     GC_UNRECLAIMABLE,
+    Gauge,
     "emcecs.gc.unreclaimable",
     "By",
+    [],
+    LZ,
     "User garbage that cannot be reclaimed"
 );
-metric!(
+typed_metric!(
     RECOVERY_RATE,
+    Gauge,
     "emcecs.recovery.rate",
     "By/s",
+    [],
+    LZ,
     "Data recovery throughput"
 );
-metric!(
+typed_metric!(
     RECOVERY_PENDING,
+    Gauge,
     "emcecs.recovery.pending",
     "By",
+    [],
+    LZ,
     "Bad chunks waiting to be recovered"
 );
-metric!(
+typed_metric!(
     RECOVERY_REMAINING,
+    Gauge,
     "emcecs.recovery.remaining",
     "s",
+    [],
+    LZ,
     "Estimated time until recovery completes"
 );
-metric!(
+typed_metric!(
     CHUNKS,
+    Gauge,
     "emcecs.chunks",
     "{chunk}",
+    ["type"],
+    LZ,
     "Chunks by type (repository, XOR, geo copy)"
 );
-metric!(
+typed_metric!(
     CHUNKS_SIZE,
+    Gauge,
     "emcecs.chunks.size",
     "By",
+    ["type"],
+    LZ,
     "Size of the chunks by type"
 );
-metric!(
+typed_metric!(
     ALERTS,
+    Gauge,
     "emcecs.alerts.unacknowledged",
     "{alert}",
+    ["severity", "type"],
+    "/vdc/alerts",
     "Unacknowledged alerts by severity and type"
 );
 // Storage pools, nodes, disks: /dashboard/zones/localzone/{storagepools,nodes,disks}.
-metric!(
+typed_metric!(
     POOL_CAPACITY,
+    Gauge,
     "emcecs.storage_pool.capacity",
     "By",
+    ["storage_pool", "storage_pool_id", "state"],
+    "/dashboard/zones/localzone/storagepools",
     "Capacity of a storage pool by state (total, free, allocated)"
 );
-metric!(
+typed_metric!(
     POOL_NODES,
+    Gauge,
     "emcecs.storage_pool.nodes",
     "{node}",
+    ["storage_pool", "storage_pool_id", "state"],
+    "/dashboard/zones/localzone/storagepools",
     "Nodes of a storage pool by state"
 );
-metric!(
+typed_metric!(
     NODE_HEALTHY,
+    Gauge,
     "emcecs.node.healthy",
     "",
+    ["node", "node_id"],
+    "/dashboard/zones/localzone/nodes",
     "1 when the dashboard reports the node Good"
 );
-metric!(
+typed_metric!(
     NODE_DISKS,
+    Gauge,
     "emcecs.node.disks",
     "{disk}",
+    ["node", "node_id", "state"],
+    "/dashboard/zones/localzone/nodes",
     "Disks of a node by state"
 );
-metric!(
+typed_metric!(
     NODE_CAPACITY,
+    Gauge,
     "emcecs.node.capacity",
     "By",
+    ["node", "node_id", "state"],
+    "/dashboard/zones/localzone/nodes",
     "Capacity of a node by state (total, free, allocated)"
 );
-metric!(
+typed_metric!(
     DISK_HEALTHY,
+    Gauge,
     "emcecs.disk.healthy",
     "",
+    ["node", "disk", "slot", "storage_pool"],
+    "/dashboard/zones/localzone/disks",
     "1 when the dashboard reports the disk Good"
 );
-metric!(
+typed_metric!(
     DISK_CAPACITY,
+    Gauge,
     "emcecs.disk.capacity",
     "By",
+    ["node", "disk", "slot", "state"],
+    "/dashboard/zones/localzone/disks",
     "Capacity of a disk by state (total, allocated)"
 );
 // Replication: /dashboard/zones/localzone/replicationgroups, .../rglinksFailed.
-metric!(
+typed_metric!(
     REPL_INGRESS,
+    Gauge,
     "emcecs.replication.ingress",
     "By/s",
+    ["replication_group", "replication_group_id"],
+    "/dashboard/zones/localzone/replicationgroups",
     "Replication traffic into the local VDC, per replication group"
 );
-metric!(
+typed_metric!(
     REPL_EGRESS,
+    Gauge,
     "emcecs.replication.egress",
     "By/s",
+    ["replication_group", "replication_group_id"],
+    "/dashboard/zones/localzone/replicationgroups",
     "Replication traffic out of the local VDC, per replication group"
 );
-metric!(
+typed_metric!(
     REPL_PENDING,
+    Gauge,
     "emcecs.replication.pending",
     "By",
+    ["replication_group", "replication_group_id", "type"],
+    "/dashboard/zones/localzone/replicationgroups",
     "Data waiting to be replicated (repository, journal) or XOR-ed, per replication group"
 );
-metric!(
+typed_metric!(
     REPL_LAG,
+    Gauge,
     "emcecs.replication.lag",
     "s",
+    ["replication_group", "replication_group_id"],
+    "/dashboard/zones/localzone/replicationgroups",
     "Recovery point: now minus the replication group's replicationRpoTimestamp"
 );
-metric!(
+typed_metric!(
     REPL_LINKS_FAILED,
+    Gauge,
     "emcecs.replication.links.failed",
     "{link}",
+    ["replication_group"],
+    "/dashboard/zones/localzone/rglinksFailed",
     "Failed replication group links"
 );
 // ECS 3.5 and earlier only (removed from the dashboard in 3.6).
-metric!(
+typed_metric!(
     TX_LATENCY,
+    Gauge,
     "emcecs.transaction.latency",
     "s",
+    ["operation"],
+    LZ,
     "S3/Swift transaction latency by operation (ECS 3.5 and earlier)"
 );
-metric!(
+typed_metric!(
     TX_RATE,
+    Gauge,
     "emcecs.transaction.rate",
     "{transaction}/s",
+    ["operation"],
+    LZ,
     "Transactions per second by operation (ECS 3.5 and earlier)"
 );
-metric!(
+typed_metric!(
     TX_BANDWIDTH,
+    Gauge,
     "emcecs.transaction.bandwidth",
     "By/s",
+    ["operation"],
+    LZ,
     "Transaction bandwidth by operation (ECS 3.5 and earlier)"
 );
-metric!(
+typed_metric!(
     TX_TOTAL,
+    Counter,
     "emcecs.transactions",
     "{transaction}",
+    ["result"],
+    LZ,
     "Transactions since the cluster's counters started, by result (ECS 3.5 and earlier)"
 );
-metric!(
+typed_metric!(
     TX_ERRORS,
+    Counter,
     "emcecs.transaction.errors",
     "{transaction}",
+    ["code", "protocol", "category"],
+    LZ,
     "Failed transactions by error code, protocol and category (ECS 3.5 and earlier)"
 );
 // Buckets' settings: /object/namespaces, /object/bucket (refreshed every bucket_config_interval).
-metric!(NAMESPACES, "emcecs.namespaces", "{namespace}", "Namespaces");
-metric!(
+typed_metric!(
+    NAMESPACES,
+    Gauge,
+    "emcecs.namespaces",
+    "{namespace}",
+    [],
+    "/object/namespaces",
+    "Namespaces"
+);
+typed_metric!(
     BUCKETS,
+    Gauge,
     "emcecs.buckets",
     "{bucket}",
+    ["namespace"],
+    "/object/bucket",
     "Buckets per namespace"
 );
-metric!(
+typed_metric!(
     BUCKET_LOCK,
+    Gauge,
     "emcecs.bucket.object_lock.enabled",
     "",
+    ["namespace", "bucket"],
+    "/object/bucket",
     "1 when object lock is enabled on the bucket (ECS 3.6 and later)"
 );
-metric!(
+typed_metric!(
     BUCKET_LOCK_RETENTION,
+    Gauge,
     "emcecs.bucket.object_lock.default_retention",
     "s",
+    ["namespace", "bucket", "mode"],
+    "/object/bucket",
     "Default object-lock retention of the bucket, by mode (GOVERNANCE, COMPLIANCE)"
 );
-metric!(
+typed_metric!(
     BUCKET_RETENTION,
+    Gauge,
     "emcecs.bucket.retention",
     "s",
+    ["namespace", "bucket"],
+    "/object/bucket",
     "Default retention period of the bucket"
 );
-metric!(
+typed_metric!(
     BUCKET_VERSIONING,
+    Gauge,
     "emcecs.bucket.versioning.enabled",
     "",
+    ["namespace", "bucket"],
+    "/object/bucket",
     "1 when versioning is enabled on the bucket (0 suspended or never enabled; ObjectScale 4.x only)"
 );
-metric!(
+typed_metric!(
     BUCKET_LOCKED,
+    Gauge,
     "emcecs.bucket.locked",
     "",
+    ["namespace", "bucket"],
+    "/object/bucket",
     "1 when the bucket is locked by an administrator"
 );
 // Node stats: port 9101 /stats/dt/DTInitStat, the S3 port's ?ping, /dashboard/nodes/{id} on ObjectScale.
-metric!(
+typed_metric!(
     NODE_DT,
+    Gauge,
     "emcecs.node.dt.tables",
     "{table}",
+    ["node", "node_ip", "state"],
+    "http://<node>:9101/stats/dt/DTInitStat",
     "Directory tables of the node by state (total, unready, unknown); ECS only"
 );
-metric!(
+typed_metric!(
     NODE_DT_READY,
+    Gauge,
     "emcecs.node.dt.ready.ratio",
     "1",
+    ["node", "node_ip"],
+    "http://<node>:9101/stats/dt/DTInitStat",
     "Fraction of the node's directory tables that are ready; ECS only"
 );
-metric!(
+typed_metric!(
     NODE_LOAD,
+    Gauge,
     "emcecs.node.load_factor",
     "{connection}",
+    ["node", "node_ip"],
+    "http://<node>:9020/?ping",
     "Active S3 connections of the node (?ping LOAD_FACTOR)"
 );
-metric!(
+typed_metric!(
     NODE_MAINTENANCE,
+    Gauge,
     "emcecs.node.maintenance_mode",
     "",
+    ["node", "node_ip"],
+    "http://<node>:9020/?ping",
     "1 when the node is in maintenance mode (?ping)"
 );
-metric!(
+typed_metric!(
     NODE_UP,
+    Gauge,
     "emcecs.node.stats.up",
     "",
+    ["node", "node_ip"],
+    "9101, or /dashboard/nodes/{id} on ObjectScale",
     "1 when the node answered this cycle's stats call (9101 on ECS, /dashboard/nodes/{id} on ObjectScale)"
 );
-// The cluster client's own figures.
 /// The client's own figures: `ecs_otel_agent.ecs.requests` and the like.
 pub const CLIENT: pull::ClientMetrics<'static> = pull::client_metrics!(
     "ecs",
@@ -345,241 +533,349 @@ pub const CLIENT_DURATION: MetricDesc<'static> = CLIENT.duration;
 pub const CLIENT_LOGINS: MetricDesc<'static> = CLIENT.logins;
 pub const CLIENT_CIRCUIT: MetricDesc<'static> = CLIENT.circuit;
 
-use Instrument::{Counter, Gauge, Histogram};
-
-const LZ: &str = "/dashboard/zones/localzone";
-const IAM_SRC: &str = "POST /iam?Action=ListUsers";
-const IAM_KEYS_SRC: &str = "ListUsers (PasswordLastUsed), GetAccessKeyLastUsed";
-const IAM_POLICY_SRC: &str =
-    "GetPolicyVersion, Get{User,Group,Role}Policy, ListEntitiesForPolicy, GetGroup";
-const BILL_INFO: &str = "POST /object/billing/namespace/info";
-const BILL_SAMPLE: &str = "POST /object/billing/namespace/sample (month to date)";
-const BUCKET_ATTRS: &[&str] = &[
-    "namespace",
-    "bucket",
-    "replication_group",
-    "tag_<key in snake case>",
-];
-
 // Billing: /object/billing (bulk, with bucket detail), /object/namespaces, /vdc/data-service/vpools.
-metric!(
+typed_metric!(
     BILL_BUCKET_STORAGE,
+    Gauge,
     "emcecs.bucket.storage",
     "By",
+    ["namespace", "bucket", "replication_group"] + "tag_<key in snake case>",
+    BILL_INFO,
     "Bytes the bucket holds (billing total_size)"
 );
-metric!(
+typed_metric!(
     BILL_BUCKET_OBJECTS,
+    Gauge,
     "emcecs.bucket.objects",
     "{object}",
+    ["namespace", "bucket", "replication_group"] + "tag_<key in snake case>",
+    BILL_INFO,
     "Objects in the bucket"
 );
-metric!(
+typed_metric!(
     BILL_BUCKET_MPU_SIZE,
+    Gauge,
     "emcecs.bucket.multipart_upload.size",
     "By",
+    ["namespace", "bucket", "replication_group"] + "tag_<key in snake case>",
+    BILL_INFO,
     "Bytes in unfinished multipart uploads (total_mpu_size)"
 );
-metric!(
+typed_metric!(
     BILL_BUCKET_MPU_PARTS,
+    Gauge,
     "emcecs.bucket.multipart_upload.parts",
     "{part}",
+    ["namespace", "bucket", "replication_group"] + "tag_<key in snake case>",
+    BILL_INFO,
     "Parts of unfinished multipart uploads"
 );
-metric!(
+typed_metric!(
     BILL_BUCKET_INGRESS,
+    Counter,
     "emcecs.bucket.ingress",
     "By",
+    ["namespace", "bucket", "replication_group"] + "tag_<key in snake case>",
+    BILL_SAMPLE,
     "Bytes written to the bucket this calendar month (UTC); restarts each month"
 );
-metric!(
+typed_metric!(
     BILL_BUCKET_EGRESS,
+    Counter,
     "emcecs.bucket.egress",
     "By",
+    ["namespace", "bucket", "replication_group"] + "tag_<key in snake case>",
+    BILL_SAMPLE,
     "Bytes read from the bucket this calendar month (UTC); restarts each month"
 );
-metric!(
+typed_metric!(
     BILL_BUCKET_CREATED,
+    Counter,
     "emcecs.bucket.objects.created",
     "{object}",
+    ["namespace", "bucket", "replication_group"] + "tag_<key in snake case>",
+    BILL_SAMPLE,
     "Objects created in the bucket this calendar month (UTC)"
 );
-metric!(
+typed_metric!(
     BILL_BUCKET_DELETED,
+    Counter,
     "emcecs.bucket.objects.deleted",
     "{object}",
+    ["namespace", "bucket", "replication_group"] + "tag_<key in snake case>",
+    BILL_SAMPLE,
     "Objects deleted from the bucket this calendar month (UTC)"
 );
-metric!(
+typed_metric!(
     BILL_BUCKET_STORAGE_COST,
+    Gauge,
     "emcecs.bucket.storage.cost.usd",
     "{USD}",
+    ["namespace", "bucket", "replication_group"] + "tag_<key in snake case>",
+    "billing info and the cost model",
     "Monthly storage cost at the bucket's current size: bytes / 1024³ × the price per GB-month of its replication group (pricing.storage); the name ends with pricing.currency"
 );
-metric!(
+typed_metric!(
     BILL_BUCKET_TREND,
+    Gauge,
     "emcecs.bucket.cost.trend",
     "%",
+    ["namespace", "bucket", "replication_group"] + "tag_<key in snake case>",
+    "billing sample over trend_window",
     "Change of the bucket's storage cost over trend_window (default 24 h): bytes_delta / (size − bytes_delta) × 100, from the sample API; only for buckets with a storage price"
 );
-metric!(
+typed_metric!(
     BILL_NS_BYTES,
+    Gauge,
     "emcecs.namespace.total_bytes",
     "By",
+    ["namespace"],
+    BILL_INFO,
     "Bytes the namespace holds (billing total_size)"
 );
-metric!(
+typed_metric!(
     BILL_NS_OBJECTS,
+    Gauge,
     "emcecs.namespace.total_objects",
     "{object}",
+    ["namespace"],
+    BILL_INFO,
     "Objects in the namespace"
 );
-metric!(
+typed_metric!(
     BILL_NS_MPU_SIZE,
+    Gauge,
     "emcecs.namespace.multipart_upload.size",
     "By",
+    ["namespace"],
+    BILL_INFO,
     "Bytes in unfinished multipart uploads of the namespace"
 );
-metric!(
+typed_metric!(
     BILL_NS_INGRESS,
+    Counter,
     "emcecs.namespace.ingress",
     "By",
+    ["namespace"],
+    BILL_SAMPLE,
     "Bytes written to the namespace this calendar month (UTC); restarts each month"
 );
-metric!(
+typed_metric!(
     BILL_NS_EGRESS,
+    Counter,
     "emcecs.namespace.egress",
     "By",
+    ["namespace"],
+    BILL_SAMPLE,
     "Bytes read from the namespace this calendar month (UTC); restarts each month"
 );
-metric!(
+typed_metric!(
     BILL_NS_QUOTA,
+    Gauge,
     "emcecs.namespace.quota",
     "By",
+    ["namespace", "type"],
+    "/object/namespaces (blockSize, notificationSize; GB)",
     "The namespace's quota: block (writes refused above it) and notification (alert above it); absent when not set"
 );
-metric!(
+typed_metric!(
     BILL_NS_QUOTA_USED,
+    Gauge,
     "emcecs.namespace.quota.used",
     "1",
+    ["namespace"],
+    "/object/namespaces and billing info",
     "Fraction of the block quota in use (total bytes / block quota)"
 );
-metric!(
+typed_metric!(
     BILL_NS_STORAGE_COST,
+    Gauge,
     "emcecs.namespace.storage.cost.usd",
     "{USD}",
+    ["namespace"],
+    "billing info and the cost model",
     "Monthly storage cost of the namespace: the sum of its buckets' storage costs"
 );
-metric!(
+typed_metric!(
     BILL_NS_BANDWIDTH_COST,
+    Gauge,
     "emcecs.namespace.bandwidth.cost.usd",
     "{USD}",
+    ["namespace", "direction"],
+    "month-to-date billing sample and the cost model",
     "Cost of this calendar month's traffic so far, by direction: the month-to-date volume priced tier by tier (pricing.egress, pricing.ingress)"
 );
-metric!(
+typed_metric!(
     BILL_NS_TREND,
+    Gauge,
     "emcecs.namespace.cost.trend",
     "%",
+    ["namespace"],
+    "billing sample over trend_window",
     "Change of the namespace's storage cost over trend_window: (cost now − cost then) / cost then × 100, bucket by bucket"
 );
-metric!(
+typed_metric!(
     BILL_UPTODATE,
+    Gauge,
     "emcecs.billing.uptodate_timestamp",
     "s",
+    ["namespace"],
+    BILL_INFO,
     "uptodate_till of the namespace's billing data: ECS's metering is consistent up to this time (it lags by about 15 minutes); the billing points carry it as their time"
 );
-metric!(
+typed_metric!(
     BILL_FOLDED,
+    Gauge,
     "ecs_otel_agent.ecs.billing.buckets.folded",
     "{bucket}",
+    [],
+    "collectors.billing.max_buckets",
     "Buckets beyond collectors.billing.max_buckets, summed into bucket=\"__other__\" of their namespace"
 );
 
 // IAM: POST /iam?Action=… per namespace, /vdc/users, /vdc/admin/authnproviders.
-metric!(
+typed_metric!(
     IAM_USERS,
+    Gauge,
     "emcecs.iam.users",
     "{user}",
+    ["namespace", "user_type"],
+    IAM_SRC,
     "IAM users by type (service accounts by collectors.iam.service_accounts; the rest human). A gauge: not emcecs_iam_users_total, a suffix Prometheus keeps for counters"
 );
-metric!(
+typed_metric!(
     IAM_USERS_ACTIVE,
+    Gauge,
     "emcecs.iam.users.active",
     "{user}",
+    ["namespace", "user_type"],
+    IAM_KEYS_SRC,
     "IAM users whose password or access keys were used within inactive_threshold_days (90)"
 );
-metric!(
+typed_metric!(
     IAM_USER_INACTIVE,
+    Gauge,
     "emcecs.iam.users.inactive",
     "d",
+    ["namespace", "user", "user_type", "activity"],
+    IAM_KEYS_SRC,
     "Days since the user's last activity (password or access key use; since creation when never used, activity=\"never\"), only for users past inactive_threshold_days"
 );
-metric!(
+typed_metric!(
     IAM_CREDENTIAL_AGE,
+    Gauge,
     "emcecs.iam.credential.age",
     "d",
+    ["namespace", "user", "credential_type", "status"],
+    "ListAccessKeys",
     "Age in days of the user's oldest access key of each status (the key id is never a label)"
 );
-metric!(
+typed_metric!(
     IAM_ACCESS_KEYS,
+    Gauge,
     "emcecs.iam.access_keys",
     "{key}",
+    ["namespace", "status"],
+    "ListAccessKeys",
     "Access keys by status"
 );
-metric!(IAM_GROUPS, "emcecs.iam.groups", "{group}", "IAM groups");
-metric!(IAM_ROLES, "emcecs.iam.roles", "{role}", "IAM roles");
-metric!(
+typed_metric!(
+    IAM_GROUPS,
+    Gauge,
+    "emcecs.iam.groups",
+    "{group}",
+    ["namespace"],
+    "ListGroups",
+    "IAM groups"
+);
+typed_metric!(
+    IAM_ROLES,
+    Gauge,
+    "emcecs.iam.roles",
+    "{role}",
+    ["namespace"],
+    "ListRoles",
+    "IAM roles"
+);
+typed_metric!(
     IAM_POLICIES,
+    Gauge,
     "emcecs.iam.policies",
     "{policy}",
+    ["namespace", "policy_type"],
+    "ListPolicies, List{User,Group,Role}Policies",
     "Policies of the namespace: managed (its own, not ECS's built-ins) and inline (on users, groups and roles)"
 );
-metric!(
+typed_metric!(
     IAM_ATTACHMENTS,
+    Gauge,
     "emcecs.iam.policy.attachments",
     "{attachment}",
+    ["namespace", "attached_to"],
+    "ListEntitiesForPolicy",
     "Managed-policy attachments by entity type (built-ins included)"
 );
-metric!(
+typed_metric!(
     IAM_OVERPRIV,
+    Gauge,
     "emcecs.iam.overprivileged.entities",
     "{entity}",
+    ["namespace", "entity_type"],
+    IAM_POLICY_SRC,
     "Users and roles whose effective policies grant *, iam:* or s3:* on every resource without a condition and without a Deny taking it back (docs/SECURITY.md)"
 );
-metric!(
+typed_metric!(
     IAM_OVERPRIV_ENTITY,
+    Gauge,
     "emcecs.iam.overprivileged.entity",
     "",
+    ["namespace", "entity_type", "entity", "grants"],
+    IAM_POLICY_SRC,
     "1 for each over-privileged user or role, with what it is granted (grants: *, iam:*, s3:*)"
 );
-metric!(
+typed_metric!(
     IAM_UNREADABLE,
+    Gauge,
     "emcecs.iam.policy_documents.unreadable",
     "{document}",
+    ["namespace"],
+    IAM_POLICY_SRC,
     "Policy documents that could not be read or parsed: the entities holding them are judged on the rest"
 );
-metric!(
+typed_metric!(
     MGMT_USERS,
+    Gauge,
     "emcecs.management.users",
     "{user}",
+    ["role"],
+    "/vdc/users",
     "Management users (/vdc/users) by role; a user with several roles counts in each"
 );
-metric!(
+typed_metric!(
     AUTH_ENABLED,
+    Gauge,
     "emcecs.auth_provider.enabled",
     "",
+    ["provider", "mode"],
+    "/vdc/admin/authnproviders/{id}",
     "1 when the authentication provider is configured and not disabled"
 );
-metric!(
+typed_metric!(
     AUTH_AVAILABLE,
+    Gauge,
     "emcecs.auth_provider.available",
     "",
+    ["provider", "mode", "server"],
+    "probe of server_urls",
     "1 when the provider's server answered the probe (TCP connect; for ldap:// also an anonymous RootDSE search, no bind) within probe_timeout"
 );
-metric!(
+typed_metric!(
     AUTH_RESPONSE,
+    Gauge,
     "emcecs.auth_provider.response_time",
     "s",
+    ["provider", "mode", "server"],
+    "probe of server_urls",
     "Time the provider's server took to answer the probe"
 );
 
@@ -598,299 +894,99 @@ ListEntitiesForPolicy per attached policy, GetPolicyVersion per managed policy v
 GetAccessKeyLastUsed per key, Get*Policy per inline policy (and ListUserTags per user when the service-account rule uses a tag). \
 Every series also carries job (service.name), instance (the cluster), and target_info holds ecs.cluster.name, ecs.vdc.name, ecs.vdc.id.",
     metrics: &[
-        entry(VERSION_INFO, Gauge, &["version", "nodes"], "/vdc/nodes"),
-        entry(NODES, Gauge, &["state"], LZ),
-        entry(DISKS, Gauge, &["state"], LZ),
-        entry(CAPACITY_TOTAL, Gauge, &[], LZ),
-        entry(CAPACITY_FREE, Gauge, &[], LZ),
-        entry(CAPACITY_ALLOCATED, Gauge, &[], LZ),
-        entry(CAPACITY_RESERVED, Gauge, &[], LZ),
-        entry(CAPACITY_OFFLINE, Gauge, &[], LZ),
-        entry(CAPACITY_USED, Gauge, &["type"], LZ),
-        entry(CAPACITY_ALLOCATED_RATIO, Gauge, &[], LZ),
-        entry(OBJECT_PROVISIONED, Gauge, &[], "/object/capacity"),
-        entry(OBJECT_AVAILABLE, Gauge, &[], "/object/capacity"),
-        entry(EFFICIENCY, Gauge, &[], LZ),
-        entry(PROTECTION_OVERHEAD, Gauge, &[], LZ),
-        entry(EC_INFO, Gauge, &["scheme"], LZ),
-        entry(EC_CODED, Gauge, &[], LZ),
-        entry(EC_RATE, Gauge, &[], LZ),
-        entry(GC_PENDING, Gauge, &["type"], LZ),
-        entry(GC_RECLAIMED, Gauge, &["type"], LZ),
-        entry(GC_UNRECLAIMABLE, Gauge, &[], LZ),
-        entry(RECOVERY_RATE, Gauge, &[], LZ),
-        entry(RECOVERY_PENDING, Gauge, &[], LZ),
-        entry(RECOVERY_REMAINING, Gauge, &[], LZ),
-        entry(CHUNKS, Gauge, &["type"], LZ),
-        entry(CHUNKS_SIZE, Gauge, &["type"], LZ),
-        entry(ALERTS, Gauge, &["severity", "type"], "/vdc/alerts"),
-        entry(
-            POOL_CAPACITY,
-            Gauge,
-            &["storage_pool", "storage_pool_id", "state"],
-            "/dashboard/zones/localzone/storagepools",
-        ),
-        entry(
-            POOL_NODES,
-            Gauge,
-            &["storage_pool", "storage_pool_id", "state"],
-            "/dashboard/zones/localzone/storagepools",
-        ),
-        entry(
-            NODE_HEALTHY,
-            Gauge,
-            &["node", "node_id"],
-            "/dashboard/zones/localzone/nodes",
-        ),
-        entry(
-            NODE_DISKS,
-            Gauge,
-            &["node", "node_id", "state"],
-            "/dashboard/zones/localzone/nodes",
-        ),
-        entry(
-            NODE_CAPACITY,
-            Gauge,
-            &["node", "node_id", "state"],
-            "/dashboard/zones/localzone/nodes",
-        ),
-        entry(
-            DISK_HEALTHY,
-            Gauge,
-            &["node", "disk", "slot", "storage_pool"],
-            "/dashboard/zones/localzone/disks",
-        ),
-        entry(
-            DISK_CAPACITY,
-            Gauge,
-            &["node", "disk", "slot", "state"],
-            "/dashboard/zones/localzone/disks",
-        ),
-        entry(
-            REPL_INGRESS,
-            Gauge,
-            &["replication_group", "replication_group_id"],
-            "/dashboard/zones/localzone/replicationgroups",
-        ),
-        entry(
-            REPL_EGRESS,
-            Gauge,
-            &["replication_group", "replication_group_id"],
-            "/dashboard/zones/localzone/replicationgroups",
-        ),
-        entry(
-            REPL_PENDING,
-            Gauge,
-            &["replication_group", "replication_group_id", "type"],
-            "/dashboard/zones/localzone/replicationgroups",
-        ),
-        entry(
-            REPL_LAG,
-            Gauge,
-            &["replication_group", "replication_group_id"],
-            "/dashboard/zones/localzone/replicationgroups",
-        ),
-        entry(
-            REPL_LINKS_FAILED,
-            Gauge,
-            &["replication_group"],
-            "/dashboard/zones/localzone/rglinksFailed",
-        ),
-        entry(TX_LATENCY, Gauge, &["operation"], LZ),
-        entry(TX_RATE, Gauge, &["operation"], LZ),
-        entry(TX_BANDWIDTH, Gauge, &["operation"], LZ),
-        entry(TX_TOTAL, Counter, &["result"], LZ),
-        entry(TX_ERRORS, Counter, &["code", "protocol", "category"], LZ),
-        entry(NAMESPACES, Gauge, &[], "/object/namespaces"),
-        entry(BUCKETS, Gauge, &["namespace"], "/object/bucket"),
-        entry(
-            BUCKET_LOCK,
-            Gauge,
-            &["namespace", "bucket"],
-            "/object/bucket",
-        ),
-        entry(
-            BUCKET_LOCK_RETENTION,
-            Gauge,
-            &["namespace", "bucket", "mode"],
-            "/object/bucket",
-        ),
-        entry(
-            BUCKET_RETENTION,
-            Gauge,
-            &["namespace", "bucket"],
-            "/object/bucket",
-        ),
-        entry(
-            BUCKET_VERSIONING,
-            Gauge,
-            &["namespace", "bucket"],
-            "/object/bucket",
-        ),
-        entry(
-            BUCKET_LOCKED,
-            Gauge,
-            &["namespace", "bucket"],
-            "/object/bucket",
-        ),
-        entry(BILL_BUCKET_STORAGE, Gauge, BUCKET_ATTRS, BILL_INFO),
-        entry(BILL_BUCKET_OBJECTS, Gauge, BUCKET_ATTRS, BILL_INFO),
-        entry(BILL_BUCKET_MPU_SIZE, Gauge, BUCKET_ATTRS, BILL_INFO),
-        entry(BILL_BUCKET_MPU_PARTS, Gauge, BUCKET_ATTRS, BILL_INFO),
-        entry(BILL_BUCKET_INGRESS, Counter, BUCKET_ATTRS, BILL_SAMPLE),
-        entry(BILL_BUCKET_EGRESS, Counter, BUCKET_ATTRS, BILL_SAMPLE),
-        entry(BILL_BUCKET_CREATED, Counter, BUCKET_ATTRS, BILL_SAMPLE),
-        entry(BILL_BUCKET_DELETED, Counter, BUCKET_ATTRS, BILL_SAMPLE),
-        entry(
-            BILL_BUCKET_STORAGE_COST,
-            Gauge,
-            BUCKET_ATTRS,
-            "billing info and the cost model",
-        ),
-        entry(
-            BILL_BUCKET_TREND,
-            Gauge,
-            BUCKET_ATTRS,
-            "billing sample over trend_window",
-        ),
-        entry(BILL_NS_BYTES, Gauge, &["namespace"], BILL_INFO),
-        entry(BILL_NS_OBJECTS, Gauge, &["namespace"], BILL_INFO),
-        entry(BILL_NS_MPU_SIZE, Gauge, &["namespace"], BILL_INFO),
-        entry(BILL_NS_INGRESS, Counter, &["namespace"], BILL_SAMPLE),
-        entry(BILL_NS_EGRESS, Counter, &["namespace"], BILL_SAMPLE),
-        entry(
-            BILL_NS_QUOTA,
-            Gauge,
-            &["namespace", "type"],
-            "/object/namespaces (blockSize, notificationSize; GB)",
-        ),
-        entry(
-            BILL_NS_QUOTA_USED,
-            Gauge,
-            &["namespace"],
-            "/object/namespaces and billing info",
-        ),
-        entry(
-            BILL_NS_STORAGE_COST,
-            Gauge,
-            &["namespace"],
-            "billing info and the cost model",
-        ),
-        entry(
-            BILL_NS_BANDWIDTH_COST,
-            Gauge,
-            &["namespace", "direction"],
-            "month-to-date billing sample and the cost model",
-        ),
-        entry(
-            BILL_NS_TREND,
-            Gauge,
-            &["namespace"],
-            "billing sample over trend_window",
-        ),
-        entry(BILL_UPTODATE, Gauge, &["namespace"], BILL_INFO),
-        entry(BILL_FOLDED, Gauge, &[], "collectors.billing.max_buckets"),
-        entry(IAM_USERS, Gauge, &["namespace", "user_type"], IAM_SRC),
-        entry(
-            IAM_USERS_ACTIVE,
-            Gauge,
-            &["namespace", "user_type"],
-            IAM_KEYS_SRC,
-        ),
-        entry(
-            IAM_USER_INACTIVE,
-            Gauge,
-            &["namespace", "user", "user_type", "activity"],
-            IAM_KEYS_SRC,
-        ),
-        entry(
-            IAM_CREDENTIAL_AGE,
-            Gauge,
-            &["namespace", "user", "credential_type", "status"],
-            "ListAccessKeys",
-        ),
-        entry(
-            IAM_ACCESS_KEYS,
-            Gauge,
-            &["namespace", "status"],
-            "ListAccessKeys",
-        ),
-        entry(IAM_GROUPS, Gauge, &["namespace"], "ListGroups"),
-        entry(IAM_ROLES, Gauge, &["namespace"], "ListRoles"),
-        entry(
-            IAM_POLICIES,
-            Gauge,
-            &["namespace", "policy_type"],
-            "ListPolicies, List{User,Group,Role}Policies",
-        ),
-        entry(
-            IAM_ATTACHMENTS,
-            Gauge,
-            &["namespace", "attached_to"],
-            "ListEntitiesForPolicy",
-        ),
-        entry(
-            IAM_OVERPRIV,
-            Gauge,
-            &["namespace", "entity_type"],
-            IAM_POLICY_SRC,
-        ),
-        entry(
-            IAM_OVERPRIV_ENTITY,
-            Gauge,
-            &["namespace", "entity_type", "entity", "grants"],
-            IAM_POLICY_SRC,
-        ),
-        entry(IAM_UNREADABLE, Gauge, &["namespace"], IAM_POLICY_SRC),
-        entry(MGMT_USERS, Gauge, &["role"], "/vdc/users"),
-        entry(
-            AUTH_ENABLED,
-            Gauge,
-            &["provider", "mode"],
-            "/vdc/admin/authnproviders/{id}",
-        ),
-        entry(
-            AUTH_AVAILABLE,
-            Gauge,
-            &["provider", "mode", "server"],
-            "probe of server_urls",
-        ),
-        entry(
-            AUTH_RESPONSE,
-            Gauge,
-            &["provider", "mode", "server"],
-            "probe of server_urls",
-        ),
-        entry(
-            NODE_DT,
-            Gauge,
-            &["node", "node_ip", "state"],
-            "http://<node>:9101/stats/dt/DTInitStat",
-        ),
-        entry(
-            NODE_DT_READY,
-            Gauge,
-            &["node", "node_ip"],
-            "http://<node>:9101/stats/dt/DTInitStat",
-        ),
-        entry(
-            NODE_LOAD,
-            Gauge,
-            &["node", "node_ip"],
-            "http://<node>:9020/?ping",
-        ),
-        entry(
-            NODE_MAINTENANCE,
-            Gauge,
-            &["node", "node_ip"],
-            "http://<node>:9020/?ping",
-        ),
-        entry(
-            NODE_UP,
-            Gauge,
-            &["node", "node_ip"],
-            "9101, or /dashboard/nodes/{id} on ObjectScale",
-        ),
+        VERSION_INFO.entry,
+        NODES.entry,
+        DISKS.entry,
+        CAPACITY_TOTAL.entry,
+        CAPACITY_FREE.entry,
+        CAPACITY_ALLOCATED.entry,
+        CAPACITY_RESERVED.entry,
+        CAPACITY_OFFLINE.entry,
+        CAPACITY_USED.entry,
+        CAPACITY_ALLOCATED_RATIO.entry,
+        OBJECT_PROVISIONED.entry,
+        OBJECT_AVAILABLE.entry,
+        EFFICIENCY.entry,
+        PROTECTION_OVERHEAD.entry,
+        EC_INFO.entry,
+        EC_CODED.entry,
+        EC_RATE.entry,
+        GC_PENDING.entry,
+        GC_RECLAIMED.entry,
+        GC_UNRECLAIMABLE.entry,
+        RECOVERY_RATE.entry,
+        RECOVERY_PENDING.entry,
+        RECOVERY_REMAINING.entry,
+        CHUNKS.entry,
+        CHUNKS_SIZE.entry,
+        ALERTS.entry,
+        POOL_CAPACITY.entry,
+        POOL_NODES.entry,
+        NODE_HEALTHY.entry,
+        NODE_DISKS.entry,
+        NODE_CAPACITY.entry,
+        DISK_HEALTHY.entry,
+        DISK_CAPACITY.entry,
+        REPL_INGRESS.entry,
+        REPL_EGRESS.entry,
+        REPL_PENDING.entry,
+        REPL_LAG.entry,
+        REPL_LINKS_FAILED.entry,
+        TX_LATENCY.entry,
+        TX_RATE.entry,
+        TX_BANDWIDTH.entry,
+        TX_TOTAL.entry,
+        TX_ERRORS.entry,
+        NAMESPACES.entry,
+        BUCKETS.entry,
+        BUCKET_LOCK.entry,
+        BUCKET_LOCK_RETENTION.entry,
+        BUCKET_RETENTION.entry,
+        BUCKET_VERSIONING.entry,
+        BUCKET_LOCKED.entry,
+        BILL_BUCKET_STORAGE.entry,
+        BILL_BUCKET_OBJECTS.entry,
+        BILL_BUCKET_MPU_SIZE.entry,
+        BILL_BUCKET_MPU_PARTS.entry,
+        BILL_BUCKET_INGRESS.entry,
+        BILL_BUCKET_EGRESS.entry,
+        BILL_BUCKET_CREATED.entry,
+        BILL_BUCKET_DELETED.entry,
+        BILL_BUCKET_STORAGE_COST.entry,
+        BILL_BUCKET_TREND.entry,
+        BILL_NS_BYTES.entry,
+        BILL_NS_OBJECTS.entry,
+        BILL_NS_MPU_SIZE.entry,
+        BILL_NS_INGRESS.entry,
+        BILL_NS_EGRESS.entry,
+        BILL_NS_QUOTA.entry,
+        BILL_NS_QUOTA_USED.entry,
+        BILL_NS_STORAGE_COST.entry,
+        BILL_NS_BANDWIDTH_COST.entry,
+        BILL_NS_TREND.entry,
+        BILL_UPTODATE.entry,
+        BILL_FOLDED.entry,
+        IAM_USERS.entry,
+        IAM_USERS_ACTIVE.entry,
+        IAM_USER_INACTIVE.entry,
+        IAM_CREDENTIAL_AGE.entry,
+        IAM_ACCESS_KEYS.entry,
+        IAM_GROUPS.entry,
+        IAM_ROLES.entry,
+        IAM_POLICIES.entry,
+        IAM_ATTACHMENTS.entry,
+        IAM_OVERPRIV.entry,
+        IAM_OVERPRIV_ENTITY.entry,
+        IAM_UNREADABLE.entry,
+        MGMT_USERS.entry,
+        AUTH_ENABLED.entry,
+        AUTH_AVAILABLE.entry,
+        AUTH_RESPONSE.entry,
+        NODE_DT.entry,
+        NODE_DT_READY.entry,
+        NODE_LOAD.entry,
+        NODE_MAINTENANCE.entry,
+        NODE_UP.entry,
         entry(
             CLIENT_REQUESTS,
             Counter,
@@ -996,20 +1092,6 @@ Every series also carries job (service.name), instance (the cluster), and target
     ],
 };
 
-const fn compat_entry(
-    desc: MetricDesc<'static>,
-    attributes: &'static [&'static str],
-    source: &'static str,
-) -> CatalogEntry {
-    CatalogEntry {
-        desc,
-        instrument: Gauge,
-        attributes,
-        enabled: false,
-        source,
-    }
-}
-
 /// The compatibility names (`compatibility_names: true`), for the reference.
 pub const COMPAT_CATALOG: Catalog = Catalog {
     receiver: "ecs (compatibility_names: true)",
@@ -1017,67 +1099,41 @@ pub const COMPAT_CATALOG: Catalog = Catalog {
 Two of that exporter's bugs are not copied: the alert figures are gauges (it exposed them as counters), and replication is read per replication group (it read the wrong JSON level). \
 Like the originals they have no unit suffix and camelCase node names, which promtool's lint reports.",
     metrics: &[
-        compat_entry(compat::GOOD_NODES, &["vdc"], LZ),
-        compat_entry(compat::BAD_NODES, &["vdc"], LZ),
-        compat_entry(compat::GOOD_DISKS, &["vdc"], LZ),
-        compat_entry(compat::BAD_DISKS, &["vdc"], LZ),
-        compat_entry(compat::SPACE_FREE, &["vdc"], LZ),
-        compat_entry(compat::SPACE_TOTAL, &["vdc"], LZ),
-        compat_entry(compat::ALERTS_CRITICAL, &["vdc"], "/vdc/alerts"),
-        compat_entry(compat::ALERTS_ERROR, &["vdc"], "/vdc/alerts"),
-        compat_entry(compat::ALERTS_INFO, &["vdc"], "/vdc/alerts"),
-        compat_entry(compat::ALERTS_WARNING, &["vdc"], "/vdc/alerts"),
-        compat_entry(compat::TX_SUCCESS, &["vdc"], LZ),
-        compat_entry(compat::TX_ERROR, &["vdc"], LZ),
-        compat_entry(
-            compat::TX_ERROR_DETAIL,
-            &["vdc", "errorcode", "errorproto", "category"],
-            LZ,
-        ),
-        compat_entry(compat::TX_READ_LATENCY, &["vdc"], LZ),
-        compat_entry(compat::TX_WRITE_LATENCY, &["vdc"], LZ),
-        compat_entry(compat::TX_READ_TPS, &["vdc"], LZ),
-        compat_entry(compat::TX_WRITE_TPS, &["vdc"], LZ),
-        compat_entry(compat::TX_READ_BW, &["vdc"], LZ),
-        compat_entry(compat::TX_WRITE_BW, &["vdc"], LZ),
-        compat_entry(compat::REPL_INGRESS, &["node"], RGS),
-        compat_entry(compat::REPL_EGRESS, &["node"], RGS),
-        compat_entry(compat::REPL_DATA_PENDING, &["node"], RGS),
-        compat_entry(compat::REPL_JOURNAL_PENDING, &["node"], RGS),
-        compat_entry(compat::REPL_XOR_PENDING, &["node"], RGS),
-        compat_entry(compat::REPL_LAST, &["node"], RGS),
-        compat_entry(compat::VERSION, &["version", "nodecount"], "/vdc/nodes"),
-        compat_entry(
-            compat::DT_TOTAL,
-            &["node"],
-            "http://<node>:9101/stats/dt/DTInitStat",
-        ),
-        compat_entry(
-            compat::DT_UNREADY,
-            &["node"],
-            "http://<node>:9101/stats/dt/DTInitStat",
-        ),
-        compat_entry(
-            compat::DT_UNKNOWN,
-            &["node"],
-            "http://<node>:9101/stats/dt/DTInitStat",
-        ),
-        compat_entry(
-            compat::ACTIVE_CONNECTIONS,
-            &["node"],
-            "http://<node>:9020/?ping",
-        ),
-        compat_entry(
-            compat::METERING_QUOTA,
-            &["ecsnamespace", "type"],
-            "/object/namespaces, billing info",
-        ),
-        compat_entry(compat::METERING_OBJECTS, &["ecsnamespace"], BILL_INFO),
+        compat::GOOD_NODES.entry,
+        compat::BAD_NODES.entry,
+        compat::GOOD_DISKS.entry,
+        compat::BAD_DISKS.entry,
+        compat::SPACE_FREE.entry,
+        compat::SPACE_TOTAL.entry,
+        compat::ALERTS_CRITICAL.entry,
+        compat::ALERTS_ERROR.entry,
+        compat::ALERTS_INFO.entry,
+        compat::ALERTS_WARNING.entry,
+        compat::TX_SUCCESS.entry,
+        compat::TX_ERROR.entry,
+        compat::TX_ERROR_DETAIL.entry,
+        compat::TX_READ_LATENCY.entry,
+        compat::TX_WRITE_LATENCY.entry,
+        compat::TX_READ_TPS.entry,
+        compat::TX_WRITE_TPS.entry,
+        compat::TX_READ_BW.entry,
+        compat::TX_WRITE_BW.entry,
+        compat::REPL_INGRESS.entry,
+        compat::REPL_EGRESS.entry,
+        compat::REPL_DATA_PENDING.entry,
+        compat::REPL_JOURNAL_PENDING.entry,
+        compat::REPL_XOR_PENDING.entry,
+        compat::REPL_LAST.entry,
+        compat::VERSION.entry,
+        compat::DT_TOTAL.entry,
+        compat::DT_UNREADY.entry,
+        compat::DT_UNKNOWN.entry,
+        compat::ACTIVE_CONNECTIONS.entry,
+        compat::METERING_QUOTA.entry,
+        compat::METERING_OBJECTS.entry,
     ],
     unavailable: &[],
 };
-
-const RGS: &str = "/dashboard/zones/localzone/replicationgroups";
 
 /// Pages of a marker/limit listing of `items` at 1,000 per page (an empty list is one call).
 fn pages(items: u64) -> u64 {
@@ -1120,207 +1176,329 @@ pub fn billing_calls(
 
 /// The paychex/prometheus-emcecs-exporter names, exposed with `compatibility_names`.
 pub mod compat {
-    use super::MetricDesc;
+    use super::{BILL_INFO, LZ, RGS};
+    use pipeline::typed_metric;
 
-    macro_rules! compat {
-        ($id:ident, $name:literal, $desc:literal) => {
-            pub const $id: MetricDesc<'static> = MetricDesc::new($name, "", $desc);
-        };
-    }
-
-    compat!(
+    typed_metric!(
         METERING_QUOTA,
+        Gauge,
         "emcecs_metering_namespacequota",
-        "Namespace quota and use in KB (1024 bytes), type block, notification or used (paychex name; billing collector)"
+        "",
+        ["ecsnamespace", "type"],
+        "/object/namespaces, billing info",
+        "Namespace quota and use in KB (1024 bytes), type block, notification or used (paychex name; billing collector)",
+        off
     );
-    compat!(
+    typed_metric!(
         METERING_OBJECTS,
+        Gauge,
         "emcecs_metering_namespace_object_count",
-        "Objects in the namespace (paychex name; billing collector)"
+        "",
+        ["ecsnamespace"],
+        BILL_INFO,
+        "Objects in the namespace (paychex name; billing collector)",
+        off
     );
-    compat!(
+    typed_metric!(
         GOOD_NODES,
+        Gauge,
         "emcecs_cluster_good_nodes",
-        "Good nodes (paychex name)"
+        "",
+        ["vdc"],
+        LZ,
+        "Good nodes (paychex name)",
+        off
     );
-    compat!(
+    typed_metric!(
         BAD_NODES,
+        Gauge,
         "emcecs_cluster_bad_nodes",
-        "Bad nodes (paychex name)"
+        "",
+        ["vdc"],
+        LZ,
+        "Bad nodes (paychex name)",
+        off
     );
-    compat!(
+    typed_metric!(
         GOOD_DISKS,
+        Gauge,
         "emcecs_cluster_good_disks",
-        "Good disks (paychex name)"
+        "",
+        ["vdc"],
+        LZ,
+        "Good disks (paychex name)",
+        off
     );
-    compat!(
+    typed_metric!(
         BAD_DISKS,
+        Gauge,
         "emcecs_cluster_bad_disks",
-        "Bad disks (paychex name)"
+        "",
+        ["vdc"],
+        LZ,
+        "Bad disks (paychex name)",
+        off
     );
-    compat!(
+    typed_metric!(
         SPACE_FREE,
+        Gauge,
         "emcecs_cluster_space_free",
-        "Free space in bytes (paychex name)"
+        "",
+        ["vdc"],
+        LZ,
+        "Free space in bytes (paychex name)",
+        off
     );
-    compat!(
+    typed_metric!(
         SPACE_TOTAL,
+        Gauge,
         "emcecs_cluster_space_total",
-        "Total space in bytes (paychex name)"
+        "",
+        ["vdc"],
+        LZ,
+        "Total space in bytes (paychex name)",
+        off
     );
-    compat!(
+    typed_metric!(
         ALERTS_CRITICAL,
+        Gauge,
         "emcecs_cluster_alerts_critical",
-        "Unacknowledged critical alerts (paychex name; a gauge, not a counter)"
+        "",
+        ["vdc"],
+        "/vdc/alerts",
+        "Unacknowledged critical alerts (paychex name; a gauge, not a counter)",
+        off
     );
-    compat!(
+    typed_metric!(
         ALERTS_ERROR,
+        Gauge,
         "emcecs_cluster_alerts_error",
-        "Unacknowledged error alerts (paychex name; a gauge)"
+        "",
+        ["vdc"],
+        "/vdc/alerts",
+        "Unacknowledged error alerts (paychex name; a gauge)",
+        off
     );
-    compat!(
+    typed_metric!(
         ALERTS_INFO,
+        Gauge,
         "emcecs_cluster_alerts_info",
-        "Unacknowledged info alerts (paychex name; a gauge)"
+        "",
+        ["vdc"],
+        "/vdc/alerts",
+        "Unacknowledged info alerts (paychex name; a gauge)",
+        off
     );
-    compat!(
+    typed_metric!(
         ALERTS_WARNING,
+        Gauge,
         "emcecs_cluster_alerts_warning",
-        "Unacknowledged warning alerts (paychex name; a gauge)"
+        "",
+        ["vdc"],
+        "/vdc/alerts",
+        "Unacknowledged warning alerts (paychex name; a gauge)",
+        off
     );
-    compat!(
+    typed_metric!(
         TX_SUCCESS,
+        Gauge,
         "emcecs_cluster_transaction_success",
-        "Successful transactions (paychex name; ECS 3.5)"
+        "",
+        ["vdc"],
+        LZ,
+        "Successful transactions (paychex name; ECS 3.5)",
+        off
     );
-    compat!(
+    typed_metric!(
         TX_ERROR,
+        Gauge,
         "emcecs_cluster_transaction_error",
-        "Failed transactions (paychex name; ECS 3.5)"
+        "",
+        ["vdc"],
+        LZ,
+        "Failed transactions (paychex name; ECS 3.5)",
+        off
     );
-    compat!(
+    typed_metric!(
         TX_ERROR_DETAIL,
+        Gauge,
         "emcecs_cluster_transaction_error_detail",
-        "Failed transactions by code (paychex name; ECS 3.5)"
+        "",
+        ["vdc", "errorcode", "errorproto", "category"],
+        LZ,
+        "Failed transactions by code (paychex name; ECS 3.5)",
+        off
     );
-    compat!(
+    typed_metric!(
         TX_READ_LATENCY,
+        Gauge,
         "emcecs_cluster_transaction_read_latency",
-        "Read latency in ms (paychex name; ECS 3.5)"
+        "",
+        ["vdc"],
+        LZ,
+        "Read latency in ms (paychex name; ECS 3.5)",
+        off
     );
-    compat!(
+    typed_metric!(
         TX_WRITE_LATENCY,
+        Gauge,
         "emcecs_cluster_transaction_write_latency",
-        "Write latency in ms (paychex name; ECS 3.5)"
+        "",
+        ["vdc"],
+        LZ,
+        "Write latency in ms (paychex name; ECS 3.5)",
+        off
     );
-    compat!(
+    typed_metric!(
         TX_READ_TPS,
+        Gauge,
         "emcecs_cluster_transaction_read_per_second",
-        "Reads per second (paychex name; ECS 3.5)"
+        "",
+        ["vdc"],
+        LZ,
+        "Reads per second (paychex name; ECS 3.5)",
+        off
     );
-    compat!(
+    typed_metric!(
         TX_WRITE_TPS,
+        Gauge,
         "emcecs_cluster_transaction_write_per_second",
-        "Writes per second (paychex name; ECS 3.5)"
+        "",
+        ["vdc"],
+        LZ,
+        "Writes per second (paychex name; ECS 3.5)",
+        off
     );
-    compat!(
+    typed_metric!(
         TX_READ_BW,
+        Gauge,
         "emcecs_cluster_transaction_read_bandwidth",
-        "Read bandwidth (paychex name; ECS 3.5)"
+        "",
+        ["vdc"],
+        LZ,
+        "Read bandwidth (paychex name; ECS 3.5)",
+        off
     );
-    compat!(
+    typed_metric!(
         TX_WRITE_BW,
+        Gauge,
         "emcecs_cluster_transaction_write_bandwidth",
-        "Write bandwidth (paychex name; ECS 3.5)"
+        "",
+        ["vdc"],
+        LZ,
+        "Write bandwidth (paychex name; ECS 3.5)",
+        off
     );
-    compat!(
+    typed_metric!(
         REPL_INGRESS,
+        Gauge,
         "emcecs_cluster_replication_ingress_traffic",
-        "Replication ingress (paychex name; label node holds the RG)"
+        "",
+        ["node"],
+        RGS,
+        "Replication ingress (paychex name; label node holds the RG)",
+        off
     );
-    compat!(
+    typed_metric!(
         REPL_EGRESS,
+        Gauge,
         "emcecs_cluster_replication_egress_traffic",
-        "Replication egress (paychex name; label node holds the RG)"
+        "",
+        ["node"],
+        RGS,
+        "Replication egress (paychex name; label node holds the RG)",
+        off
     );
-    compat!(
+    typed_metric!(
         REPL_DATA_PENDING,
+        Gauge,
         "emcecs_cluster_data_replication_pending",
-        "Data pending replication (paychex name)"
+        "",
+        ["node"],
+        RGS,
+        "Data pending replication (paychex name)",
+        off
     );
-    compat!(
+    typed_metric!(
         REPL_JOURNAL_PENDING,
+        Gauge,
         "emcecs_cluster_journal_replication_pending",
-        "Journal pending replication (paychex name)"
+        "",
+        ["node"],
+        RGS,
+        "Journal pending replication (paychex name)",
+        off
     );
-    compat!(
+    typed_metric!(
         REPL_XOR_PENDING,
+        Gauge,
         "emcecs_cluster_chunks_pending_xor",
-        "Chunks pending XOR (paychex name)"
+        "",
+        ["node"],
+        RGS,
+        "Chunks pending XOR (paychex name)",
+        off
     );
-    compat!(
+    typed_metric!(
         REPL_LAST,
+        Gauge,
         "emcecs_cluster_last_replication_timestamp",
-        "replicationRpoTimestamp (paychex name)"
+        "",
+        ["node"],
+        RGS,
+        "replicationRpoTimestamp (paychex name)",
+        off
     );
-    compat!(
+    typed_metric!(
         VERSION,
+        Gauge,
         "emcecs_cluster_version",
-        "Always 1; version and node count in labels (paychex name)"
+        "",
+        ["version", "nodecount"],
+        "/vdc/nodes",
+        "Always 1; version and node count in labels (paychex name)",
+        off
     );
-    compat!(
+    typed_metric!(
         DT_TOTAL,
+        Gauge,
         "emcecs_node_dtTotal",
-        "Directory tables (paychex name)"
+        "",
+        ["node"],
+        "http://<node>:9101/stats/dt/DTInitStat",
+        "Directory tables (paychex name)",
+        off
     );
-    compat!(
+    typed_metric!(
         DT_UNREADY,
+        Gauge,
         "emcecs_node_dtUnready",
-        "Unready directory tables (paychex name)"
+        "",
+        ["node"],
+        "http://<node>:9101/stats/dt/DTInitStat",
+        "Unready directory tables (paychex name)",
+        off
     );
-    compat!(
+    typed_metric!(
         DT_UNKNOWN,
+        Gauge,
         "emcecs_node_dtUnknown",
-        "Unknown directory tables (paychex name)"
+        "",
+        ["node"],
+        "http://<node>:9101/stats/dt/DTInitStat",
+        "Unknown directory tables (paychex name)",
+        off
     );
-    compat!(
+    typed_metric!(
         ACTIVE_CONNECTIONS,
+        Gauge,
         "emcecs_node_activeConnections",
-        "Load factor (paychex name)"
+        "",
+        ["node"],
+        "http://<node>:9020/?ping",
+        "Load factor (paychex name)",
+        off
     );
-
-    pub const ALL: &[MetricDesc<'static>] = &[
-        GOOD_NODES,
-        BAD_NODES,
-        GOOD_DISKS,
-        BAD_DISKS,
-        SPACE_FREE,
-        SPACE_TOTAL,
-        ALERTS_CRITICAL,
-        ALERTS_ERROR,
-        ALERTS_INFO,
-        ALERTS_WARNING,
-        TX_SUCCESS,
-        TX_ERROR,
-        TX_ERROR_DETAIL,
-        TX_READ_LATENCY,
-        TX_WRITE_LATENCY,
-        TX_READ_TPS,
-        TX_WRITE_TPS,
-        TX_READ_BW,
-        TX_WRITE_BW,
-        REPL_INGRESS,
-        REPL_EGRESS,
-        REPL_DATA_PENDING,
-        REPL_JOURNAL_PENDING,
-        REPL_XOR_PENDING,
-        REPL_LAST,
-        VERSION,
-        DT_TOTAL,
-        DT_UNREADY,
-        DT_UNKNOWN,
-        ACTIVE_CONNECTIONS,
-    ];
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use pipeline::{ReceiverError, ScrapeContext, Snapshot, SnapshotBuilder, kv};
+use pipeline::{ReceiverError, ScrapeContext, Snapshot, SnapshotBuilder};
 use serde_json::Value;
 use tokio::time::Instant;
 use tracing::Instrument;
@@ -21,6 +21,34 @@ pub struct NodeInfo {
     pub name: String,
     pub id: String,
     pub ip: String,
+}
+
+/// The answer of `/vdc/nodes`: the nodes with an address, and the version they run.
+#[derive(Debug, Default)]
+struct NodeList {
+    nodes: Vec<NodeInfo>,
+    version: Option<String>,
+}
+
+impl NodeList {
+    fn parse(v: &Value) -> Self {
+        let items = list(v, "node");
+        let nodes = items
+            .iter()
+            .filter_map(|n| {
+                Some(NodeInfo {
+                    name: text(&n["nodename"]).unwrap_or("").to_owned(),
+                    id: text(&n["nodeid"]).unwrap_or("").to_owned(),
+                    ip: node_address(text(&n["mgmt_ip"]).or(text(&n["ip"]))?)?,
+                })
+            })
+            .collect();
+        let version = items
+            .iter()
+            .find_map(|n| text(&n["version"]))
+            .map(str::to_owned);
+        Self { nodes, version }
+    }
 }
 
 /// What one node answered.
@@ -187,73 +215,18 @@ impl NodeStats {
     pub async fn collect(&self, ctx: &ScrapeContext) -> Result<Snapshot, ReceiverError> {
         let cl = &self.cluster;
         let mut warnings = Vec::new();
-        let nodes_v = match cl
-            .fetch(
-                "node_stats /vdc/nodes",
-                "/vdc/nodes",
-                "/vdc/nodes",
-                ctx.deadline,
-                &mut warnings,
-            )
-            .await
-        {
-            Ok(v) => v,
-            Err(e) => {
-                let mut b = cl.builder(ctx.started);
-                if self.report_client {
-                    cl.report_client(&mut b);
-                }
-                let partial = Snapshot {
-                    resource_metrics: vec![b.build()],
-                    warnings,
-                };
-                return Err(
-                    ReceiverError::new(e.kind(), format!("cannot list the nodes: {e}"))
-                        .with_partial(partial),
-                );
-            }
+        let listed = match self.list_nodes(ctx, &mut warnings).await {
+            Ok(l) => l,
+            Err(e) => return Err(self.listing_failed(ctx, e, warnings)),
         };
-        let nodes: Vec<NodeInfo> = list(&nodes_v, "node")
-            .iter()
-            .filter_map(|n| {
-                Some(NodeInfo {
-                    name: text(&n["nodename"]).unwrap_or("").to_owned(),
-                    id: text(&n["nodeid"]).unwrap_or("").to_owned(),
-                    ip: node_address(text(&n["mgmt_ip"]).or(text(&n["ip"]))?)?,
-                })
-            })
-            .collect();
-        if let Some(version) = list(&nodes_v, "node")
-            .iter()
-            .find_map(|n| text(&n["version"]))
-        {
+        if let Some(version) = &listed.version {
             cl.client.set_version(version);
         }
         cl.identify(ctx.deadline).await;
         let family = cl.client.family().map_or(Family::Ecs36, |f| f.0);
-        let mut tasks = tokio::task::JoinSet::new();
-        let me = Arc::new(Self {
-            cluster: cl.clone(),
-            report_client: false,
-        });
-        for n in nodes {
-            let me = me.clone();
-            let deadline = ctx.deadline;
-            // Spawned tasks do not inherit the span: hand it over, so the calls stay
-            // children of the cycle's trace.
-            tasks.spawn(
-                async move { me.node(n, family, deadline).await }
-                    .instrument(tracing::Span::current()),
-            );
-        }
-        let mut results = Vec::new();
-        while let Some(r) = tasks.join_next().await {
-            match r {
-                Ok(x) => results.push(x),
-                Err(e) => warnings.push(format!("node task failed: {e}")),
-            }
-        }
-        results.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+        let results = self
+            .poll(listed.nodes, family, ctx.deadline, &mut warnings)
+            .await;
         let mut b = cl.builder(ctx.started);
         for (n, r) in &results {
             emit(&mut b, n, r, family, cl.cfg.compatibility_names);
@@ -271,96 +244,172 @@ impl NodeStats {
             resource_metrics: vec![b.build()],
             warnings,
         };
-        let all_failed =
-            !results.is_empty() && results.iter().all(|(_, r)| r.stats_error.is_some());
-        if let Some((_, r)) = results.iter().find(|(_, r)| {
-            r.stats_error
-                .as_ref()
-                .is_some_and(|e| matches!(e.kind(), "auth" | "token_limit"))
-        }) {
-            let e = r
-                .stats_error
-                .clone()
-                .unwrap_or(ClientError::Setup(String::new()));
-            return Err(ReceiverError::new(e.kind(), e.to_string()).with_partial(snapshot));
+        outcome(&results, snapshot)
+    }
+
+    /// The nodes of `/vdc/nodes`, and the ECS version they run.
+    async fn list_nodes(
+        &self,
+        ctx: &ScrapeContext,
+        warnings: &mut Vec<String>,
+    ) -> Result<NodeList, ClientError> {
+        let v = self
+            .cluster
+            .fetch(
+                "node_stats /vdc/nodes",
+                "/vdc/nodes",
+                "/vdc/nodes",
+                ctx.deadline,
+                warnings,
+            )
+            .await?;
+        Ok(NodeList::parse(&v))
+    }
+
+    fn listing_failed(
+        &self,
+        ctx: &ScrapeContext,
+        e: ClientError,
+        warnings: Vec<String>,
+    ) -> ReceiverError {
+        let mut b = self.cluster.builder(ctx.started);
+        if self.report_client {
+            self.cluster.report_client(&mut b);
         }
-        if all_failed {
-            return Err(
-                ReceiverError::new("unavailable", "no node answered its stats call")
-                    .with_partial(snapshot),
+        let partial = Snapshot {
+            resource_metrics: vec![b.build()],
+            warnings,
+        };
+        ReceiverError::new(e.kind(), format!("cannot list the nodes: {e}")).with_partial(partial)
+    }
+
+    /// Every node's answers, all nodes at once, sorted by node name.
+    async fn poll(
+        &self,
+        nodes: Vec<NodeInfo>,
+        family: Family,
+        deadline: Instant,
+        warnings: &mut Vec<String>,
+    ) -> Vec<(NodeInfo, NodeResult)> {
+        let mut tasks = tokio::task::JoinSet::new();
+        let me = Arc::new(Self {
+            cluster: self.cluster.clone(),
+            report_client: false,
+        });
+        for n in nodes {
+            let me = me.clone();
+            // Spawned tasks do not inherit the span: hand it over, so the calls stay
+            // children of the cycle's trace.
+            tasks.spawn(
+                async move { me.node(n, family, deadline).await }
+                    .instrument(tracing::Span::current()),
             );
         }
-        Ok(snapshot)
+        let mut results = Vec::new();
+        while let Some(r) = tasks.join_next().await {
+            match r {
+                Ok(x) => results.push(x),
+                Err(e) => warnings.push(format!("node task failed: {e}")),
+            }
+        }
+        results.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+        results
     }
 }
 
+/// The cycle's result: an authentication failure of any node, or no node answering its
+/// stats call, fails it (with what was read).
+fn outcome(
+    results: &[(NodeInfo, NodeResult)],
+    snapshot: Snapshot,
+) -> Result<Snapshot, ReceiverError> {
+    let all_failed = !results.is_empty() && results.iter().all(|(_, r)| r.stats_error.is_some());
+    if let Some((_, r)) = results.iter().find(|(_, r)| {
+        r.stats_error
+            .as_ref()
+            .is_some_and(|e| matches!(e.kind(), "auth" | "token_limit"))
+    }) {
+        let e = r
+            .stats_error
+            .clone()
+            .unwrap_or(ClientError::Setup(String::new()));
+        return Err(ReceiverError::new(e.kind(), e.to_string()).with_partial(snapshot));
+    }
+    if all_failed {
+        return Err(
+            ReceiverError::new("unavailable", "no node answered its stats call")
+                .with_partial(snapshot),
+        );
+    }
+    Ok(snapshot)
+}
+
 fn emit(b: &mut SnapshotBuilder, n: &NodeInfo, r: &NodeResult, family: Family, compat_on: bool) {
-    let attrs = || [kv("node", n.name.as_str()), kv("node_ip", n.ip.as_str())];
-    let with = |state: &str| {
-        [
-            kv("node", n.name.as_str()),
-            kv("node_ip", n.ip.as_str()),
-            kv("state", state),
-        ]
-    };
-    let ip = || [kv("node", n.ip.as_str())];
+    let node = [n.name.as_str(), n.ip.as_str()];
+    let with = |state| [n.name.as_str(), n.ip.as_str(), state];
+    let ip = [n.ip.as_str()];
     let answered = r.stats_error.is_none();
-    b.gauge(
-        &NODE_UP,
-        i64::from(answered && r.healthy != Some(false)),
-        attrs(),
-    );
+    NODE_UP.record(b, i64::from(answered && r.healthy != Some(false)), node);
     if family.has_dt_stats() {
-        match r.dt {
-            Some((total, unready, unknown)) => {
-                b.gauge(&NODE_DT, total, with("total"));
-                b.gauge(&NODE_DT, unready, with("unready"));
-                b.gauge(&NODE_DT, unknown, with("unknown"));
-                if total > 0 {
-                    b.gauge(
-                        &NODE_DT_READY,
-                        total.saturating_sub(unready + unknown) as f64 / total as f64,
-                        attrs(),
-                    );
-                }
-                if compat_on {
-                    b.gauge(&compat::DT_TOTAL, total, ip());
-                    b.gauge(&compat::DT_UNREADY, unready, ip());
-                    b.gauge(&compat::DT_UNKNOWN, unknown, ip());
-                }
-            }
-            None => {
-                for s in ["total", "unready", "unknown"] {
-                    b.gauge_stale(&NODE_DT, with(s));
-                }
-                b.gauge_stale(&NODE_DT_READY, attrs());
-                if compat_on {
-                    for d in [compat::DT_TOTAL, compat::DT_UNREADY, compat::DT_UNKNOWN] {
-                        b.gauge_stale(&d, ip());
-                    }
-                }
-            }
-        }
+        emit_dt(b, r.dt, node, with, ip, compat_on);
     }
     match r.load_factor {
         Some(lf) => {
-            b.gauge(&NODE_LOAD, lf, attrs());
+            NODE_LOAD.record(b, lf, node);
             if compat_on {
-                b.gauge(&compat::ACTIVE_CONNECTIONS, lf, ip());
+                compat::ACTIVE_CONNECTIONS.record(b, lf, ip);
             }
         }
         None if r.ping_error.is_some() => {
-            b.gauge_stale(&NODE_LOAD, attrs());
+            NODE_LOAD.stale(b, node);
             if compat_on {
-                b.gauge_stale(&compat::ACTIVE_CONNECTIONS, ip());
+                compat::ACTIVE_CONNECTIONS.stale(b, ip);
             }
         }
         None => {}
     }
     match r.maintenance {
-        Some(m) => b.gauge(&NODE_MAINTENANCE, i64::from(m), attrs()),
-        None if r.ping_error.is_some() => b.gauge_stale(&NODE_MAINTENANCE, attrs()),
+        Some(m) => NODE_MAINTENANCE.record(b, i64::from(m), node),
+        None if r.ping_error.is_some() => NODE_MAINTENANCE.stale(b, node),
         None => {}
+    }
+}
+
+/// The directory tables, or staleness markers for a node that did not answer.
+fn emit_dt<'a>(
+    b: &mut SnapshotBuilder,
+    dt: Option<(u64, u64, u64)>,
+    node: [&'a str; 2],
+    with: impl Fn(&'a str) -> [&'a str; 3],
+    ip: [&str; 1],
+    compat_on: bool,
+) {
+    let Some((total, unready, unknown)) = dt else {
+        for s in ["total", "unready", "unknown"] {
+            NODE_DT.stale(b, with(s));
+        }
+        NODE_DT_READY.stale(b, node);
+        if compat_on {
+            for d in [compat::DT_TOTAL, compat::DT_UNREADY, compat::DT_UNKNOWN] {
+                d.stale(b, ip);
+            }
+        }
+        return;
+    };
+    NODE_DT.record(b, total, with("total"));
+    NODE_DT.record(b, unready, with("unready"));
+    NODE_DT.record(b, unknown, with("unknown"));
+    if total > 0 {
+        NODE_DT_READY.record(
+            b,
+            total.saturating_sub(unready + unknown) as f64 / total as f64,
+            node,
+        );
+    }
+    if compat_on {
+        compat::DT_TOTAL.record(b, total, ip);
+        compat::DT_UNREADY.record(b, unready, ip);
+        compat::DT_UNKNOWN.record(b, unknown, ip);
     }
 }
 

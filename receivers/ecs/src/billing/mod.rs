@@ -10,6 +10,7 @@
 //! its last minutes are not lost to `increase()`.
 
 pub mod config;
+mod emit;
 pub mod fetch;
 pub mod pricing;
 
@@ -17,17 +18,16 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use pipeline::otlp::common::v1::KeyValue;
-use pipeline::timefmt::{from_secs, month_start, next_month_start};
-use pipeline::{MetricDesc, ReceiverError, ScrapeContext, Snapshot, SnapshotBuilder, kv};
+use pipeline::timefmt::{month_start, next_month_start};
+use pipeline::{ReceiverError, ScrapeContext, Snapshot};
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use crate::catalog::{compat, *};
+use crate::catalog::*;
 use crate::client::parse::{int, list, text};
 use crate::client::{Call, ClientError};
 use crate::cluster::Cluster;
-use fetch::{Answer, NamespaceFigures, NamespaceSample, Traffic};
+use fetch::{Answer, NamespaceFigures, NamespaceSample};
 
 /// Replication-group names change rarely: read them this often.
 const VPOOLS_EVERY: Duration = Duration::from_secs(3600);
@@ -110,15 +110,11 @@ impl CostNames {
     fn new(currency: &str) -> Self {
         let swap = |n: &str| format!("{}.{currency}", n.trim_end_matches(".usd"));
         Self {
-            bucket_storage: swap(BILL_BUCKET_STORAGE_COST.name),
-            ns_storage: swap(BILL_NS_STORAGE_COST.name),
-            ns_bandwidth: swap(BILL_NS_BANDWIDTH_COST.name),
+            bucket_storage: swap(BILL_BUCKET_STORAGE_COST.entry.desc.name),
+            ns_storage: swap(BILL_NS_STORAGE_COST.entry.desc.name),
+            ns_bandwidth: swap(BILL_NS_BANDWIDTH_COST.entry.desc.name),
         }
     }
-}
-
-fn desc<'a>(name: &'a str, like: &MetricDesc<'static>) -> MetricDesc<'a> {
-    MetricDesc::new(name, like.unit, like.description)
 }
 
 /// What one cycle read (or kept), ready to emit.
@@ -261,9 +257,6 @@ impl Billing {
     }
 
     pub async fn collect(&self, ctx: &ScrapeContext) -> Result<Snapshot, ReceiverError> {
-        let cl = self.cluster.clone();
-        let cfg = &cl.cfg.collectors.billing;
-        let keep = cl.cfg.keep_last_good_cycles;
         let deadline = ctx.deadline;
         let mut c = Cycle {
             namespaces: Vec::new(),
@@ -286,51 +279,12 @@ impl Billing {
         };
         self.vpools(deadline, &mut c).await;
 
-        // Sizes.
-        let results = self
-            .batches(&c.namespaces, move |cl, batch| async move {
-                fetch::info(&cl, &batch, deadline).await
-            })
-            .await;
-        {
-            let mut st = lock(&self.state);
-            // Namespaces gone from the list are gone: their series end now.
-            st.info.retain(|k, _| c.namespaces.contains(k));
-            st.month.retain(|k, _| c.namespaces.contains(k));
-            st.trend.retain(|k, _| c.namespaces.contains(k));
-            merge(
-                &mut st.info,
-                results,
-                keep,
-                "sizes",
-                &mut c,
-                |f: &NamespaceFigures| &f.name,
-            );
-        }
+        self.read_sizes(deadline, &mut c).await;
         if let Some(e) = auth(&c) {
             return Err(self.failure(ctx, &c, e));
         }
 
-        // Samples, when due, up to the oldest uptodate_till read this cycle (a namespace
-        // served from an older read must not pull the window back).
-        let uptodate = lock(&self.state)
-            .info
-            .values()
-            .filter(|k| k.failures == 0)
-            .filter_map(|k| k.value.uptodate)
-            .min();
-        // Due when the billing data has moved on by sample_interval since the last read
-        // (billing time, not the agent's), or a namespace has none yet.
-        let every = cfg.sample_interval.unwrap_or(ctx.interval).as_secs() as i64;
-        let due = |u: i64| {
-            let st = lock(&self.state);
-            st.window.is_none_or(|w| u - w.end >= every)
-                || c.namespaces.iter().any(|n| !st.sampled.contains(n))
-        };
-        if let Some(u) = uptodate
-            && cfg.include_samples
-            && due(u)
-        {
+        if let Some(u) = self.samples_due(ctx, &c) {
             self.read_samples(u, deadline, &mut c).await;
         }
 
@@ -347,6 +301,48 @@ impl Billing {
             return Err(ReceiverError::new("config", e).with_partial(snapshot));
         }
         Ok(snapshot)
+    }
+
+    /// Every namespace's sizes, merged into what is kept.
+    async fn read_sizes(&self, deadline: Instant, c: &mut Cycle) {
+        let keep = self.cluster.cfg.keep_last_good_cycles;
+        let results = self
+            .batches(&c.namespaces, move |cl, batch| async move {
+                fetch::info(&cl, &batch, deadline).await
+            })
+            .await;
+        let mut st = lock(&self.state);
+        // Namespaces gone from the list are gone: their series end now.
+        st.info.retain(|k, _| c.namespaces.contains(k));
+        st.month.retain(|k, _| c.namespaces.contains(k));
+        st.trend.retain(|k, _| c.namespaces.contains(k));
+        merge(
+            &mut st.info,
+            results,
+            keep,
+            "sizes",
+            c,
+            |f: &NamespaceFigures| &f.name,
+        );
+    }
+
+    /// The end of the samples to read, when they are due: the oldest uptodate_till read
+    /// this cycle (a namespace served from an older read must not pull the window back).
+    fn samples_due(&self, ctx: &ScrapeContext, c: &Cycle) -> Option<i64> {
+        let cfg = &self.cluster.cfg.collectors.billing;
+        let st = lock(&self.state);
+        let u = st
+            .info
+            .values()
+            .filter(|k| k.failures == 0)
+            .filter_map(|k| k.value.uptodate)
+            .min()?;
+        // Due when the billing data has moved on by sample_interval since the last read
+        // (billing time, not the agent's), or a namespace has none yet.
+        let every = cfg.sample_interval.unwrap_or(ctx.interval).as_secs() as i64;
+        let due = st.window.is_none_or(|w| u - w.end >= every)
+            || c.namespaces.iter().any(|n| !st.sampled.contains(n));
+        (cfg.include_samples && due).then_some(u)
     }
 
     async fn read_samples(&self, u: i64, deadline: Instant, c: &mut Cycle) {
@@ -441,318 +437,6 @@ impl Billing {
             resource_metrics: vec![b.build()],
             warnings: c.warnings.clone(),
         })
-    }
-
-    fn emit(&self, ctx: &ScrapeContext, c: &mut Cycle) -> Snapshot {
-        let cl = &self.cluster;
-        let cfg = &cl.cfg.collectors.billing;
-        let pricing = &cfg.pricing;
-        let compat_on = cl.cfg.compatibility_names;
-        let mut b = cl.builder(ctx.started);
-        let mut guard = lock(&self.state);
-        let st = &mut *guard;
-        let rg_name = |vpool: &str| -> String {
-            st.vpools
-                .get(vpool)
-                .cloned()
-                .unwrap_or_else(|| vpool.to_owned())
-        };
-
-        // Which buckets get their own series: the largest, up to max_buckets.
-        let mut all: Vec<(u64, &str, &str)> = st
-            .info
-            .values()
-            .flat_map(|k| {
-                k.value
-                    .buckets
-                    .iter()
-                    .map(move |bk| (bk.size, k.value.name.as_str(), bk.name.as_str()))
-            })
-            .collect();
-        let mut folded_total = 0usize;
-        let mut own: std::collections::HashSet<(String, String)> = std::collections::HashSet::new();
-        if all.len() > cfg.max_buckets {
-            all.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)).then(a.2.cmp(b.2)));
-            for (_, ns, bk) in all.iter().take(cfg.max_buckets) {
-                own.insert(((*ns).to_owned(), (*bk).to_owned()));
-            }
-            folded_total = all.len() - cfg.max_buckets;
-            c.warnings.push(format!(
-                "{folded_total} buckets beyond collectors.billing.max_buckets ({}) are summed into bucket=\"{OTHER}\"",
-                cfg.max_buckets
-            ));
-        }
-        let capped = folded_total > 0;
-        let month_start_time = st.window.map(|w| from_secs(w.period));
-        let month_end_time = st.window.map(|w| from_secs(w.end));
-
-        let mut other_members: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for kept in st.info.values() {
-            let ns = &kept.value;
-            let at = ns.uptodate.map(from_secs).unwrap_or(ctx.started);
-            let nsa = || vec![kv("namespace", ns.name.as_str())];
-            b.gauge_at(&BILL_NS_BYTES, ns.size, nsa(), at);
-            b.gauge_at(&BILL_NS_OBJECTS, ns.objects, nsa(), at);
-            b.gauge_at(&BILL_NS_MPU_SIZE, ns.mpu_size, nsa(), at);
-            if let Some(u) = ns.uptodate {
-                b.gauge_at(&BILL_UPTODATE, u, nsa(), at);
-            }
-            if let Some((block, notification)) = st.quotas.get(&ns.name) {
-                const GIB: u64 = 1024 * 1024 * 1024;
-                for (ty, q) in [("block", *block), ("notification", *notification)] {
-                    if q > 0 {
-                        let mut a = nsa();
-                        a.push(kv("type", ty));
-                        b.gauge_at(&BILL_NS_QUOTA, (q as u64).saturating_mul(GIB), a, at);
-                    }
-                }
-                if *block > 0 {
-                    b.gauge_at(
-                        &BILL_NS_QUOTA_USED,
-                        ns.size as f64 / (*block as u64).saturating_mul(GIB) as f64,
-                        nsa(),
-                        at,
-                    );
-                }
-                if compat_on {
-                    let e = || vec![kv("ecsnamespace", ns.name.as_str())];
-                    for (ty, kb) in [
-                        (
-                            "block",
-                            (*block > 0).then(|| (*block as u64).saturating_mul(1024 * 1024)),
-                        ),
-                        (
-                            "notification",
-                            (*notification > 0)
-                                .then(|| (*notification as u64).saturating_mul(1024 * 1024)),
-                        ),
-                        ("used", Some(ns.size / 1024)),
-                    ] {
-                        if let Some(kb) = kb {
-                            let mut a = e();
-                            a.push(kv("type", ty));
-                            b.gauge_at(&compat::METERING_QUOTA, kb, a, at);
-                        }
-                    }
-                }
-            }
-            if compat_on {
-                b.gauge_at(
-                    &compat::METERING_OBJECTS,
-                    ns.objects,
-                    [kv("ecsnamespace", ns.name.as_str())],
-                    at,
-                );
-            }
-
-            let month = st.month.get(&ns.name).map(|k| &k.value);
-            let trend = st.trend.get(&ns.name).map(|k| &k.value);
-            // Buckets, and the namespace's cost sums.
-            let mut ns_cost: Option<f64> = None;
-            let (mut cost_now, mut cost_then) = (0.0f64, 0.0f64);
-            let mut other = OtherSum::default();
-            for bk in &ns.buckets {
-                let rg = rg_name(&bk.vpool);
-                let cost = pricing.storage_cost(bk.size, &rg);
-                if let Some(x) = cost {
-                    *ns_cost.get_or_insert(0.0) += x;
-                }
-                let traffic = month.and_then(|m| m.buckets.get(&bk.name));
-                if let (Some(price), Some(t)) = (
-                    pricing.storage_price(&rg),
-                    trend.and_then(|t| t.buckets.get(&bk.name)),
-                ) {
-                    let before = (t.total_size as i64).saturating_sub(t.bytes_delta);
-                    cost_now += t.total_size as f64 * price;
-                    cost_then += before.max(0) as f64 * price;
-                }
-                if capped && !own.contains(&(ns.name.clone(), bk.name.clone())) {
-                    other.add(bk, traffic, cost);
-                    other_members
-                        .entry(ns.name.clone())
-                        .or_default()
-                        .push(bk.name.clone());
-                    continue;
-                }
-                let mut attrs = vec![
-                    kv("namespace", ns.name.as_str()),
-                    kv("bucket", bk.name.as_str()),
-                    kv("replication_group", rg.as_str()),
-                ];
-                for (key, label) in &self.tag_labels {
-                    if let Some((_, v)) = bk.tags.iter().find(|(k, _)| k == key) {
-                        attrs.push(kv(label.clone(), v.as_str()));
-                    }
-                }
-                b.gauge_at(&BILL_BUCKET_STORAGE, bk.size, attrs.clone(), at);
-                b.gauge_at(&BILL_BUCKET_OBJECTS, bk.objects, attrs.clone(), at);
-                b.gauge_at(&BILL_BUCKET_MPU_SIZE, bk.mpu_size, attrs.clone(), at);
-                b.gauge_at(&BILL_BUCKET_MPU_PARTS, bk.mpu_parts, attrs.clone(), at);
-                if let Some(x) = cost {
-                    b.gauge_at(
-                        &desc(&self.names.bucket_storage, &BILL_BUCKET_STORAGE_COST),
-                        x,
-                        attrs.clone(),
-                        at,
-                    );
-                }
-                if let (Some(t), Some(_)) = (trend.and_then(|t| t.buckets.get(&bk.name)), cost) {
-                    let before = (t.total_size as i64).saturating_sub(t.bytes_delta);
-                    if before > 0 {
-                        b.gauge_at(
-                            &BILL_BUCKET_TREND,
-                            t.bytes_delta as f64 / before as f64 * 100.0,
-                            attrs.clone(),
-                            at,
-                        );
-                    }
-                }
-                if let (Some(t), Some(start), Some(end)) =
-                    (traffic, month_start_time, month_end_time)
-                {
-                    emit_traffic(&mut b, t, start, end, &attrs);
-                }
-            }
-            if other.buckets > 0 {
-                let attrs = vec![
-                    kv("namespace", ns.name.as_str()),
-                    kv("bucket", OTHER),
-                    kv("replication_group", ""),
-                ];
-                b.gauge_at(&BILL_BUCKET_STORAGE, other.size, attrs.clone(), at);
-                b.gauge_at(&BILL_BUCKET_OBJECTS, other.objects, attrs.clone(), at);
-                b.gauge_at(&BILL_BUCKET_MPU_SIZE, other.mpu_size, attrs.clone(), at);
-                b.gauge_at(&BILL_BUCKET_MPU_PARTS, other.mpu_parts, attrs.clone(), at);
-                if let Some(x) = other.cost {
-                    b.gauge_at(
-                        &desc(&self.names.bucket_storage, &BILL_BUCKET_STORAGE_COST),
-                        x,
-                        attrs.clone(),
-                        at,
-                    );
-                }
-                if let (true, Some(end)) = (other.traffic_seen, month_end_time) {
-                    // Its members change as buckets grow: each change restarts its counters.
-                    let members = other_members.get(&ns.name).cloned().unwrap_or_default();
-                    let start = match st.other.get(&ns.name) {
-                        Some((m, since)) if *m == members => *since,
-                        _ => ctx.started,
-                    };
-                    st.other.insert(ns.name.clone(), (members, start));
-                    let start = month_start_time.map_or(start, |m| m.max(start));
-                    emit_traffic(&mut b, &other.traffic, start, end, &attrs);
-                }
-            }
-            if let Some(x) = ns_cost {
-                b.gauge_at(
-                    &desc(&self.names.ns_storage, &BILL_NS_STORAGE_COST),
-                    x,
-                    nsa(),
-                    at,
-                );
-            }
-            if cost_then > 0.0 {
-                b.gauge_at(
-                    &BILL_NS_TREND,
-                    (cost_now - cost_then) / cost_then * 100.0,
-                    nsa(),
-                    at,
-                );
-            }
-            if let (Some(m), Some(start), Some(end)) = (month, month_start_time, month_end_time) {
-                b.counter_at(&BILL_NS_INGRESS, m.total.ingress, start, nsa(), end);
-                b.counter_at(&BILL_NS_EGRESS, m.total.egress, start, nsa(), end);
-                for (dir, bytes, tiers) in [
-                    ("egress", m.total.egress, &pricing.egress),
-                    ("ingress", m.total.ingress, &pricing.ingress),
-                ] {
-                    if let Some(x) = pricing::tiered(bytes, tiers) {
-                        let mut a = nsa();
-                        a.push(kv("direction", dir));
-                        b.gauge_at(
-                            &desc(&self.names.ns_bandwidth, &BILL_NS_BANDWIDTH_COST),
-                            x,
-                            a,
-                            end,
-                        );
-                    }
-                }
-            }
-        }
-        st.other.retain(|ns, _| other_members.contains_key(ns));
-        b.gauge(&BILL_FOLDED, folded_total as u64, Vec::<KeyValue>::new());
-        drop(guard);
-        if self.report_client {
-            cl.report_client(&mut b);
-        }
-        Snapshot {
-            resource_metrics: vec![b.build()],
-            warnings: std::mem::take(&mut c.warnings),
-        }
-    }
-}
-
-fn emit_traffic(
-    b: &mut SnapshotBuilder,
-    t: &Traffic,
-    start: SystemTime,
-    end: SystemTime,
-    attrs: &[KeyValue],
-) {
-    b.counter_at(&BILL_BUCKET_INGRESS, t.ingress, start, attrs.to_vec(), end);
-    b.counter_at(&BILL_BUCKET_EGRESS, t.egress, start, attrs.to_vec(), end);
-    b.counter_at(
-        &BILL_BUCKET_CREATED,
-        t.objects_created,
-        start,
-        attrs.to_vec(),
-        end,
-    );
-    b.counter_at(
-        &BILL_BUCKET_DELETED,
-        t.objects_deleted,
-        start,
-        attrs.to_vec(),
-        end,
-    );
-}
-
-/// The buckets of a namespace beyond `max_buckets`, summed.
-#[derive(Default)]
-struct OtherSum {
-    buckets: usize,
-    size: u64,
-    objects: u64,
-    mpu_size: u64,
-    mpu_parts: u64,
-    cost: Option<f64>,
-    traffic: Traffic,
-    traffic_seen: bool,
-}
-
-impl OtherSum {
-    fn add(&mut self, bk: &fetch::BucketFigures, traffic: Option<&Traffic>, cost: Option<f64>) {
-        self.buckets += 1;
-        self.size = self.size.saturating_add(bk.size);
-        self.objects = self.objects.saturating_add(bk.objects);
-        self.mpu_size = self.mpu_size.saturating_add(bk.mpu_size);
-        self.mpu_parts = self.mpu_parts.saturating_add(bk.mpu_parts);
-        if let Some(x) = cost {
-            *self.cost.get_or_insert(0.0) += x;
-        }
-        if let Some(t) = traffic {
-            self.traffic_seen = true;
-            self.traffic.ingress = self.traffic.ingress.saturating_add(t.ingress);
-            self.traffic.egress = self.traffic.egress.saturating_add(t.egress);
-            self.traffic.objects_created = self
-                .traffic
-                .objects_created
-                .saturating_add(t.objects_created);
-            self.traffic.objects_deleted = self
-                .traffic
-                .objects_deleted
-                .saturating_add(t.objects_deleted);
-        }
     }
 }
 

@@ -8,20 +8,19 @@
 
 pub mod api;
 pub mod config;
+mod emit;
 pub mod policy;
 pub mod probe;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-use pipeline::otlp::common::v1::KeyValue;
 use pipeline::timefmt::{parse_minute, secs};
-use pipeline::{ReceiverError, ScrapeContext, Snapshot, kv};
+use pipeline::{ReceiverError, ScrapeContext, Snapshot};
 use serde_json::Value;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use crate::catalog::*;
 use crate::client::parse::{boolish, list, text, uint};
 use crate::client::{Call, ClientError};
 use crate::cluster::Cluster;
@@ -128,8 +127,6 @@ impl Iam {
 
     pub async fn collect(&self, ctx: &ScrapeContext) -> Result<Snapshot, ReceiverError> {
         let cl = &self.cluster;
-        let cfg = &cl.cfg.collectors.iam;
-        let keep = cl.cfg.keep_last_good_cycles;
         let deadline = ctx.deadline;
         let mut warnings = Vec::new();
 
@@ -141,95 +138,28 @@ impl Iam {
             async { tokio::join!(self.mgmt_users(deadline), self.providers(deadline)) },
             self.read_namespaces(deadline, cutoff, &mut warnings),
         );
-        let Read {
-            names,
-            fresh,
-            failed,
-            postponed,
-        } = match read {
+        let read = match read {
             Ok(r) => r,
             Err(e) => return Err(self.failure(ctx, e, warnings)),
         };
-        let mut first_error: Option<ClientError> = None;
-        if postponed == 0 && failed.is_empty() {
-            // Every namespace was read: documents not needed this cycle are not attached
-            // any more (or their policy is gone).
-            lock(&self.state)
-                .documents
-                .retain(|_, (_, seen)| *seen >= ctx_started);
-        }
-        if postponed > 0 {
+        if read.postponed > 0 {
             warnings.push(format!(
-                "{postponed} namespaces not read within this cycle's time ({:?}); their last read is served and they come first next cycle",
+                "{} namespaces not read within this cycle's time ({:?}); their last read is served and they come first next cycle",
+                read.postponed,
                 cutoff - ctx_started
             ));
         }
-        {
-            let mut st = lock(&self.state);
-            st.namespaces.retain(|k, _| names.contains(k));
-            let now = Instant::now();
-            for (ns, f) in fresh {
-                st.namespaces.insert(ns, pull::LastGood::at(f, now));
-            }
-            for (ns, e) in failed {
-                if matches!(e.kind(), "auth" | "token_limit") {
-                    first_error = Some(e.clone());
-                }
-                let served = matches!(
-                    pull::last_good::fail_in(&mut st.namespaces, &ns, keep),
-                    Some(pull::last_good::Failed::Served(_))
-                );
-                warnings.push(format!(
-                    "namespace {ns}: {e}; {}",
-                    if served {
-                        "its last good read is served"
-                    } else {
-                        "no figures for it"
-                    }
-                ));
-                first_error.get_or_insert(e);
-            }
-        }
+        let names = read.names.clone();
+        let first_error = self.keep(read, ctx_started, &mut warnings);
 
         let mut b = cl.builder(ctx.started);
-        // Ages as of the cycle's time, which every point of the cycle carries.
-        let now = secs(ctx.started);
-        let threshold = i64::from(cfg.inactive_threshold_days) * 86_400;
-        {
-            let st = lock(&self.state);
-            for (ns, pull::LastGood { value: f, .. }) in &st.namespaces {
-                emit_namespace(&mut b, cfg, ns, f, now, threshold);
-            }
-        }
+        self.emit_namespaces(&mut b, ctx);
         match mgmt {
-            Ok(by_role) => {
-                for (role, n) in by_role {
-                    b.gauge(&MGMT_USERS, n, [kv("role", role)]);
-                }
-            }
+            Ok(by_role) => emit::mgmt_users(&mut b, &by_role),
             Err(e) => warnings.push(format!("{e}; management users not counted")),
         }
         match providers {
-            Ok(list) => {
-                for p in list {
-                    let base =
-                        || vec![kv("provider", p.name.as_str()), kv("mode", p.mode.as_str())];
-                    b.gauge(&AUTH_ENABLED, i64::from(p.enabled), base());
-                    for r in &p.probes {
-                        let mut a = base();
-                        a.push(kv("server", r.server.as_str()));
-                        b.gauge(&AUTH_AVAILABLE, i64::from(r.up), a.clone());
-                        if r.up {
-                            b.gauge(&AUTH_RESPONSE, r.took.as_secs_f64(), a);
-                        } else if let Some(why) = r.error {
-                            warnings.push(format!(
-                                "authentication provider {} server {}: {why}",
-                                p.name, r.server
-                            ));
-                        }
-                    }
-                }
-            }
+            Ok(list) => emit::providers(&mut b, &list, &mut warnings),
             Err(e) => warnings.push(format!("{e}; authentication providers not probed")),
         }
         if self.report_client {
@@ -249,6 +179,61 @@ impl Iam {
             );
         }
         Ok(snapshot)
+    }
+
+    /// Folds a cycle's read into what is kept: fresh namespaces replace, failed ones are
+    /// served from their last good read for `keep_last_good_cycles`. The first error, an
+    /// authentication error first.
+    fn keep(
+        &self,
+        read: Read,
+        ctx_started: Instant,
+        warnings: &mut Vec<String>,
+    ) -> Option<ClientError> {
+        let keep = self.cluster.cfg.keep_last_good_cycles;
+        let mut first_error: Option<ClientError> = None;
+        let mut st = lock(&self.state);
+        if read.postponed == 0 && read.failed.is_empty() {
+            // Every namespace was read: documents not needed this cycle are not attached
+            // any more (or their policy is gone).
+            st.documents.retain(|_, (_, seen)| *seen >= ctx_started);
+        }
+        st.namespaces.retain(|k, _| read.names.contains(k));
+        let now = Instant::now();
+        for (ns, f) in read.fresh {
+            st.namespaces.insert(ns, pull::LastGood::at(f, now));
+        }
+        for (ns, e) in read.failed {
+            if matches!(e.kind(), "auth" | "token_limit") {
+                first_error = Some(e.clone());
+            }
+            let served = matches!(
+                pull::last_good::fail_in(&mut st.namespaces, &ns, keep),
+                Some(pull::last_good::Failed::Served(_))
+            );
+            warnings.push(format!(
+                "namespace {ns}: {e}; {}",
+                if served {
+                    "its last good read is served"
+                } else {
+                    "no figures for it"
+                }
+            ));
+            first_error.get_or_insert(e);
+        }
+        first_error
+    }
+
+    fn emit_namespaces(&self, b: &mut pipeline::SnapshotBuilder, ctx: &ScrapeContext) {
+        let cfg = &self.cluster.cfg.collectors.iam;
+        let ages = emit::Ages {
+            now: secs(ctx.started),
+            threshold: i64::from(cfg.inactive_threshold_days) * 86_400,
+        };
+        let st = lock(&self.state);
+        for (ns, kept) in &st.namespaces {
+            emit::namespace(b, cfg, ns, &kept.value, &ages);
+        }
     }
 
     /// The namespaces, NAMESPACES_IN_FLIGHT at a time, each in its own span, the longest
@@ -531,6 +516,18 @@ async fn entity_documents(
     Ok(docs)
 }
 
+/// Managed-policy documents by the (entity type, name) they are attached to.
+type Attached = HashMap<(&'static str, String), Vec<Value>>;
+
+/// What the users' verdicts need besides their own policies.
+struct Entities {
+    attached: Attached,
+    /// Each group's documents (inline and attached).
+    group_docs: HashMap<String, Vec<Value>>,
+    /// The groups of each user.
+    members_of: HashMap<String, Vec<String>>,
+}
+
 async fn read_namespace(
     cl: &Cluster,
     state: &Mutex<State>,
@@ -558,10 +555,26 @@ async fn read_namespace(
         .iter()
         .filter(|p| text(&p["Arn"]).is_some_and(|a| !a.contains(":::policy/")))
         .count();
+    let attached = attachments(&api, state, &policies, &mut f).await?;
+    let entities = read_groups(&api, &groups, attached, &mut f).await?;
+    read_roles(&api, &roles, &entities.attached, &mut f).await?;
+    for u in &users {
+        if let Some(user) = read_user(&api, cfg, u, &entities, &mut f).await? {
+            f.users.push(user);
+        }
+    }
+    Ok(f)
+}
 
-    // Managed attachments: who each attached policy is attached to, and its document.
-    let mut attached: HashMap<(&'static str, String), Vec<Value>> = HashMap::new();
-    for p in &policies {
+/// Managed attachments: who each attached policy is attached to, and its document.
+async fn attachments(
+    api: &IamApi<'_>,
+    state: &Mutex<State>,
+    policies: &[Value],
+    f: &mut NamespaceFacts,
+) -> Result<Attached, ClientError> {
+    let mut attached = Attached::new();
+    for p in policies {
         if uint(&p["AttachmentCount"]).unwrap_or(1) == 0 {
             continue;
         }
@@ -571,7 +584,7 @@ async fn read_namespace(
             .await?;
         let doc = match text(&p["DefaultVersionId"]) {
             Some(v) => {
-                match managed_document(&api, state, arn, v, text(&p["CreateDate"]).unwrap_or(""))
+                match managed_document(api, state, arn, v, text(&p["CreateDate"]).unwrap_or(""))
                     .await
                 {
                     Ok(d) => Some(d),
@@ -604,11 +617,19 @@ async fn read_namespace(
             }
         }
     }
+    Ok(attached)
+}
 
-    // Groups: members and inline policies.
+/// Groups: members and inline policies.
+async fn read_groups(
+    api: &IamApi<'_>,
+    groups: &[Value],
+    attached: Attached,
+    f: &mut NamespaceFacts,
+) -> Result<Entities, ClientError> {
     let mut group_docs: HashMap<String, Vec<Value>> = HashMap::new();
     let mut members_of: HashMap<String, Vec<String>> = HashMap::new();
-    for g in &groups {
+    for g in groups {
         let Some(name) = text(&g["GroupName"]) else {
             continue;
         };
@@ -623,183 +644,86 @@ async fn read_namespace(
                     .push(name.to_owned());
             }
         }
-        let docs = entity_documents(&api, ("Group", "group"), name, &attached, &mut f).await?;
+        let docs = entity_documents(api, ("Group", "group"), name, &attached, f).await?;
         group_docs.insert(name.to_owned(), docs);
     }
+    Ok(Entities {
+        attached,
+        group_docs,
+        members_of,
+    })
+}
 
-    // Roles: inline policies, then the verdict.
-    for r in &roles {
+/// Roles: inline policies, then the verdict.
+async fn read_roles(
+    api: &IamApi<'_>,
+    roles: &[Value],
+    attached: &Attached,
+    f: &mut NamespaceFacts,
+) -> Result<(), ClientError> {
+    for r in roles {
         let Some(name) = text(&r["RoleName"]) else {
             continue;
         };
-        let docs = entity_documents(&api, ("Role", "role"), name, &attached, &mut f).await?;
+        let docs = entity_documents(api, ("Role", "role"), name, attached, f).await?;
         let grants = policy::over_privilege(&docs);
         if !grants.is_empty() {
             f.over.push(("role", name.to_owned(), grants));
         }
     }
-
-    // Users: keys and their last use, inline policies, tags if the rule needs them.
-    let tag_rule = cfg.service_accounts.tag_pair();
-    for u in &users {
-        let Some(name) = text(&u["UserName"]) else {
-            continue;
-        };
-        let mut last = time(&u["PasswordLastUsed"]);
-        let mut keys = Vec::new();
-        for k in api
-            .list("ListAccessKeys", &[("UserName", name)], "AccessKeyMetadata")
-            .await?
-        {
-            let status = text(&k["Status"]).unwrap_or("unknown").to_ascii_lowercase();
-            keys.push((status, time(&k["CreateDate"])));
-            if let Some(id) = text(&k["AccessKeyId"]) {
-                let r = api
-                    .call("GetAccessKeyLastUsed", &[("AccessKeyId", id)])
-                    .await?;
-                if let Some(t) = time(&r["AccessKeyLastUsed"]["LastUsedDate"]) {
-                    last = last.max(Some(t));
-                }
-            }
-        }
-        let mut docs = entity_documents(&api, ("User", "user"), name, &attached, &mut f).await?;
-        for g in members_of.get(name).into_iter().flatten() {
-            docs.extend(group_docs.get(g).cloned().unwrap_or_default());
-        }
-        let grants = policy::over_privilege(&docs);
-        if !grants.is_empty() {
-            f.over.push(("user", name.to_owned(), grants));
-        }
-        let mut service = cfg.service_accounts.by_name(name);
-        if let (false, Some((k, v))) = (service, tag_rule) {
-            let tags = api
-                .list("ListUserTags", &[("UserName", name)], "Tags")
-                .await?;
-            service = tags
-                .iter()
-                .any(|t| text(&t["Key"]) == Some(k) && text(&t["Value"]) == Some(v));
-        }
-        f.users.push(UserFacts {
-            name: name.to_owned(),
-            service,
-            created: time(&u["CreateDate"]),
-            last_activity: last,
-            keys,
-        });
-    }
-    Ok(f)
+    Ok(())
 }
 
-fn emit_namespace(
-    b: &mut pipeline::SnapshotBuilder,
+/// A user: keys and their last use, inline policies, tags if the rule needs them.
+async fn read_user(
+    api: &IamApi<'_>,
     cfg: &IamConfig,
-    ns: &str,
-    f: &NamespaceFacts,
-    now: i64,
-    threshold: i64,
-) {
-    let nsa = || vec![kv("namespace", ns)];
-    let with = |k: &str, v: &str| {
-        let mut a = nsa();
-        a.push(kv(k.to_owned(), v.to_owned()));
-        a
+    u: &Value,
+    entities: &Entities,
+    f: &mut NamespaceFacts,
+) -> Result<Option<UserFacts>, ClientError> {
+    let Some(name) = text(&u["UserName"]) else {
+        return Ok(None);
     };
-    let user_type = |u: &UserFacts| {
-        if u.service {
-            "service_account"
-        } else {
-            "human"
-        }
-    };
-    for t in ["human", "service_account"] {
-        let of_type = f.users.iter().filter(|u| user_type(u) == t);
-        b.gauge(
-            &IAM_USERS,
-            of_type.clone().count() as u64,
-            with("user_type", t),
-        );
-        let active = of_type
-            .filter(|u| u.last_activity.is_some_and(|l| now - l <= threshold))
-            .count();
-        b.gauge(&IAM_USERS_ACTIVE, active as u64, with("user_type", t));
-    }
-    let days = |t: i64| ((now - t).max(0) / 86_400) as u64;
-    let mut keys_by_status: BTreeMap<&str, u64> = BTreeMap::new();
-    for u in &f.users {
-        let label = entity_label(cfg, ns, &u.name);
-        if cfg.track_inactive_users
-            && let Some(l) = &label
-        {
-            let (since, activity) = match u.last_activity {
-                Some(t) => (Some(t), "seen"),
-                None => (u.created, "never"),
-            };
-            if let Some(t) = since
-                && now - t > threshold
-            {
-                let mut a = with("user", l);
-                a.push(kv("user_type", user_type(u)));
-                a.push(kv("activity", activity));
-                b.gauge(&IAM_USER_INACTIVE, days(t), a);
-            }
-        }
-        let mut oldest: BTreeMap<&str, i64> = BTreeMap::new();
-        for (status, created) in &u.keys {
-            *keys_by_status.entry(status.as_str()).or_insert(0) += 1;
-            if let Some(c) = created {
-                let e = oldest.entry(status.as_str()).or_insert(*c);
-                *e = (*e).min(*c);
-            }
-        }
-        if let Some(l) = &label {
-            for (status, created) in oldest {
-                let mut a = with("user", l);
-                a.push(kv("credential_type", "access_key"));
-                a.push(kv("status", status));
-                b.gauge(&IAM_CREDENTIAL_AGE, days(created), a);
+    let mut last = time(&u["PasswordLastUsed"]);
+    let mut keys = Vec::new();
+    for k in api
+        .list("ListAccessKeys", &[("UserName", name)], "AccessKeyMetadata")
+        .await?
+    {
+        let status = text(&k["Status"]).unwrap_or("unknown").to_ascii_lowercase();
+        keys.push((status, time(&k["CreateDate"])));
+        if let Some(id) = text(&k["AccessKeyId"]) {
+            let r = api
+                .call("GetAccessKeyLastUsed", &[("AccessKeyId", id)])
+                .await?;
+            if let Some(t) = time(&r["AccessKeyLastUsed"]["LastUsedDate"]) {
+                last = last.max(Some(t));
             }
         }
     }
-    for status in ["active", "inactive"] {
-        keys_by_status.entry(status).or_insert(0);
+    let mut docs = entity_documents(api, ("User", "user"), name, &entities.attached, f).await?;
+    for g in entities.members_of.get(name).into_iter().flatten() {
+        docs.extend(entities.group_docs.get(g).cloned().unwrap_or_default());
     }
-    for (status, n) in keys_by_status {
-        b.gauge(&IAM_ACCESS_KEYS, n, with("status", status));
+    let grants = policy::over_privilege(&docs);
+    if !grants.is_empty() {
+        f.over.push(("user", name.to_owned(), grants));
     }
-    b.gauge(&IAM_GROUPS, f.groups as u64, nsa());
-    b.gauge(&IAM_ROLES, f.roles as u64, nsa());
-    b.gauge(
-        &IAM_POLICIES,
-        f.managed_policies as u64,
-        with("policy_type", "managed"),
-    );
-    b.gauge(
-        &IAM_POLICIES,
-        f.inline_policies as u64,
-        with("policy_type", "inline"),
-    );
-    for kind in ["user", "group", "role"] {
-        let n = f.attachments.get(kind).copied().unwrap_or(0);
-        b.gauge(&IAM_ATTACHMENTS, n as u64, with("attached_to", kind));
+    let mut service = cfg.service_accounts.by_name(name);
+    if let (false, Some((k, v))) = (service, cfg.service_accounts.tag_pair()) {
+        let tags = api
+            .list("ListUserTags", &[("UserName", name)], "Tags")
+            .await?;
+        service = tags
+            .iter()
+            .any(|t| text(&t["Key"]) == Some(k) && text(&t["Value"]) == Some(v));
     }
-    for kind in ["user", "role"] {
-        let n = f.over.iter().filter(|(k, _, _)| *k == kind).count();
-        b.gauge(&IAM_OVERPRIV, n as u64, with("entity_type", kind));
-    }
-    for (kind, name, grants) in &f.over {
-        if let Some(l) = entity_label(cfg, ns, name) {
-            let grants = grants
-                .iter()
-                .map(|g| g.as_str())
-                .collect::<Vec<_>>()
-                .join(",");
-            let mut a: Vec<KeyValue> = with("entity_type", kind);
-            a.push(kv("entity", l));
-            a.push(kv("grants", grants));
-            b.gauge(&IAM_OVERPRIV_ENTITY, 1, a);
-        }
-    }
-    if f.unreadable > 0 {
-        b.gauge(&IAM_UNREADABLE, f.unreadable as u64, nsa());
-    }
+    Ok(Some(UserFacts {
+        name: name.to_owned(),
+        service,
+        created: time(&u["CreateDate"]),
+        last_activity: last,
+        keys,
+    }))
 }
