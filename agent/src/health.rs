@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use pipeline::http_server::{self, Body};
-use pipeline::stats::{ExporterStats, ReceiverStats};
+use pipeline::stats::{ExporterStats, JobStats};
 use pipeline::{Impact, PipelineStats};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -62,7 +62,7 @@ impl Health {
         self.stopping.store(true, Ordering::Relaxed);
     }
 
-    fn receiver_status(r: &ReceiverStats, now: SystemTime) -> (Status, Value) {
+    fn receiver_status(r: &JobStats, now: SystemTime) -> (Status, Value) {
         let s = r.state();
         let status = if s.last_attempt.is_none() {
             Status::Degraded
@@ -131,7 +131,7 @@ impl Health {
     pub fn report_at(&self, now: SystemTime) -> (Status, Value) {
         let receivers: Vec<(String, (Status, Value))> = self
             .stats
-            .receivers()
+            .jobs()
             .into_iter()
             .filter(|(id, _)| self.receivers.contains(id))
             .map(|(id, r)| (id, Self::receiver_status(&r, now)))
@@ -183,7 +183,7 @@ impl Health {
                 waiting.push(format!("exporter {id}"));
             }
         }
-        let receivers: Vec<_> = self.stats.receivers();
+        let receivers: Vec<_> = self.stats.jobs();
         for id in &self.receivers {
             let tried = receivers
                 .iter()
@@ -260,7 +260,7 @@ mod tests {
     fn setup(receivers: &[&str], exporters: &[&str]) -> (Arc<PipelineStats>, Arc<Health>) {
         let stats = PipelineStats::new();
         for r in receivers {
-            stats.register_receiver(r, INTERVAL);
+            stats.register_job(r, INTERVAL);
         }
         for e in exporters {
             stats.register_exporter(e, 10).set_started();
@@ -270,18 +270,18 @@ mod tests {
         (stats, health)
     }
 
-    fn fail(r: &ReceiverStats, kind: &'static str, times: usize) {
+    fn fail(r: &JobStats, kind: &'static str, times: usize) {
         fail_with(r, kind, Impact::Unhealthy, times)
     }
 
-    fn fail_with(r: &ReceiverStats, kind: &'static str, impact: Impact, times: usize) {
+    fn fail_with(r: &JobStats, kind: &'static str, impact: Impact, times: usize) {
         for _ in 0..times {
             r.record_failure(Duration::ZERO, kind, format!("{kind} happened"), impact);
         }
     }
 
     /// The receiver's verdict as of its last attempt, so that staleness plays no part.
-    fn verdict(r: &ReceiverStats) -> Status {
+    fn verdict(r: &JobStats) -> Status {
         let now = r.state().last_attempt.unwrap_or(UNIX_EPOCH);
         Health::receiver_status(r, now).0
     }
@@ -296,7 +296,7 @@ mod tests {
     #[test]
     fn a_receiver_is_unhealthy_from_its_third_consecutive_failure() {
         let (stats, _) = setup(&["r"], &[]);
-        let r = stats.register_receiver("r", INTERVAL);
+        let r = stats.register_job("r", INTERVAL);
         assert_eq!(verdict(&r), Status::Degraded, "before its first run");
         r.record_success(Duration::ZERO, vec![]);
         assert_eq!(verdict(&r), Status::Healthy);
@@ -313,7 +313,7 @@ mod tests {
     #[test]
     fn failures_that_say_degraded_leave_a_receiver_degraded_however_many() {
         let (stats, _) = setup(&["r"], &[]);
-        let r = stats.register_receiver("r", INTERVAL);
+        let r = stats.register_job("r", INTERVAL);
         fail_with(&r, "token_limit", Impact::Degraded, 10);
         assert_eq!(verdict(&r), Status::Degraded);
         // The verdict follows the impact of the latest failure.
@@ -324,7 +324,7 @@ mod tests {
     #[test]
     fn warnings_degrade_a_successful_receiver() {
         let (stats, _) = setup(&["r"], &[]);
-        let r = stats.register_receiver("r", INTERVAL);
+        let r = stats.register_job("r", INTERVAL);
         r.record_success(Duration::ZERO, vec!["namespace ns1 skipped".into()]);
         assert_eq!(verdict(&r), Status::Degraded);
     }
@@ -332,7 +332,7 @@ mod tests {
     #[test]
     fn a_last_success_older_than_three_intervals_and_the_grace_degrades() {
         let (stats, health) = setup(&["r"], &["e"]);
-        let r = stats.register_receiver("r", INTERVAL);
+        let r = stats.register_job("r", INTERVAL);
         r.record_success(Duration::ZERO, vec![]);
         let last = r.state().last_success.unwrap();
         let limit = last + INTERVAL * 3 + Duration::from_secs(5);
@@ -375,8 +375,8 @@ mod tests {
     fn overall_unhealthy_and_503_only_when_every_receiver_is() {
         let (stats, health) = setup(&["a", "b"], &["e"]);
         let (a, b) = (
-            stats.register_receiver("a", INTERVAL),
-            stats.register_receiver("b", INTERVAL),
+            stats.register_job("a", INTERVAL),
+            stats.register_job("b", INTERVAL),
         );
         a.record_success(Duration::ZERO, vec![]);
         b.record_success(Duration::ZERO, vec![]);
@@ -394,7 +394,7 @@ mod tests {
     #[test]
     fn overall_unhealthy_and_503_only_when_every_exporter_is() {
         let (stats, health) = setup(&["r"], &["p", "o"]);
-        let r = stats.register_receiver("r", INTERVAL);
+        let r = stats.register_job("r", INTERVAL);
         r.record_success(Duration::ZERO, vec![]);
         let now = r.state().last_success.unwrap();
         let (p, o) = (
@@ -417,10 +417,10 @@ mod tests {
     #[test]
     fn components_outside_the_pipelines_do_not_count() {
         let (stats, health) = setup(&["r"], &["e"]);
-        let r = stats.register_receiver("r", INTERVAL);
+        let r = stats.register_job("r", INTERVAL);
         r.record_success(Duration::ZERO, vec![]);
         let now = r.state().last_success.unwrap();
-        fail(&stats.register_receiver("unused", INTERVAL), "timeout", 3);
+        fail(&stats.register_job("unused", INTERVAL), "timeout", 3);
         stats.register_exporter("unused", 10);
         assert_eq!(overall(&health, now), (Status::Healthy, StatusCode::OK));
         let (_, doc) = health.report_at(now);

@@ -136,7 +136,7 @@ async fn run_inner(
             interval: s.interval,
             initial_delay: s.initial_delay,
             timeout: s.timeout,
-            stats: stats.register_receiver(&s.id, s.interval),
+            stats: stats.register_job(&s.id, s.interval),
         });
     }
     for id in cfg.receivers.keys() {

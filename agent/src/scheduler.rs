@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use pipeline::fanout::Fanout;
-use pipeline::stats::ReceiverStats;
+use pipeline::stats::JobStats;
 use pipeline::{Batch, Collector, Impact, ScrapeContext, SourceId};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
@@ -22,7 +22,7 @@ pub struct Job {
     pub interval: Duration,
     pub initial_delay: Duration,
     pub timeout: Duration,
-    pub stats: Arc<ReceiverStats>,
+    pub stats: Arc<JobStats>,
 }
 
 /// The first run waits `initial_delay` plus up to a tenth of the interval (at most 1 s).
@@ -228,7 +228,7 @@ mod tests {
             interval,
             initial_delay: Duration::ZERO,
             timeout,
-            stats: stats.register_receiver("r", interval),
+            stats: stats.register_job("r", interval),
         };
         (fanout, sink, job)
     }

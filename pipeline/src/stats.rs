@@ -53,9 +53,9 @@ impl DurationHistogram {
     }
 }
 
-/// What the health endpoint and the `self` receiver read about one receiver.
+/// What the health endpoint and the `self` receiver read about one job.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct ReceiverState {
+pub struct JobState {
     pub last_attempt: Option<SystemTime>,
     pub last_success: Option<SystemTime>,
     pub last_error: Option<String>,
@@ -68,16 +68,16 @@ pub struct ReceiverState {
 }
 
 #[derive(Debug)]
-pub struct ReceiverStats {
+pub struct JobStats {
     pub interval: Duration,
     runs: AtomicU64,
     skipped: AtomicU64,
     failures: Mutex<BTreeMap<&'static str, u64>>,
     duration: DurationHistogram,
-    state: Mutex<ReceiverState>,
+    state: Mutex<JobState>,
 }
 
-impl ReceiverStats {
+impl JobStats {
     fn new(interval: Duration) -> Self {
         Self {
             interval,
@@ -85,7 +85,7 @@ impl ReceiverStats {
             skipped: AtomicU64::new(0),
             failures: Mutex::new(BTreeMap::new()),
             duration: DurationHistogram::default(),
-            state: Mutex::new(ReceiverState::default()),
+            state: Mutex::new(JobState::default()),
         }
     }
 
@@ -136,7 +136,7 @@ impl ReceiverStats {
     pub fn duration(&self) -> HistogramSnapshot {
         self.duration.snapshot()
     }
-    pub fn state(&self) -> ReceiverState {
+    pub fn state(&self) -> JobState {
         lock(&self.state).clone()
     }
 }
@@ -253,7 +253,7 @@ impl ExporterStats {
 pub struct PipelineStats {
     pub start_time: SystemTime,
     started: Instant,
-    receivers: RwLock<BTreeMap<String, Arc<ReceiverStats>>>,
+    jobs: RwLock<BTreeMap<String, Arc<JobStats>>>,
     exporters: RwLock<BTreeMap<String, Arc<ExporterStats>>>,
     series: Mutex<BTreeMap<String, u64>>,
     overflow: Mutex<BTreeMap<(String, String), u64>>,
@@ -265,7 +265,7 @@ impl Default for PipelineStats {
         Self {
             start_time: SystemTime::now(),
             started: Instant::now(),
-            receivers: RwLock::default(),
+            jobs: RwLock::default(),
             exporters: RwLock::default(),
             series: Mutex::default(),
             overflow: Mutex::default(),
@@ -283,10 +283,10 @@ impl PipelineStats {
         self.started.elapsed()
     }
 
-    pub fn register_receiver(&self, id: &str, interval: Duration) -> Arc<ReceiverStats> {
-        let mut map = self.receivers.write().unwrap_or_else(|p| p.into_inner());
+    pub fn register_job(&self, id: &str, interval: Duration) -> Arc<JobStats> {
+        let mut map = self.jobs.write().unwrap_or_else(|p| p.into_inner());
         map.entry(id.to_owned())
-            .or_insert_with(|| Arc::new(ReceiverStats::new(interval)))
+            .or_insert_with(|| Arc::new(JobStats::new(interval)))
             .clone()
     }
 
@@ -297,8 +297,8 @@ impl PipelineStats {
             .clone()
     }
 
-    pub fn receivers(&self) -> Vec<(String, Arc<ReceiverStats>)> {
-        let map = self.receivers.read().unwrap_or_else(|p| p.into_inner());
+    pub fn jobs(&self) -> Vec<(String, Arc<JobStats>)> {
+        let map = self.jobs.read().unwrap_or_else(|p| p.into_inner());
         map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
     }
 
@@ -364,7 +364,7 @@ mod tests {
     #[test]
     fn failures_reset_on_success() {
         let stats = PipelineStats::new();
-        let r = stats.register_receiver("self", Duration::from_secs(1));
+        let r = stats.register_job("self", Duration::from_secs(1));
         r.record_failure(
             Duration::ZERO,
             "timeout",

@@ -15,7 +15,7 @@ pub mod node_stats;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use pipeline::{Impact, ReceiverError, ScrapeContext, Snapshot};
+use pipeline::{ReceiverError, ScrapeContext, Snapshot};
 
 pub use client::ClientError;
 pub use cluster::Cluster;
@@ -42,31 +42,16 @@ pub struct Collector {
 #[async_trait]
 impl pipeline::Collector for Collector {
     async fn scrape(&self, ctx: &ScrapeContext) -> Result<Snapshot, ReceiverError> {
-        let result = match &self.inner {
+        match &self.inner {
             Inner::Dashboard(d) => d.collect(ctx).await,
             Inner::NodeStats(n) => n.collect(ctx).await,
             Inner::Billing(b) => b.collect(ctx).await,
             Inner::Iam(i) => i.collect(ctx).await,
-        };
-        result.map_err(|e| {
-            let impact = impact(e.kind);
-            e.with_impact(impact)
-        })
+        }
     }
 
     async fn shutdown(&self) {
         self.cluster.shutdown().await;
-    }
-}
-
-/// What a failure of this kind says about health. ECS's limit of concurrent tokens frees
-/// up as the user's other sessions end or expire: the agent is working and waiting, and
-/// calling it unhealthy would invite a restart, which only adds a session.
-fn impact(kind: &str) -> Impact {
-    if kind == "token_limit" {
-        Impact::Degraded
-    } else {
-        Impact::Unhealthy
     }
 }
 

@@ -280,7 +280,8 @@ impl NodeStats {
             resource_metrics: vec![b.build()],
             warnings,
         };
-        ReceiverError::new(e.kind(), format!("cannot list the nodes: {e}")).with_partial(partial)
+        e.receiver_error(format!("cannot list the nodes: {e}"))
+            .with_partial(partial)
     }
 
     /// Every node's answers, all nodes at once, sorted by node name.
@@ -324,16 +325,15 @@ fn outcome(
     snapshot: Snapshot,
 ) -> Result<Snapshot, ReceiverError> {
     let all_failed = !results.is_empty() && results.iter().all(|(_, r)| r.stats_error.is_some());
-    if let Some((_, r)) = results.iter().find(|(_, r)| {
-        r.stats_error
-            .as_ref()
-            .is_some_and(|e| matches!(e.kind(), "auth" | "token_limit"))
-    }) {
+    if let Some((_, r)) = results
+        .iter()
+        .find(|(_, r)| r.stats_error.as_ref().is_some_and(|e| e.is_login_refused()))
+    {
         let e = r
             .stats_error
             .clone()
             .unwrap_or(ClientError::Setup(String::new()));
-        return Err(ReceiverError::new(e.kind(), e.to_string()).with_partial(snapshot));
+        return Err(e.receiver_error(e.to_string()).with_partial(snapshot));
     }
     if all_failed {
         return Err(

@@ -108,6 +108,8 @@ async fn the_token_limit_is_a_clear_error_without_a_login_storm() {
             let e = r.expect_err("no session, no data");
             // Inside the back-off the last refusal is repeated, not retried.
             assert_eq!(e.kind, "token_limit", "{}", e.message);
+            // Waiting is right: the error itself says health is only degraded.
+            assert_eq!(e.impact, pipeline::Impact::Degraded);
             assert!(
                 e.message.contains("limit of concurrent tokens")
                     && e.message.contains("emcmonitor"),
@@ -416,6 +418,8 @@ async fn a_bad_password_is_reported_once_per_back_off_not_per_call() {
         .await
         .expect_err("refused");
     assert_eq!(e.kind, "auth");
+    // A refused password needs a person: unhealthy once it lasts.
+    assert_eq!(e.impact, pipeline::Impact::Unhealthy);
     assert!(
         e.message.contains("as emcmonitor refused") && !e.message.contains("wrong"),
         "{}",

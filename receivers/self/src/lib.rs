@@ -140,7 +140,7 @@ impl SelfReceiver {
 
     fn pipeline(&self, b: &mut SnapshotBuilder) {
         let start = self.stats.start_time;
-        for (id, r) in self.stats.receivers() {
+        for (id, r) in self.stats.jobs() {
             let attrs = || [kv("receiver", id.as_str())];
             b.counter(&RECEIVER_RUNS, r.runs(), start, attrs());
             b.counter(&RECEIVER_SKIPPED, r.skipped(), start, attrs());
@@ -251,7 +251,7 @@ mod tests {
     #[tokio::test]
     async fn emits_only_catalog_metrics_and_reports_the_pipeline() {
         let stats = PipelineStats::new();
-        let r = stats.register_receiver("ecs/prod", Duration::from_secs(60));
+        let r = stats.register_job("ecs/prod", Duration::from_secs(60));
         r.record_failure(
             Duration::from_millis(20),
             "timeout",

@@ -264,12 +264,7 @@ impl Billing {
             errors: Vec::new(),
         };
         let listed = self.namespaces(deadline, &mut c).await;
-        let auth = |c: &Cycle| {
-            c.errors
-                .iter()
-                .find(|e| matches!(e.kind(), "auth" | "token_limit"))
-                .cloned()
-        };
+        let auth = |c: &Cycle| c.errors.iter().find(|e| e.is_login_refused()).cloned();
         if let Some(e) = auth(&c) {
             return Err(self.failure(ctx, &c, e));
         }
@@ -291,11 +286,9 @@ impl Billing {
         let snapshot = self.emit(ctx, &mut c);
         let nothing = lock(&self.state).info.is_empty() && !c.namespaces.is_empty();
         if nothing && let Some(e) = c.errors.first().cloned() {
-            return Err(ReceiverError::new(
-                e.kind(),
-                format!("no billing figure could be read: {e}"),
-            )
-            .with_partial(snapshot));
+            return Err(e
+                .receiver_error(format!("no billing figure could be read: {e}"))
+                .with_partial(snapshot));
         }
         if let Some(e) = self.unknown_groups() {
             return Err(ReceiverError::new("config", e).with_partial(snapshot));
@@ -433,7 +426,7 @@ impl Billing {
         if self.report_client {
             self.cluster.report_client(&mut b);
         }
-        ReceiverError::new(e.kind(), e.to_string()).with_partial(Snapshot {
+        e.receiver_error(e.to_string()).with_partial(Snapshot {
             resource_metrics: vec![b.build()],
             warnings: c.warnings.clone(),
         })

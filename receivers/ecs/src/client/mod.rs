@@ -15,6 +15,7 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use pipeline::config::Secret;
+use pipeline::{Impact, ReceiverError};
 use pull::limit::LimitError;
 use pull::telemetry::{client_span, error_chain, record_error, record_status};
 use pull::{Breakers, InFlight, RequestStats};
@@ -34,6 +35,9 @@ fn login_wait(base: Duration, failures: u32) -> Duration {
     base.saturating_mul(1 << failures.saturating_sub(1).min(10))
         .min(MAX_LOGIN_BACKOFF)
 }
+
+/// The kind of [`ClientError::TokenLimit`].
+const TOKEN_LIMIT: &str = "token_limit";
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ClientError {
@@ -83,6 +87,30 @@ pub enum ClientError {
 }
 
 impl ClientError {
+    /// What this failure says about the agent's health. ECS's limit of concurrent tokens
+    /// frees up as the user's other sessions end or expire: the agent is working and
+    /// waiting, and calling it unhealthy would invite a restart, which only adds a session.
+    pub fn impact(&self) -> Impact {
+        match self {
+            ClientError::TokenLimit { .. } => Impact::Degraded,
+            ClientError::LoginBackoff { last_kind, .. } if *last_kind == TOKEN_LIMIT => {
+                Impact::Degraded
+            }
+            _ => Impact::Unhealthy,
+        }
+    }
+
+    /// The cluster refused the login: every other call of the cycle would fail the same
+    /// way, so this is the error to report.
+    pub fn is_login_refused(&self) -> bool {
+        matches!(self.kind(), "auth" | TOKEN_LIMIT)
+    }
+
+    /// The collector's failure for this error, `message` naming what could not be read.
+    pub fn receiver_error(&self, message: impl Into<String>) -> ReceiverError {
+        ReceiverError::new(self.kind(), message).with_impact(self.impact())
+    }
+
     /// A short, bounded word for counters and `error.type`.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -92,7 +120,7 @@ impl ClientError {
             ClientError::Status { .. } => "client_error",
             ClientError::Auth { .. } => "auth",
             ClientError::LoginBackoff { last_kind, .. } => last_kind,
-            ClientError::TokenLimit { .. } => "token_limit",
+            ClientError::TokenLimit { .. } => TOKEN_LIMIT,
             ClientError::CircuitOpen { .. } => "circuit_open",
             ClientError::Malformed { .. } => "malformed",
             ClientError::Setup(_) => "config",
@@ -521,7 +549,7 @@ impl EcsClient {
                 if code == Some(1031)
                     || (code.is_none() && message.to_ascii_lowercase().contains("token")) =>
             {
-                self.count_login("token_limit");
+                self.count_login(TOKEN_LIMIT);
                 ClientError::TokenLimit {
                     endpoint: self.base.clone(),
                     user: self.user.clone(),

@@ -103,11 +103,9 @@ impl Dashboard {
         let all = answers.all();
         let mut warnings: Vec<String> = all.iter().filter_map(|g| g.warning.clone()).collect();
         let first_error = all.iter().find_map(|g| g.error.clone());
-        let auth_error = all.iter().find_map(|g| {
-            g.error
-                .clone()
-                .filter(|e| matches!(e.kind(), "auth" | "token_limit"))
-        });
+        let auth_error = all
+            .iter()
+            .find_map(|g| g.error.clone().filter(|e| e.is_login_refused()));
         let anything = all.iter().any(|g| g.value.is_some());
         if auth_error.is_none() && anything {
             self.refresh_buckets(ctx.deadline, &mut warnings).await;
@@ -131,15 +129,13 @@ impl Dashboard {
             warnings,
         };
         if let Some(e) = auth_error {
-            return Err(ReceiverError::new(e.kind(), e.to_string()).with_partial(snapshot));
+            return Err(e.receiver_error(e.to_string()).with_partial(snapshot));
         }
         if !anything {
             let e = first_error.unwrap_or(ClientError::Setup("no call was made".into()));
-            return Err(ReceiverError::new(
-                e.kind(),
-                format!("no dashboard figure could be read: {e}"),
-            )
-            .with_partial(snapshot));
+            return Err(e
+                .receiver_error(format!("no dashboard figure could be read: {e}"))
+                .with_partial(snapshot));
         }
         Ok(snapshot)
     }

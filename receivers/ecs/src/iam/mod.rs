@@ -171,12 +171,11 @@ impl Iam {
         };
         let nothing = lock(&self.state).namespaces.is_empty() && !names.is_empty();
         if let Some(e) = first_error
-            && (nothing || matches!(e.kind(), "auth" | "token_limit"))
+            && (nothing || e.is_login_refused())
         {
-            return Err(
-                ReceiverError::new(e.kind(), format!("IAM could not be read: {e}"))
-                    .with_partial(snapshot),
-            );
+            return Err(e
+                .receiver_error(format!("IAM could not be read: {e}"))
+                .with_partial(snapshot));
         }
         Ok(snapshot)
     }
@@ -204,7 +203,7 @@ impl Iam {
             st.namespaces.insert(ns, pull::LastGood::at(f, now));
         }
         for (ns, e) in read.failed {
-            if matches!(e.kind(), "auth" | "token_limit") {
+            if e.is_login_refused() {
                 first_error = Some(e.clone());
             }
             let served = matches!(
@@ -250,7 +249,7 @@ impl Iam {
         let cl = &self.cluster;
         let names = match self.namespace_names(deadline).await {
             Ok(n) => n,
-            Err(e) if matches!(e.kind(), "auth" | "token_limit") => return Err(e),
+            Err(e) if e.is_login_refused() => return Err(e),
             Err(e) => {
                 warnings.push(format!("{e}; the last known namespaces are read"));
                 lock(&self.state).namespaces.keys().cloned().collect()
@@ -309,7 +308,7 @@ impl Iam {
         if self.report_client {
             self.cluster.report_client(&mut b);
         }
-        ReceiverError::new(e.kind(), e.to_string()).with_partial(Snapshot {
+        e.receiver_error(e.to_string()).with_partial(Snapshot {
             resource_metrics: vec![b.build()],
             warnings,
         })
