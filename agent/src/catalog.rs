@@ -4,13 +4,9 @@
 use exporter_prometheus::naming::{FamilyKind, family_name};
 use pipeline::catalog::{Catalog, Instrument};
 
-/// Every receiver's catalog.
+/// Every receiver kind's catalogs, in the receiver table's order.
 pub fn catalogs() -> Vec<&'static Catalog> {
-    vec![
-        &receiver_ecs::catalog::CATALOG,
-        &receiver_ecs::catalog::COMPAT_CATALOG,
-        &receiver_self::catalog::CATALOG,
-    ]
+    crate::receivers::registry().catalogs()
 }
 
 /// The name the Prometheus exporter gives a catalog entry.
@@ -73,7 +69,7 @@ pub fn reference_markdown() -> String {
         }
         if !c.unavailable.is_empty() {
             out.push_str("\nNot emitted, because no available source supplies them:\n\n");
-            out.push_str("| seed metric | why |\n|---|---|\n");
+            out.push_str("| metric users ask for | why |\n|---|---|\n");
             for u in c.unavailable {
                 out.push_str(&format!("| `{}` | {} |\n", u.name, u.reason));
             }

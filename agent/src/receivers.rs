@@ -5,6 +5,6 @@ use pipeline::registry::Registry;
 
 pub fn registry() -> Registry {
     Registry::new()
-        .with(receiver_self::factory())
         .with(receiver_ecs::factory())
+        .with(receiver_self::factory())
 }

@@ -61,7 +61,7 @@ macro_rules! metric {
     };
 }
 
-/// A metric a seed document asks for that no available source can supply: listed with
+/// A metric users ask for that no available source can supply: listed with
 /// the reason, never emitted with a made-up value.
 #[derive(Debug, Clone, Copy)]
 pub struct Unavailable {

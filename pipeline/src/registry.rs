@@ -12,6 +12,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::PipelineStats;
+use crate::catalog::Catalog;
 use crate::decode::Decoder;
 use crate::otlp::resource::v1::Resource;
 use crate::receiver::Collector;
@@ -30,6 +31,11 @@ pub trait ReceiverFactory: Send + Sync {
         path: &str,
         decoder: &mut Decoder<'_>,
     ) -> Option<Arc<dyn ReceiverSpec>>;
+
+    /// The metrics this kind can emit, for the metrics reference and its checks.
+    fn catalogs(&self) -> Vec<&'static Catalog> {
+        Vec::new()
+    }
 }
 
 /// One configured receiver.
@@ -116,5 +122,10 @@ impl Registry {
 
     pub fn kinds(&self) -> Vec<&'static str> {
         self.factories.iter().map(|f| f.kind()).collect()
+    }
+
+    /// Every kind's catalogs, in table order.
+    pub fn catalogs(&self) -> Vec<&'static Catalog> {
+        self.factories.iter().flat_map(|f| f.catalogs()).collect()
     }
 }

@@ -3,6 +3,7 @@
 use std::any::Any;
 use std::sync::Arc;
 
+use pipeline::catalog::Catalog;
 use pipeline::decode::Decoder;
 use pipeline::registry::{
     BuildContext, BuildError, BuiltJob, JobSpec, ReceiverFactory, ReceiverSpec,
@@ -32,6 +33,10 @@ impl ReceiverFactory for Factory {
         decoder
             .decode::<SelfConfig>(value, path)
             .map(|c| Arc::new(c) as Arc<dyn ReceiverSpec>)
+    }
+
+    fn catalogs(&self) -> Vec<&'static Catalog> {
+        vec![&crate::catalog::CATALOG]
     }
 }
 
