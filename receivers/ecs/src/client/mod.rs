@@ -384,27 +384,7 @@ impl EcsClient {
             });
         }
         let span = client_span(c.method.as_str(), url, c.redact_query);
-        let mut req = self.http.request(c.method.clone(), url).timeout(timeout);
-        // JSON unless the call asks for something else (IAM in XML mode).
-        if !c
-            .headers
-            .iter()
-            .any(|(k, _)| k.eq_ignore_ascii_case("accept"))
-        {
-            req = req.header("Accept", "application/json");
-        }
-        if let Some(t) = token {
-            req = req.header("X-SDS-AUTH-TOKEN", t);
-        }
-        if basic {
-            req = req.basic_auth(&self.user, Some(self.password.expose()));
-        }
-        for (k, v) in &c.headers {
-            req = req.header(*k, v.as_str());
-        }
-        if let Some(b) = &c.body {
-            req = req.body(b.clone());
-        }
+        let req = self.request(c, url, token, basic, timeout);
         let started = Instant::now();
         let result = async {
             let resp = req.send().await?;
@@ -450,6 +430,39 @@ impl EcsClient {
                 })
             }
         }
+    }
+
+    /// The request of `c`: JSON unless the call asks for something else (IAM in XML mode),
+    /// the session token or the login's basic credentials, the call's own headers and body.
+    fn request(
+        &self,
+        c: &Call<'_>,
+        url: &str,
+        token: Option<&str>,
+        basic: bool,
+        timeout: Duration,
+    ) -> reqwest::RequestBuilder {
+        let mut req = self.http.request(c.method.clone(), url).timeout(timeout);
+        if !c
+            .headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("accept"))
+        {
+            req = req.header("Accept", "application/json");
+        }
+        if let Some(t) = token {
+            req = req.header("X-SDS-AUTH-TOKEN", t);
+        }
+        if basic {
+            req = req.basic_auth(&self.user, Some(self.password.expose()));
+        }
+        for (k, v) in &c.headers {
+            req = req.header(*k, v.as_str());
+        }
+        if let Some(b) = &c.body {
+            req = req.body(b.clone());
+        }
+        req
     }
 
     /// The current token, logging in first if there is none.
