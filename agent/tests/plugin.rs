@@ -10,15 +10,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use ecs_otel_agent::config::from_yaml_with;
 use ecs_otel_agent::receivers::registry;
+use pipeline::catalog::Catalog;
 use pipeline::config::{Problems, Validate, join};
 use pipeline::decode::Decoder;
 use pipeline::registry::{
     BuildContext, BuildError, BuiltJob, JobSpec, ReceiverFactory, ReceiverSpec, Registry,
 };
 use pipeline::schedule::{ScheduleBlock, ScheduleDefaults, Scheduled};
-use pipeline::{
-    Collector, MetricDesc, ReceiverError, ScrapeContext, Snapshot, SnapshotBuilder, kv, scope,
-};
+use pipeline::{Collector, ReceiverError, ScrapeContext, Snapshot, SnapshotBuilder, kv, scope};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use testkit::{Rotel, free_port, http_get, loopback, wait_until};
@@ -94,6 +93,10 @@ impl ReceiverFactory for ConstantFactory {
             .decode::<ConstantConfig>(value, path)
             .map(|c| Arc::new(c) as Arc<dyn ReceiverSpec>)
     }
+
+    fn catalogs(&self) -> Vec<&'static Catalog> {
+        vec![&CATALOG]
+    }
 }
 
 impl ReceiverSpec for ConstantConfig {
@@ -140,8 +143,23 @@ impl ReceiverSpec for ConstantConfig {
     }
 }
 
-const CONSTANT: MetricDesc<'static> =
-    MetricDesc::new("plugin.constant", "1", "The configured value");
+// Declared once, with its attribute keys: recording it with other attributes does not compile.
+pipeline::typed_metric!(
+    CONSTANT,
+    Gauge,
+    "plugin.constant",
+    "1",
+    ["run_by"],
+    "the configuration",
+    "The configured value"
+);
+
+static CATALOG: Catalog = Catalog {
+    receiver: "constant",
+    description: "A value from the configuration (a test's receiver kind).",
+    metrics: &[CONSTANT.entry],
+    unavailable: &[],
+};
 
 struct Constant {
     value: f64,
@@ -153,13 +171,22 @@ impl Collector for Constant {
     async fn scrape(&self, ctx: &ScrapeContext) -> Result<Snapshot, ReceiverError> {
         let resource = pipeline::resource([kv("service.name", self.service_name.as_str())]);
         let mut b = SnapshotBuilder::new(resource, scope("plugin-test", "1"), ctx.started);
-        b.gauge(&CONSTANT, self.value, [kv("run_by", ctx.job.to_string())]);
+        CONSTANT.record(&mut b, self.value, [ctx.job.to_string()]);
         Ok(Snapshot::new(vec![b.build()]))
     }
 }
 
 fn with_constant() -> Registry {
     registry().with(Arc::new(ConstantFactory))
+}
+
+#[test]
+fn an_outside_receivers_catalog_joins_the_table() {
+    let catalogs = with_constant().catalogs();
+    assert_eq!(catalogs.len(), registry().catalogs().len() + 1);
+    let last = catalogs.last().unwrap();
+    assert_eq!(last.receiver, "constant");
+    assert_eq!(last.metrics[0].attributes, ["run_by"]);
 }
 
 fn config(receiver: &str, prom: std::net::SocketAddr, otlp: std::net::SocketAddr) -> String {
