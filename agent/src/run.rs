@@ -139,8 +139,10 @@ async fn run_inner(
             stats: stats.register_job(&s.id, s.interval),
         });
     }
-    for id in cfg.receivers.keys() {
-        if !scheduled.iter().any(|s| &s.receiver == id) {
+    for (id, spec) in &cfg.receivers {
+        if spec.jobs().is_empty() {
+            tracing::info!(receiver = %id, "disabled; not started");
+        } else if !scheduled.iter().any(|s| &s.receiver == id) {
             tracing::warn!(receiver = %id, "defined but not used by any metrics pipeline; not started");
         }
     }

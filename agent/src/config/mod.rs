@@ -7,9 +7,8 @@ mod yaml;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::Duration;
-
 use std::sync::Arc;
+use std::time::Duration;
 
 use exporter_otlp::OtlpConfig;
 use exporter_prometheus::PrometheusConfig;
