@@ -12,9 +12,8 @@ use ecs_otel_agent::config::from_yaml_with;
 use ecs_otel_agent::receivers::registry;
 use pipeline::catalog::Catalog;
 use pipeline::config::{Problems, Validate, join};
-use pipeline::decode::Decoder;
 use pipeline::registry::{
-    BuildContext, BuildError, BuiltJob, JobSpec, ReceiverFactory, ReceiverSpec, Registry,
+    BuildContext, BuildError, BuiltJob, ConfigFactory, JobSpec, ReceiverSpec, Registry,
 };
 use pipeline::schedule::{ScheduleBlock, ScheduleDefaults, Scheduled};
 use pipeline::{Collector, ReceiverError, ScrapeContext, Snapshot, SnapshotBuilder, kv, scope};
@@ -76,29 +75,6 @@ impl Validate for ConstantConfig {
     }
 }
 
-struct ConstantFactory;
-
-impl ReceiverFactory for ConstantFactory {
-    fn kind(&self) -> &'static str {
-        "constant"
-    }
-
-    fn decode(
-        &self,
-        value: &Value,
-        path: &str,
-        decoder: &mut Decoder<'_>,
-    ) -> Option<Arc<dyn ReceiverSpec>> {
-        decoder
-            .decode::<ConstantConfig>(value, path)
-            .map(|c| Arc::new(c) as Arc<dyn ReceiverSpec>)
-    }
-
-    fn catalogs(&self) -> Vec<&'static Catalog> {
-        vec![&CATALOG]
-    }
-}
-
 impl ReceiverSpec for ConstantConfig {
     fn jobs(&self) -> Vec<JobSpec> {
         let own = self.0.schedule.own(&ConstantSettings::default_schedule());
@@ -154,7 +130,7 @@ pipeline::typed_metric!(
     "The configured value"
 );
 
-static CATALOG: Catalog = Catalog {
+const CATALOG: Catalog = Catalog {
     receiver: "constant",
     description: "A value from the configuration (a test's receiver kind).",
     metrics: &[CONSTANT.entry],
@@ -177,7 +153,10 @@ impl Collector for Constant {
 }
 
 fn with_constant() -> Registry {
-    registry().with(Arc::new(ConstantFactory))
+    registry().with(ConfigFactory::<ConstantConfig>::new(
+        "constant",
+        &[&CATALOG],
+    ))
 }
 
 #[test]

@@ -171,6 +171,18 @@ impl<'de> Deserialize<'de> for Secret {
     }
 }
 
+/// The secret of a `password` / `password_file` pair already checked by `validate`.
+pub fn password(inline: Option<&Secret>, file: Option<&PathBuf>) -> Option<Secret> {
+    resolve_secret(
+        inline,
+        file,
+        "",
+        "password",
+        "password_file",
+        &mut Problems::default(),
+    )
+}
+
 /// A secret given inline or in a file (`password` / `password_file`): exactly one of the
 /// two, resolved when the configuration is loaded.
 pub fn resolve_secret(

@@ -6,13 +6,16 @@
 
 use std::any::Any;
 use std::fmt::Debug;
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::PipelineStats;
 use crate::catalog::Catalog;
+use crate::config::Validate;
 use crate::decode::Decoder;
 use crate::otlp::resource::v1::Resource;
 use crate::receiver::Collector;
@@ -35,6 +38,50 @@ pub trait ReceiverFactory: Send + Sync {
     /// The metrics this kind can emit, for the metrics reference and its checks.
     fn catalogs(&self) -> Vec<&'static Catalog> {
         Vec::new()
+    }
+}
+
+/// The usual factory: a kind whose block deserializes into `C`, and its catalogs.
+pub struct ConfigFactory<C> {
+    kind: &'static str,
+    catalogs: &'static [&'static Catalog],
+    config: PhantomData<fn() -> C>,
+}
+
+impl<C> ConfigFactory<C>
+where
+    C: ReceiverSpec + DeserializeOwned + Validate + 'static,
+{
+    pub fn new(kind: &'static str, catalogs: &'static [&'static Catalog]) -> Arc<Self> {
+        Arc::new(Self {
+            kind,
+            catalogs,
+            config: PhantomData,
+        })
+    }
+}
+
+impl<C> ReceiverFactory for ConfigFactory<C>
+where
+    C: ReceiverSpec + DeserializeOwned + Validate + 'static,
+{
+    fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    fn decode(
+        &self,
+        value: &Value,
+        path: &str,
+        decoder: &mut Decoder<'_>,
+    ) -> Option<Arc<dyn ReceiverSpec>> {
+        decoder
+            .decode::<C>(value, path)
+            .map(|c| Arc::new(c) as Arc<dyn ReceiverSpec>)
+    }
+
+    fn catalogs(&self) -> Vec<&'static Catalog> {
+        self.catalogs.to_vec()
     }
 }
 

@@ -73,6 +73,34 @@ pub struct TlsClientSettings {
     pub server_name_override: Option<String>,
 }
 
+/// A client certificate and its key, given together: both must load.
+pub fn check_cert_pair(
+    cert_file: Option<&PathBuf>,
+    key_file: Option<&PathBuf>,
+    path: &str,
+    problems: &mut Problems,
+) {
+    match (cert_file, key_file) {
+        (Some(c), Some(k)) => {
+            if let Err(e) = load_certs(c) {
+                problems.push(join(path, "cert_file"), e.to_string());
+            }
+            if let Err(e) = load_key(k) {
+                problems.push(join(path, "key_file"), e.to_string());
+            }
+        }
+        (Some(_), None) => problems.push(
+            join(path, "key_file"),
+            "cert_file is set, so key_file is required",
+        ),
+        (None, Some(_)) => problems.push(
+            join(path, "cert_file"),
+            "key_file is set, so cert_file is required",
+        ),
+        (None, None) => {}
+    }
+}
+
 impl Validate for TlsClientSettings {
     fn validate(&self, path: &str, problems: &mut Problems) {
         if let Some(ca) = &self.ca_file
@@ -80,25 +108,12 @@ impl Validate for TlsClientSettings {
         {
             problems.push(join(path, "ca_file"), e.to_string());
         }
-        match (&self.cert_file, &self.key_file) {
-            (Some(c), Some(k)) => {
-                if let Err(e) = load_certs(c) {
-                    problems.push(join(path, "cert_file"), e.to_string());
-                }
-                if let Err(e) = load_key(k) {
-                    problems.push(join(path, "key_file"), e.to_string());
-                }
-            }
-            (Some(_), None) => problems.push(
-                join(path, "key_file"),
-                "cert_file is set, so key_file is required",
-            ),
-            (None, Some(_)) => problems.push(
-                join(path, "cert_file"),
-                "key_file is set, so cert_file is required",
-            ),
-            (None, None) => {}
-        }
+        check_cert_pair(
+            self.cert_file.as_ref(),
+            self.key_file.as_ref(),
+            path,
+            problems,
+        );
         if self.insecure && (self.ca_file.is_some() || self.cert_file.is_some()) {
             problems.push(
                 join(path, "insecure"),

@@ -40,14 +40,7 @@ pub struct BearerAuth {
 impl BasicAuth {
     /// The password from `password` or `password_file` (checked by `validate`).
     pub fn secret(&self) -> Option<Secret> {
-        resolve_secret(
-            self.password.as_ref(),
-            self.password_file.as_ref(),
-            "",
-            "password",
-            "password_file",
-            &mut Problems::default(),
-        )
+        pipeline::config::password(self.password.as_ref(), self.password_file.as_ref())
     }
 }
 

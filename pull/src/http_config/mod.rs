@@ -59,25 +59,12 @@ impl Validate for TlsClientConfig {
                 problems.push(path, "set ca_file or insecure_skip_verify, not both");
             }
         }
-        match (&self.cert_file, &self.key_file) {
-            (Some(c), Some(k)) => {
-                if let Err(e) = pipeline::tls::load_certs(c) {
-                    problems.push(join(path, "cert_file"), e.to_string());
-                }
-                if let Err(e) = pipeline::tls::load_key(k) {
-                    problems.push(join(path, "key_file"), e.to_string());
-                }
-            }
-            (Some(_), None) => problems.push(
-                join(path, "key_file"),
-                "cert_file is set, so key_file is required",
-            ),
-            (None, Some(_)) => problems.push(
-                join(path, "cert_file"),
-                "key_file is set, so cert_file is required",
-            ),
-            (None, None) => {}
-        }
+        pipeline::tls::check_cert_pair(
+            self.cert_file.as_ref(),
+            self.key_file.as_ref(),
+            path,
+            problems,
+        );
     }
 }
 

@@ -205,15 +205,7 @@ impl Default for EcsSettings {
 impl EcsSettings {
     /// The password from `password` or `password_file` (checked by `validate`).
     pub fn secret(&self) -> Option<Secret> {
-        let mut p = Problems::default();
-        resolve_secret(
-            self.password.as_ref(),
-            self.password_file.as_ref(),
-            "",
-            "password",
-            "password_file",
-            &mut p,
-        )
+        pipeline::config::password(self.password.as_ref(), self.password_file.as_ref())
     }
 
     /// `scheme://host:port` without a trailing slash.

@@ -4,42 +4,20 @@
 use std::any::Any;
 use std::sync::Arc;
 
-use pipeline::catalog::Catalog;
-use pipeline::decode::Decoder;
 use pipeline::registry::{
-    BuildContext, BuildError, BuiltJob, JobSpec, ReceiverFactory, ReceiverSpec,
+    BuildContext, BuildError, BuiltJob, ConfigFactory, JobSpec, ReceiverFactory, ReceiverSpec,
 };
 use pipeline::schedule::Schedule;
 use serde_json::Value;
 
 use crate::EcsConfig;
 
-struct Factory;
-
 /// The `ecs` receiver kind.
 pub fn factory() -> Arc<dyn ReceiverFactory> {
-    Arc::new(Factory)
-}
-
-impl ReceiverFactory for Factory {
-    fn kind(&self) -> &'static str {
-        "ecs"
-    }
-
-    fn decode(
-        &self,
-        value: &Value,
-        path: &str,
-        decoder: &mut Decoder<'_>,
-    ) -> Option<Arc<dyn ReceiverSpec>> {
-        decoder
-            .decode::<EcsConfig>(value, path)
-            .map(|c| Arc::new(c) as Arc<dyn ReceiverSpec>)
-    }
-
-    fn catalogs(&self) -> Vec<&'static Catalog> {
-        vec![&crate::catalog::CATALOG, &crate::catalog::COMPAT_CATALOG]
-    }
+    ConfigFactory::<EcsConfig>::new(
+        "ecs",
+        &[&crate::catalog::CATALOG, &crate::catalog::COMPAT_CATALOG],
+    )
 }
 
 impl ReceiverSpec for EcsConfig {

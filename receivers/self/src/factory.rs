@@ -3,41 +3,16 @@
 use std::any::Any;
 use std::sync::Arc;
 
-use pipeline::catalog::Catalog;
-use pipeline::decode::Decoder;
 use pipeline::registry::{
-    BuildContext, BuildError, BuiltJob, JobSpec, ReceiverFactory, ReceiverSpec,
+    BuildContext, BuildError, BuiltJob, ConfigFactory, JobSpec, ReceiverFactory, ReceiverSpec,
 };
 use serde_json::Value;
 
 use crate::{SelfConfig, SelfReceiver};
 
-struct Factory;
-
 /// The `self` receiver kind.
 pub fn factory() -> Arc<dyn ReceiverFactory> {
-    Arc::new(Factory)
-}
-
-impl ReceiverFactory for Factory {
-    fn kind(&self) -> &'static str {
-        "self"
-    }
-
-    fn decode(
-        &self,
-        value: &Value,
-        path: &str,
-        decoder: &mut Decoder<'_>,
-    ) -> Option<Arc<dyn ReceiverSpec>> {
-        decoder
-            .decode::<SelfConfig>(value, path)
-            .map(|c| Arc::new(c) as Arc<dyn ReceiverSpec>)
-    }
-
-    fn catalogs(&self) -> Vec<&'static Catalog> {
-        vec![&crate::catalog::CATALOG]
-    }
+    ConfigFactory::<SelfConfig>::new("self", &[&crate::catalog::CATALOG])
 }
 
 impl ReceiverSpec for SelfConfig {
