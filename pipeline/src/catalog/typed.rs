@@ -115,10 +115,16 @@ pub trait Attributes<const N: usize, X> {
 
 impl<V: AttrInput, const N: usize, X> Attributes<N, X> for [V; N] {
     fn key_values(self, keys: &[&'static str; N]) -> Vec<KeyValue> {
-        keys.iter()
-            .zip(self)
-            .filter_map(|(k, v)| v.attr_value().map(|v| kv(*k, v)))
-            .collect()
+        // Exactly sized: a snapshot keeps every point's attributes, and a spare slot per
+        // point costs megabytes on a large cluster.
+        let mut out = Vec::with_capacity(N);
+        out.extend(
+            keys.iter()
+                .zip(self)
+                .filter_map(|(k, v)| v.attr_value().map(|v| kv(*k, v))),
+        );
+        out.shrink_to_fit();
+        out
     }
 }
 
@@ -140,7 +146,9 @@ where
 {
     fn key_values(self, keys: &[&'static str; N]) -> Vec<KeyValue> {
         let mut out = self.0.key_values(keys);
-        out.extend(self.1);
+        let tags: Vec<KeyValue> = self.1.into_iter().collect();
+        out.reserve_exact(tags.len());
+        out.extend(tags);
         out
     }
 }
@@ -364,6 +372,21 @@ mod tests {
         "src",
         "Bucket"
     );
+
+    #[test]
+    fn attributes_are_sized_exactly() {
+        // Snapshots keep every point's attributes: spare capacity is memory held per point.
+        let a = <[&str; 2] as Attributes<2, Closed>>::key_values(["n1", "d1"], &DISK.keys);
+        assert_eq!((a.len(), a.capacity()), (2, 2));
+        let a = <[Option<&str>; 2] as Attributes<2, Closed>>::key_values(
+            [Some("n1"), None],
+            &DISK.keys,
+        );
+        assert_eq!((a.len(), a.capacity()), (1, 1));
+        let tags = vec![kv("tag_team", "a"), kv("tag_env", "b")];
+        let a = Tagged(["b1"], tags).key_values(&BUCKET.keys);
+        assert_eq!((a.len(), a.capacity()), (3, 3));
+    }
 
     fn points(b: SnapshotBuilder) -> Vec<(String, Vec<(String, String)>)> {
         let rm = b.build();
