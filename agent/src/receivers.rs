@@ -7,4 +7,5 @@ pub fn registry() -> Registry {
     Registry::new()
         .with(receiver_ecs::factory())
         .with(receiver_self::factory())
+        .with(receiver_generic::factory())
 }

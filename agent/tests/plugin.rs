@@ -189,7 +189,7 @@ fn an_outside_receiver_is_checked_like_the_agents_own() {
         ecs_otel_agent::config::from_yaml(&config("    value: 1\n", p, o), &|_| None).unwrap_err();
     assert!(
         unknown[0].to_string().starts_with(
-            "receivers.constant/a: unknown receiver type \"constant\" (known: ecs, self"
+            "receivers.constant/a: unknown receiver type \"constant\" (known: ecs, self, generic"
         ),
         "{unknown:?}"
     );

@@ -120,7 +120,7 @@ fn unknown_receiver_type() {
             "  self:\n    collection_interval: 15s",
             "  self: {}\n  snmp: {}",
         ),
-        "receivers.snmp: unknown receiver type \"snmp\" (known: ecs, self)",
+        "receivers.snmp: unknown receiver type \"snmp\" (known: ecs, self, generic)",
     );
 }
 

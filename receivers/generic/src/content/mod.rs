@@ -1,0 +1,80 @@
+//! What a read says: each metric's filter turns the read into samples (a value and its
+//! labels), by content type.
+
+mod json;
+mod text;
+mod xml;
+
+use crate::config::{ContentType, MetricSettings};
+
+/// One series' value in one read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub labels: Vec<(String, String)>,
+    pub value: f64,
+}
+
+/// A read that does not say what the metric's filter looks for.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct ContentError(pub String);
+
+/// Parses the read once per group: every metric of the group is derived from this.
+pub enum Parsed {
+    Text(String),
+    Tree(serde_json::Value),
+}
+
+impl Parsed {
+    pub fn new(content: ContentType, body: &[u8]) -> Result<Self, ContentError> {
+        let text =
+            std::str::from_utf8(body).map_err(|e| ContentError(format!("not UTF-8 text: {e}")))?;
+        match content {
+            ContentType::Text | ContentType::Prometheus => Ok(Parsed::Text(text.to_owned())),
+            ContentType::Json => serde_json::from_str(text)
+                .map(Parsed::Tree)
+                .map_err(|e| ContentError(format!("not JSON: {e}"))),
+            ContentType::Xml => pull::read::xml::parse(text)
+                .map(|(root, tree)| Parsed::Tree(serde_json::json!({ root: tree })))
+                .map_err(|e| ContentError(format!("not XML: {e}"))),
+        }
+    }
+
+    /// The samples of `metric`.
+    pub fn samples(
+        &self,
+        content: ContentType,
+        metric: &MetricSettings,
+    ) -> Result<Vec<Sample>, ContentError> {
+        match (self, content) {
+            (Parsed::Text(t), ContentType::Text) => text::samples(t, metric),
+            (Parsed::Tree(v), ContentType::Json) => json::samples(v, metric),
+            (Parsed::Tree(v), ContentType::Xml) => xml::samples(v, metric),
+            _ => Err(ContentError(
+                "the prometheus content type is not supported yet".into(),
+            )),
+        }
+    }
+}
+
+/// A number as sources write them: `"42"`, `1e3`, with spaces around.
+pub fn number(v: &serde_json::Value) -> Option<f64> {
+    pull::read::json::num(v)
+}
+
+/// A fixed label (`=value`) or the field `name` of `obj` read by `field`.
+pub fn labels(
+    metric: &MetricSettings,
+    field: impl Fn(&str) -> Option<String>,
+) -> Result<Vec<(String, String)>, ContentError> {
+    metric
+        .labels
+        .iter()
+        .map(|(label, from)| match from.strip_prefix('=') {
+            Some(fixed) => Ok((label.clone(), fixed.to_owned())),
+            None => field(from)
+                .map(|v| (label.clone(), v))
+                .ok_or_else(|| ContentError(format!("no field {from:?} for label {label:?}"))),
+        })
+        .collect()
+}

@@ -1,0 +1,51 @@
+//! xml: a path to elements (`/root/disks/disk`); the value is the element's text, or the
+//! text of its child named by `value`; labels name children. The document is read by the
+//! toolkit's lenient XML reader into a tree (elements as objects, repeated elements as
+//! lists, text as strings); it does not keep attributes, so they cannot be read yet.
+
+use serde_json::Value;
+
+use super::{ContentError, Sample, labels, number};
+use crate::config::MetricSettings;
+
+pub fn samples(doc: &Value, metric: &MetricSettings) -> Result<Vec<Sample>, ContentError> {
+    let filter = metric.filter.as_deref().unwrap_or("/");
+    let mut nodes = vec![doc];
+    for step in filter.split('/').filter(|s| !s.is_empty()) {
+        nodes = nodes
+            .into_iter()
+            .filter_map(|n| n.get(step))
+            .flat_map(|n| match n {
+                Value::Array(items) => items.iter().collect::<Vec<_>>(),
+                other => vec![other],
+            })
+            .collect();
+    }
+    if nodes.is_empty() {
+        return Err(ContentError(format!("no element at {filter}")));
+    }
+    nodes.into_iter().map(|n| sample(n, metric)).collect()
+}
+
+fn text_of(n: &Value) -> Option<&Value> {
+    match n {
+        Value::Object(o) => o.get("#text"),
+        other => Some(other),
+    }
+}
+
+fn sample(node: &Value, metric: &MetricSettings) -> Result<Sample, ContentError> {
+    let raw = match &metric.value {
+        Some(f) => node.get(f.as_str()).and_then(text_of),
+        None => text_of(node),
+    };
+    let value = raw
+        .and_then(number)
+        .ok_or_else(|| ContentError(format!("no number in {node}")))?;
+    let labels = labels(metric, |f| match node.get(f).and_then(text_of) {
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(v @ Value::Number(_)) => Some(v.to_string()),
+        _ => None,
+    })?;
+    Ok(Sample { labels, value })
+}
