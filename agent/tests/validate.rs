@@ -308,7 +308,7 @@ fn shipped_agent_configurations_are_valid() {
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        if !(name == "demo.yaml" || name.starts_with("agent")) {
+        if !(name == "demo.yaml" || name == "generic.yaml" || name.starts_with("agent")) {
             continue;
         }
         // The demo's values come from the simulator `--demo` starts.
@@ -329,7 +329,10 @@ fn shipped_agent_configurations_are_valid() {
         );
         checked += 1;
     }
-    assert!(checked >= 2, "demo.yaml and agent.yaml at least");
+    assert!(
+        checked >= 3,
+        "demo.yaml, agent.yaml and generic.yaml at least"
+    );
 }
 
 /// The base configuration with an ECS receiver whose block is `ecs` (indented by 4).

@@ -62,19 +62,19 @@ pub fn number(v: &serde_json::Value) -> Option<f64> {
     pull::read::json::num(v)
 }
 
-/// A fixed label (`=value`) or the field `name` of `obj` read by `field`.
+/// The metric's labels: a fixed one (`=value`), or the field `from` of the selected
+/// object read by `field`. An object without that field has no such label (dtquery's
+/// first entry has no `type`, the others do), as Prometheus treats an empty label.
 pub fn labels(
     metric: &MetricSettings,
     field: impl Fn(&str) -> Option<String>,
 ) -> Result<Vec<(String, String)>, ContentError> {
-    metric
+    Ok(metric
         .labels
         .iter()
-        .map(|(label, from)| match from.strip_prefix('=') {
-            Some(fixed) => Ok((label.clone(), fixed.to_owned())),
-            None => field(from)
-                .map(|v| (label.clone(), v))
-                .ok_or_else(|| ContentError(format!("no field {from:?} for label {label:?}"))),
+        .filter_map(|(label, from)| match from.strip_prefix('=') {
+            Some(fixed) => Some((label.clone(), fixed.to_owned())),
+            None => field(from).map(|v| (label.clone(), v)),
         })
-        .collect()
+        .collect())
 }

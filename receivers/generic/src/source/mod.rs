@@ -73,9 +73,19 @@ impl Source {
         })
     }
 
-    /// A key naming what is read: blocks with the same key share cached reads.
+    /// What is read, as errors name it (`command /bin/df -P /`, `file /proc/loadavg`);
+    /// blocks with the same key share cached reads.
     pub fn key(&self) -> String {
-        format!("{:?} {:?}", self.settings.source_type, self.settings.source)
+        let s = &self.settings;
+        match s.source_type {
+            SourceType::Command if s.shell => {
+                format!("command (shell) {}", s.text().unwrap_or_default())
+            }
+            SourceType::Command => format!("command {}", s.argv().join(" ")),
+            SourceType::File => format!("file {}", s.text().unwrap_or_default()),
+            SourceType::Http => format!("http {}", s.text().unwrap_or_default()),
+            SourceType::Static => format!("static {}", s.text().unwrap_or_default()),
+        }
     }
 
     pub fn settings(&self) -> &SourceSettings {
