@@ -75,5 +75,21 @@ pub fn reference_markdown() -> String {
             }
         }
     }
+    out.push_str(GENERIC_NAMES);
     out
 }
+
+/// The generic receiver's metrics are named by its configuration, so they have no catalog.
+const GENERIC_NAMES: &str = "\n## Receiver `generic`\n\n\
+Its metrics are the ones its configuration declares (see otel-configs/generic.yaml). A \
+metric's OTel name is the service's `metric_prefix` (by default the service's name and a \
+dot: `node.` for `generic/node`) followed by the metric's key: `load.1m` of `generic/node` \
+is `node.load.1m`. The Prometheus name follows the same rules as above: dots become \
+underscores, the unit adds its suffix and counters end in `_total` (`node.disk.used` with \
+`unit: By` is `node_disk_used_bytes`; a counter `node.reads` is `node_reads_total`). Labels \
+come from the named captures of a text filter, from the object fields a json or xml metric \
+names in `labels`, and from fixed labels (`site: \"=dc1\"`). `instance` is \
+`generic/<service>`. A group's read is one job, `generic/<service>/<group>`: its runs, \
+failures (by reason: `timeout`, `exit_status`, `too_large`, `refused`, `unavailable`, \
+`malformed`) and durations are in the `self` receiver's `ecs_otel_agent_receiver_*` \
+figures, labelled `receiver=\"generic/<service>/<group>\"`, and in /health.\n";
