@@ -15,13 +15,14 @@ use pipeline::{
 use tokio::sync::Semaphore;
 
 use crate::config::{ContentType, MetricSettings, MetricType};
-use crate::content::{Parsed, Sample};
+use crate::content::{Filter, Parsed, Sample};
 use crate::source::{SharedCache, Source, SourceError};
 
-/// A metric of the block, with its full name.
+/// A metric of the block, with its full name and compiled filter.
 pub struct Metric {
     pub name: String,
     pub settings: MetricSettings,
+    pub filter: Filter,
 }
 
 pub struct Block {
@@ -77,7 +78,7 @@ impl Block {
         let mut st = lock(&self.state);
         let mut out = Vec::new();
         for (i, m) in self.metrics.iter().enumerate() {
-            let fresh = parsed.map(|p| p.samples(self.content, &m.settings));
+            let fresh = parsed.map(|p| p.samples(&m.filter, &m.settings));
             match fresh {
                 Some(Ok(s)) => {
                     st.last.insert(m.name.clone(), (s.clone(), now));

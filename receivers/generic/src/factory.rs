@@ -17,6 +17,7 @@ use tokio::sync::Semaphore;
 
 use crate::collect::{Block, Metric};
 use crate::config::{GenericConfig, MetricSettings, SourceSettings};
+use crate::content::Filter;
 use crate::source::{Cache, RunAs, Source};
 
 /// The `generic` receiver kind.
@@ -108,17 +109,23 @@ impl ReceiverSpec for GenericConfig {
         for p in self.parts() {
             let source = Source::new(p.source, run_as)
                 .map_err(|e| BuildError(format!("{}: {e}", p.path)))?;
+            let metrics = p
+                .metrics
+                .into_iter()
+                .map(|(n, settings)| {
+                    let filter = Filter::new(p.content, &settings)
+                        .map_err(|e| BuildError(format!("{}.metrics.{n}: {e}", p.path)))?;
+                    Ok(Metric {
+                        name: format!("{prefix}{n}"),
+                        settings,
+                        filter,
+                    })
+                })
+                .collect::<Result<Vec<_>, BuildError>>()?;
             let block = Block {
                 source,
                 content: p.content,
-                metrics: p
-                    .metrics
-                    .into_iter()
-                    .map(|(n, settings)| Metric {
-                        name: format!("{prefix}{n}"),
-                        settings,
-                    })
-                    .collect(),
+                metrics,
                 cache: cache.clone(),
                 permits: permits.clone(),
                 resource: resource.clone(),

@@ -7,15 +7,17 @@ use serde_json_path::JsonPath;
 use super::{ContentError, Sample, labels, number};
 use crate::config::MetricSettings;
 
-pub fn samples(doc: &Value, metric: &MetricSettings) -> Result<Vec<Sample>, ContentError> {
-    let filter = metric.filter.as_deref().unwrap_or("$");
-    let path = JsonPath::parse(filter).map_err(|e| ContentError(e.to_string()))?;
+pub fn samples(
+    doc: &Value,
+    path: &JsonPath,
+    metric: &MetricSettings,
+) -> Result<Vec<Sample>, ContentError> {
     let mut out = Vec::new();
     for node in path.query(doc).all() {
         out.push(sample(node, metric)?);
     }
     if out.is_empty() {
-        return Err(ContentError(format!("nothing at {filter}")));
+        return Err(ContentError(format!("nothing at {path}")));
     }
     Ok(out)
 }

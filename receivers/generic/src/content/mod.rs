@@ -40,20 +40,47 @@ impl Parsed {
         }
     }
 
-    /// The samples of `metric`.
+    /// The samples of `metric`, selected by its compiled `filter`.
     pub fn samples(
         &self,
-        content: ContentType,
+        filter: &Filter,
         metric: &MetricSettings,
     ) -> Result<Vec<Sample>, ContentError> {
-        match (self, content) {
-            (Parsed::Text(t), ContentType::Text) => text::samples(t, metric),
-            (Parsed::Tree(v), ContentType::Json) => json::samples(v, metric),
-            (Parsed::Tree(v), ContentType::Xml) => xml::samples(v, metric),
+        match (self, filter) {
+            (Parsed::Text(t), Filter::Regex(re)) => text::samples(t, re, metric),
+            (Parsed::Tree(v), Filter::Path(p)) => json::samples(v, p, metric),
+            (Parsed::Tree(v), Filter::Elements(p)) => xml::samples(v, p, metric),
             _ => Err(ContentError(
-                "the prometheus content type is not supported yet".into(),
+                "this content type is not supported yet".into(),
             )),
         }
+    }
+}
+
+/// A metric's filter, compiled once when the receiver is built (a run at a 1 s interval
+/// must not compile 1,000 regular expressions a second).
+pub enum Filter {
+    Regex(regex::Regex),
+    Path(serde_json_path::JsonPath),
+    Elements(String),
+    Unsupported,
+}
+
+impl Filter {
+    pub fn new(content: ContentType, metric: &MetricSettings) -> Result<Self, ContentError> {
+        let f = metric.filter.as_deref();
+        Ok(match content {
+            ContentType::Text => Filter::Regex(
+                regex::Regex::new(f.unwrap_or("(?P<value>.+)"))
+                    .map_err(|e| ContentError(e.to_string()))?,
+            ),
+            ContentType::Json => Filter::Path(
+                serde_json_path::JsonPath::parse(f.unwrap_or("$"))
+                    .map_err(|e| ContentError(e.to_string()))?,
+            ),
+            ContentType::Xml => Filter::Elements(f.unwrap_or("/").to_owned()),
+            ContentType::Prometheus => Filter::Unsupported,
+        })
     }
 }
 

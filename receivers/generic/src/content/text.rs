@@ -6,9 +6,11 @@ use regex::Regex;
 use super::{ContentError, Sample, labels};
 use crate::config::MetricSettings;
 
-pub fn samples(text: &str, metric: &MetricSettings) -> Result<Vec<Sample>, ContentError> {
-    let filter = metric.filter.as_deref().unwrap_or("(?P<value>.+)");
-    let re = Regex::new(filter).map_err(|e| ContentError(e.to_string()))?;
+pub fn samples(
+    text: &str,
+    re: &Regex,
+    metric: &MetricSettings,
+) -> Result<Vec<Sample>, ContentError> {
     let names: Vec<&str> = re
         .capture_names()
         .flatten()
@@ -29,7 +31,7 @@ pub fn samples(text: &str, metric: &MetricSettings) -> Result<Vec<Sample>, Conte
         out.push(Sample { labels: l, value });
     }
     if out.is_empty() {
-        return Err(ContentError(format!("nothing matched {filter:?}")));
+        return Err(ContentError(format!("nothing matched {:?}", re.as_str())));
     }
     Ok(out)
 }

@@ -8,8 +8,11 @@ use serde_json::Value;
 use super::{ContentError, Sample, labels, number};
 use crate::config::MetricSettings;
 
-pub fn samples(doc: &Value, metric: &MetricSettings) -> Result<Vec<Sample>, ContentError> {
-    let filter = metric.filter.as_deref().unwrap_or("/");
+pub fn samples(
+    doc: &Value,
+    filter: &str,
+    metric: &MetricSettings,
+) -> Result<Vec<Sample>, ContentError> {
     let mut nodes = vec![doc];
     for step in filter.split('/').filter(|s| !s.is_empty()) {
         nodes = nodes
