@@ -194,8 +194,9 @@ fn run_as_is_checked_by_validate() {
 #[test]
 fn a_service_reaches_metrics_through_the_agent() {
     let prom = loopback();
+    let health = loopback();
     let yaml = format!(
-        "receivers:\n  generic/node:\n    collection_interval: 1s\n    initial_delay: 0s\n    metric_groups:\n      load:\n        source_type: file\n        source: /proc/loadavg\n        metrics:\n          load1:\n            filter: \"^(?P<value>[0-9.]+) \"\n    standalone_metrics:\n      planned_capacity:\n        source_type: static\n        source: \"42\"\n        unit: By\nexporters:\n  prometheus:\n    endpoint: {prom}\nservice:\n  scheduler:\n    base_interval: 1s\n  pipelines:\n    metrics: {{receivers: [generic/node], exporters: [prometheus]}}\n"
+        "receivers:\n  self:\n    collection_interval: 1s\n    initial_delay: 0s\n  generic/node:\n    collection_interval: 1s\n    initial_delay: 0s\n    metric_groups:\n      load:\n        source_type: file\n        source: /proc/loadavg\n        metrics:\n          load1:\n            filter: \"^(?P<value>[0-9.]+) \"\n      missing:\n        source_type: file\n        source: /nonexistent/counter\n        metrics:\n          gone: {{}}\n    standalone_metrics:\n      planned_capacity:\n        source_type: static\n        source: \"42\"\n        unit: By\nexporters:\n  prometheus:\n    endpoint: {prom}\nextensions:\n  health_check:\n    endpoint: {health}\nservice:\n  extensions: [health_check]\n  scheduler:\n    base_interval: 1s\n  pipelines:\n    metrics: {{receivers: [self, generic/node], exporters: [prometheus]}}\n"
     );
     let cfg = from_yaml(&yaml, &|_| None).unwrap_or_else(|e| panic!("{e:?}"));
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -229,6 +230,34 @@ fn a_service_reaches_metrics_through_the_agent() {
         .and_then(|v| v.parse().ok())
         .unwrap();
     assert!(load >= 0.0, "{load}");
+    // Each group is a job: its runs and failures in the self receiver's figures, and in
+    // /health.
+    wait_until(
+        Duration::from_secs(30),
+        "the failing group's failures counted",
+        || {
+            http_get(prom, "/metrics", &[]).is_ok_and(|(_, b)| {
+            b.contains("ecs_otel_agent_receiver_failures_total{reason=\"unavailable\",receiver=\"generic/node/missing\"")
+                && b.contains("ecs_otel_agent_receiver_runs_total{receiver=\"generic/node/load\"")
+        })
+        },
+    );
+    let (_, doc) = http_get(health, "/health", &[]).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&doc).unwrap();
+    assert_eq!(
+        doc["components"]["receivers"]["generic/node/load"]["status"], "healthy",
+        "{doc}"
+    );
+    assert_eq!(
+        doc["components"]["receivers"]["generic/node/missing"]["last_error_kind"], "unavailable",
+        "{doc}"
+    );
+    assert!(
+        doc["components"]["receivers"]["generic/node/missing"]["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("file /nonexistent/counter")),
+        "{doc}"
+    );
     let _ = stop.send(());
     runtime.block_on(agent).unwrap().unwrap();
 }

@@ -295,7 +295,7 @@ pub struct MetricSettings {
     /// A UCUM unit (`By`, `s`, `1`).
     pub unit: String,
     /// text: a regular expression whose named capture `value` is the value and whose other
-    /// named captures are labels, one series per match; json: a JSONPath to a value or to
+    /// named captures are labels, one series per match (unset: the whole read is the value); json: a JSONPath to a value or to
     /// objects; xml: a path to elements (`/a/b`); prometheus: the families to import (a
     /// regular expression over their names; every family when unset).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -485,10 +485,6 @@ impl MetricSettings {
             return;
         }
         match (content, &self.filter) {
-            (ContentType::Text, None) => problems.push(
-                filter,
-                "required: a regular expression with a named capture (?P<value>...)",
-            ),
             (ContentType::Text, Some(f)) => match regex::Regex::new(f) {
                 Ok(r) if r.capture_names().flatten().any(|n| n == "value") => {}
                 Ok(_) => problems.push(filter, "name the value's capture: (?P<value>...)"),

@@ -57,6 +57,9 @@ impl Parsed {
     }
 }
 
+/// A text metric without a filter: the whole read, spaces around it aside, is the value.
+const WHOLE_READ: &str = r"(?s)\A\s*(?P<value>\S+)\s*\z";
+
 /// A metric's filter, compiled once when the receiver is built (a run at a 1 s interval
 /// must not compile 1,000 regular expressions a second).
 pub enum Filter {
@@ -71,7 +74,7 @@ impl Filter {
         let f = metric.filter.as_deref();
         Ok(match content {
             ContentType::Text => Filter::Regex(
-                regex::Regex::new(f.unwrap_or("(?P<value>.+)"))
+                regex::Regex::new(f.unwrap_or(WHOLE_READ))
                     .map_err(|e| ContentError(e.to_string()))?,
             ),
             ContentType::Json => Filter::Path(

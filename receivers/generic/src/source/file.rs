@@ -29,7 +29,7 @@ impl Watch {
         let path = s.text().unwrap_or_default();
         let meta = tokio::fs::metadata(path)
             .await
-            .map_err(|e| SourceError::Io(format!("{path}: {e}")))?;
+            .map_err(|e| SourceError::Io(e.to_string()))?;
         check_permissions(path, &meta, run_as)?;
         let id = (meta.ino(), meta.size(), meta.mtime(), meta.mtime_nsec());
         if let Some((seen, body)) = lock(&self.last).as_ref()
@@ -40,12 +40,12 @@ impl Watch {
         let max = s.max_bytes();
         let f = tokio::fs::File::open(path)
             .await
-            .map_err(|e| SourceError::Io(format!("{path}: {e}")))?;
+            .map_err(|e| SourceError::Io(e.to_string()))?;
         let mut out = Vec::new();
         f.take(max + 1)
             .read_to_end(&mut out)
             .await
-            .map_err(|e| SourceError::Io(format!("{path}: {e}")))?;
+            .map_err(|e| SourceError::Io(e.to_string()))?;
         if out.len() as u64 > max {
             return Err(SourceError::TooLarge(max));
         }
