@@ -300,7 +300,8 @@ pub struct MetricSettings {
     /// regular expression over their names; every family when unset).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub filter: Option<String>,
-    /// json and xml objects: the field (xml: the child element) holding the value.
+    /// json and xml objects: the field (xml: the child element or `@attribute`) holding
+    /// the value.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
     /// Labels: `name: field` takes the label from the object's field (json, xml); a value

@@ -431,3 +431,36 @@ fn each_problem_of_a_valid_shape_is_named() {
         "{e:#?}"
     );
 }
+
+#[tokio::test]
+async fn xml_elements_attributes_and_text() {
+    let dir = TempDir::new("generic-xml");
+    let f = dir.path().join("disks.xml");
+    std::fs::write(
+        &f,
+        r#"<?xml version="1.0"?><node xmlns="urn:x"><disk name="sda" state="ok"><used>42</used></disk><disk name="sdb" state="bad"><used>7</used></disk><temp unit="C">31.5</temp></node>"#,
+    )
+    .unwrap();
+    std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let cfg = decode(json!({
+        "metric_groups": {"x": {
+            "source_type": "file", "source": f.display().to_string(), "content_type": "xml",
+            "metrics": {
+                "disk.used": {"filter": "/node/disk", "value": "used", "labels": {"disk": "@name", "state": "@state"}},
+                "temperature": {"filter": "/node/temp", "labels": {"unit": "@unit"}}
+            }
+        }}
+    }))
+    .unwrap();
+    let s = run(&build(&cfg)["x"], 1, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(
+        points(&s),
+        [
+            "node.disk.used{disk=sda,state=ok} 42",
+            "node.disk.used{disk=sdb,state=bad} 7",
+            "node.temperature{unit=C} 31.5",
+        ]
+    );
+}

@@ -34,7 +34,7 @@ impl Parsed {
             ContentType::Json => serde_json::from_str(text)
                 .map(Parsed::Tree)
                 .map_err(|e| ContentError(format!("not JSON: {e}"))),
-            ContentType::Xml => pull::read::xml::parse(text)
+            ContentType::Xml => pull::read::xml::parse_with_attributes(text)
                 .map(|(root, tree)| Parsed::Tree(serde_json::json!({ root: tree })))
                 .map_err(|e| ContentError(format!("not XML: {e}"))),
         }

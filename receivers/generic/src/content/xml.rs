@@ -1,7 +1,8 @@
 //! xml: a path to elements (`/root/disks/disk`); the value is the element's text, or the
-//! text of its child named by `value`; labels name children. The document is read by the
-//! toolkit's lenient XML reader into a tree (elements as objects, repeated elements as
-//! lists, text as strings); it does not keep attributes, so they cannot be read yet.
+//! child or `@attribute` named by `value`; labels name children or `@attributes`. The
+//! document is read by the toolkit's lenient XML reader into a tree (elements as objects,
+//! repeated elements as lists, attributes as `@name`, an element's own text beside its
+//! attributes as `#text`).
 
 use serde_json::Value;
 
