@@ -110,6 +110,7 @@ impl ReceiverSpec for GenericConfig {
                 .map_err(|e| BuildError(format!("{}: {e}", p.path)))?;
             let block = Block {
                 source,
+                prefix: prefix.clone(),
                 content: p.content,
                 metrics: p
                     .metrics

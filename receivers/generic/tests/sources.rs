@@ -419,7 +419,6 @@ fn each_problem_of_a_valid_shape_is_named() {
         "receivers.generic/node.metric_groups.g.metrics.m.filter: name the value's capture: (?P<value>...)",
         "receivers.generic/node.metric_groups.j.source: \"relative.json\": give an absolute path",
         "receivers.generic/node.metric_groups.p.source: invalid URL \"ftp://x\"; expected http(s)://host:port/path",
-        "receivers.generic/node.metric_groups.p.content_type: prometheus pages are not read yet; use text, json or xml",
     ];
     for x in expected {
         assert!(e.iter().any(|p| p == x), "missing\n  {x}\nin {e:#?}");

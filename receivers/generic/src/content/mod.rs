@@ -2,6 +2,7 @@
 //! labels), by content type.
 
 mod json;
+pub mod prometheus;
 mod text;
 mod xml;
 
@@ -19,10 +20,19 @@ pub struct Sample {
 #[error("{0}")]
 pub struct ContentError(pub String);
 
+/// What one metric takes from a read: values (text, json, xml) or whole families
+/// (prometheus).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reading {
+    Samples(Vec<Sample>),
+    Families(Vec<prometheus::Family>),
+}
+
 /// Parses the read once per group: every metric of the group is derived from this.
 pub enum Parsed {
     Text(String),
     Tree(serde_json::Value),
+    Page(Vec<prometheus::Family>),
 }
 
 impl Parsed {
@@ -30,7 +40,10 @@ impl Parsed {
         let text =
             std::str::from_utf8(body).map_err(|e| ContentError(format!("not UTF-8 text: {e}")))?;
         match content {
-            ContentType::Text | ContentType::Prometheus => Ok(Parsed::Text(text.to_owned())),
+            ContentType::Text => Ok(Parsed::Text(text.to_owned())),
+            ContentType::Prometheus => prometheus::parse(text)
+                .map(Parsed::Page)
+                .map_err(|e| ContentError(format!("not a Prometheus page: {e}"))),
             ContentType::Json => serde_json::from_str(text)
                 .map(Parsed::Tree)
                 .map_err(|e| ContentError(format!("not JSON: {e}"))),
@@ -40,20 +53,24 @@ impl Parsed {
         }
     }
 
-    /// The samples of `metric`.
-    pub fn samples(
+    /// What `metric` takes from the read.
+    pub fn read(
         &self,
         content: ContentType,
         metric: &MetricSettings,
-    ) -> Result<Vec<Sample>, ContentError> {
-        match (self, content) {
+    ) -> Result<Reading, ContentError> {
+        let samples = match (self, content) {
             (Parsed::Text(t), ContentType::Text) => text::samples(t, metric),
             (Parsed::Tree(v), ContentType::Json) => json::samples(v, metric),
             (Parsed::Tree(v), ContentType::Xml) => xml::samples(v, metric),
-            _ => Err(ContentError(
-                "the prometheus content type is not supported yet".into(),
-            )),
-        }
+            (Parsed::Page(p), ContentType::Prometheus) => {
+                return prometheus::select(p, metric).map(Reading::Families);
+            }
+            _ => Err(ContentError(format!(
+                "a read parsed for another content type than {content:?}"
+            ))),
+        };
+        samples.map(Reading::Samples)
     }
 }
 
