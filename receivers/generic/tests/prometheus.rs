@@ -223,3 +223,92 @@ fn import_problems_are_named() {
     );
     assert_eq!(e.len(), 3, "{e:#?}");
 }
+
+/// A page in a file, read twice: counter and histogram starts kept while they grow, a new
+/// start when they go down; values, buckets and quantiles as the page says.
+#[tokio::test]
+async fn counters_reset_and_points_carry_the_page_values() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = testkit::TempDir::new("generic-prom-file");
+    let f = dir.path().join("page.prom");
+    let write = |requests: u32, observations: u32| {
+        let page = format!(
+            concat!(
+                "# HELP req_total Requests.\n# TYPE req_total counter\n",
+                "req_total{{code=\"200\"}} {r}\n",
+                "# TYPE lat histogram\n",
+                "lat_bucket{{le=\"0.5\"}} 1\nlat_bucket{{le=\"1\"}} {o}\nlat_bucket{{le=\"+Inf\"}} {o}\n",
+                "lat_sum 2.5\nlat_count {o}\n",
+                "# TYPE gc summary\ngc{{quantile=\"0.5\"}} 0.1\ngc{{quantile=\"0.9\"}} 0.3\ngc_sum 4\ngc_count 20\n",
+                "temp 21.5\n",
+            ),
+            r = requests,
+            o = observations
+        );
+        std::fs::write(&f, page).unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
+    };
+    write(10, 4);
+    let cfg = decode(json!({
+        "metric_groups": {"page": {
+            "source_type": "file", "source": f.display().to_string(), "content_type": "prometheus",
+            "metrics": {"all": {}}
+        }}
+    }))
+    .unwrap();
+    let job = build(&cfg).remove("page").unwrap();
+    let starts = |s: &Snapshot| {
+        let ms = &s.resource_metrics[0].scope_metrics[0].metrics;
+        let counter = match &ms[0].data {
+            Some(Data::Sum(x)) => x.data_points[0].start_time_unix_nano,
+            other => panic!("{other:?}"),
+        };
+        let hist = match &ms[1].data {
+            Some(Data::Histogram(h)) => h.data_points[0].start_time_unix_nano,
+            other => panic!("{other:?}"),
+        };
+        (counter, hist)
+    };
+    let first = run(&job, 1, Duration::from_secs(5)).await.unwrap();
+    let ms = &first.resource_metrics[0].scope_metrics[0].metrics;
+    let names: Vec<&str> = ms.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["node.req_total", "node.lat", "node.gc", "node.temp"]
+    );
+    assert_eq!(ms[0].description, "Requests.");
+    let Some(Data::Histogram(h)) = &ms[1].data else {
+        panic!()
+    };
+    let p = &h.data_points[0];
+    assert_eq!(
+        (p.explicit_bounds.clone(), p.bucket_counts.clone()),
+        (vec![0.5, 1.0], vec![1, 3, 0])
+    );
+    assert_eq!((p.count, p.sum), (4, Some(2.5)));
+    let Some(Data::Summary(sm)) = &ms[2].data else {
+        panic!()
+    };
+    let q: Vec<(f64, f64)> = sm.data_points[0]
+        .quantile_values
+        .iter()
+        .map(|q| (q.quantile, q.value))
+        .collect();
+    assert_eq!(q, [(0.5, 0.1), (0.9, 0.3)]);
+    assert_eq!((sm.data_points[0].count, sm.data_points[0].sum), (20, 4.0));
+    assert!(
+        matches!(&ms[3].data, Some(Data::Gauge(_))),
+        "untyped as gauge"
+    );
+
+    write(12, 6);
+    let grown = run(&job, 2, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(starts(&grown), starts(&first), "growing: same start");
+    write(3, 1);
+    let reset = run(&job, 3, Duration::from_secs(5)).await.unwrap();
+    let (c, h) = starts(&reset);
+    assert!(
+        c > starts(&first).0 && h > starts(&first).1,
+        "went down: a new start"
+    );
+}

@@ -146,6 +146,11 @@ impl Page {
         };
         let value = sample_value(rest)?;
         let (fi, role) = self.resolve(name);
+        if role == Role::Value && self.families[fi].kind == Kind::Histogram {
+            return Err(format!(
+                "{name}: a histogram's lines end in _bucket, _sum or _count"
+            ));
+        }
         let special = match role {
             Role::Bucket => Some(take_label(&mut labels, "le", name)?),
             Role::Quantile => Some(take_label(&mut labels, "quantile", name)?),

@@ -180,6 +180,10 @@ fn malformed_lines_are_named() {
             "# TYPE h histogram\nh_bucket{le=\"x\"} 1\n",
             "line 2: h_bucket: le=\"x\" is not a number",
         ),
+        (
+            "# TYPE h histogram\nh 1\n",
+            "line 2: h: a histogram's lines end in _bucket, _sum or _count",
+        ),
     ];
     for (page, want) in cases {
         assert_eq!(parse(page).unwrap_err().to_string(), want, "{page:?}");
