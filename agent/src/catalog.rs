@@ -88,7 +88,9 @@ is `node.load.1m`. The Prometheus name follows the same rules as above: dots bec
 underscores, the unit adds its suffix and counters end in `_total` (`node.disk.used` with \
 `unit: By` is `node_disk_used_bytes`; a counter `node.reads` is `node_reads_total`). Labels \
 come from the named captures of a text filter, from the object fields a json or xml metric \
-names in `labels`, and from fixed labels (`site: \"=dc1\"`). `instance` is \
+names in `labels`, and from fixed labels (`site: \"=dc1\"`). A Prometheus page's families \
+keep their names and labels behind the prefix (`go_goroutines` of `generic/node` is \
+`node.go_goroutines`, on /metrics `node_go_goroutines`). `instance` is \
 `generic/<service>`. A group's read is one job, `generic/<service>/<group>`: its runs, \
 failures (by reason: `timeout`, `exit_status`, `too_large`, `refused`, `unavailable`, \
 `malformed`) and durations are in the `self` receiver's `ecs_otel_agent_receiver_*` \

@@ -1,5 +1,5 @@
-//! One-liners for receiver authors: a gauge, a monotonic sum or a histogram point with its
-//! attributes, grouped into OTLP metrics by name.
+//! One-liners for receiver authors: a gauge, a monotonic sum, a histogram or a summary
+//! point with its attributes, grouped into OTLP metrics by name.
 
 use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -7,7 +7,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::otlp::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
 use crate::otlp::metrics::v1::{
     AggregationTemporality, Gauge, Histogram, HistogramDataPoint, Metric, NumberDataPoint,
-    ResourceMetrics, ScopeMetrics, Sum, metric::Data, number_data_point,
+    ResourceMetrics, ScopeMetrics, Sum, Summary, SummaryDataPoint, metric::Data, number_data_point,
+    summary_data_point::ValueAtQuantile,
 };
 use crate::otlp::resource::v1::Resource;
 
@@ -178,11 +179,21 @@ pub struct HistogramValue<'a> {
     pub max: Option<f64>,
 }
 
+/// One summary point, as a Prometheus summary reports it: quantiles (`(quantile, value)`,
+/// quantile in 0..=1) over the observations, their count and sum.
+#[derive(Debug, Clone, Copy)]
+pub struct SummaryValue<'a> {
+    pub quantiles: &'a [(f64, f64)],
+    pub count: u64,
+    pub sum: f64,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Gauge,
     Counter,
     Histogram,
+    Summary,
 }
 
 /// Builds the snapshot of one resource and scope. Points of the same metric name are
@@ -330,6 +341,32 @@ impl SnapshotBuilder {
         }
     }
 
+    /// A cumulative summary point (count and sum since `start`, quantiles as measured).
+    pub fn summary(
+        &mut self,
+        desc: &MetricDesc<'_>,
+        value: &SummaryValue<'_>,
+        start: SystemTime,
+        attributes: impl IntoIterator<Item = KeyValue>,
+    ) {
+        let point = SummaryDataPoint {
+            attributes: attributes.into_iter().collect(),
+            start_time_unix_nano: unix_nanos(start),
+            time_unix_nano: self.time,
+            count: value.count,
+            sum: value.sum,
+            quantile_values: value
+                .quantiles
+                .iter()
+                .map(|&(quantile, value)| ValueAtQuantile { quantile, value })
+                .collect(),
+            ..Default::default()
+        };
+        if let Some(Data::Summary(s)) = self.metric(desc, Kind::Summary) {
+            s.data_points.push(point);
+        }
+    }
+
     /// Names used with two different types; their later points were dropped.
     pub fn conflicts(&self) -> &[String] {
         &self.conflicts
@@ -378,6 +415,7 @@ impl SnapshotBuilder {
                         data_points: Vec::new(),
                         aggregation_temporality: AggregationTemporality::Cumulative as i32,
                     }),
+                    Kind::Summary => Data::Summary(Summary::default()),
                 };
                 self.metrics.push(Metric {
                     name: desc.name.to_owned(),
@@ -468,6 +506,36 @@ mod tests {
         match &rm.scope_metrics[0].metrics[0].data {
             Some(Data::Histogram(h)) => assert_eq!(h.data_points[0].count, 9),
             other => panic!("expected histogram, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_summary_keeps_its_quantiles_count_and_sum() {
+        let mut b = SnapshotBuilder::new(resource([]), scope("s", "1"), SystemTime::now());
+        let v = SummaryValue {
+            quantiles: &[(0.5, 0.2), (0.99, 1.5)],
+            count: 12,
+            sum: 4.5,
+        };
+        b.summary(
+            &MetricDesc::new("rpc", "s", ""),
+            &v,
+            UNIX_EPOCH,
+            [kv("m", "get")],
+        );
+        b.gauge(&MetricDesc::new("rpc", "s", ""), 1, []);
+        assert_eq!(b.conflicts(), ["rpc"]);
+        let rm = b.build();
+        match &rm.scope_metrics[0].metrics[0].data {
+            Some(Data::Summary(s)) => {
+                let p = &s.data_points[0];
+                assert_eq!((p.count, p.sum), (12, 4.5));
+                assert_eq!(p.quantile_values.len(), 2);
+                assert_eq!(p.quantile_values[1].quantile, 0.99);
+                assert_eq!(p.quantile_values[1].value, 1.5);
+                assert_eq!(p.attributes.len(), 1);
+            }
+            other => panic!("expected summary, got {other:?}"),
         }
     }
 }

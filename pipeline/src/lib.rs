@@ -27,7 +27,8 @@ pub mod trace;
 
 pub use batch::{Batch, SourceId};
 pub use builder::{
-    AttrValue, HistogramValue, MetricDesc, Number, SnapshotBuilder, kv, resource, scope, unix_nanos,
+    AttrValue, HistogramValue, MetricDesc, Number, SnapshotBuilder, SummaryValue, kv, resource,
+    scope, unix_nanos,
 };
 pub use exporter::{ExportError, Exporter, QueuePolicy};
 pub use receiver::{Collector, Impact, ReceiverError, ScrapeContext, Snapshot};

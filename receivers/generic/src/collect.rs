@@ -3,7 +3,7 @@
 //! `value_on_error`, or its last values while younger than the service's
 //! `keep_last_value`; the run then fails (counted, shown in health) with what it has.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -15,7 +15,9 @@ use pipeline::{
 use tokio::sync::Semaphore;
 
 use crate::config::{ContentType, MetricSettings, MetricType};
-use crate::content::{Filter, Parsed, Sample};
+use crate::content::prometheus::{self, Target};
+use crate::content::{Filter, Parsed, Reading, Sample};
+use crate::cumulative::Starts;
 use crate::source::{SharedCache, Source, SourceError};
 
 /// A metric of the block, with its full name and compiled filter.
@@ -27,6 +29,8 @@ pub struct Metric {
 
 pub struct Block {
     pub source: Source,
+    /// The service's metric prefix, put before imported family names.
+    pub prefix: String,
     pub content: ContentType,
     pub metrics: Vec<Metric>,
     pub cache: SharedCache,
@@ -37,12 +41,11 @@ pub struct Block {
     pub state: Mutex<State>,
 }
 
-/// Per metric, the last samples read and when; per series, when it was first seen (the
-/// start of a counter).
+/// Per metric, what was last read and when; per cumulative series, its start.
 #[derive(Default)]
 pub struct State {
-    last: BTreeMap<String, (Vec<Sample>, SystemTime)>,
-    starts: HashMap<(String, Vec<(String, String)>), SystemTime>,
+    last: BTreeMap<String, (Reading, SystemTime)>,
+    starts: Starts,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -68,17 +71,17 @@ impl Block {
         format!("{}: {what}", self.source.key())
     }
 
-    /// The samples of each metric this run: read now, or what a failure leaves.
-    fn samples(
+    /// What each metric has this run: read now, or what a failure leaves.
+    fn readings(
         &self,
         parsed: Option<&Parsed>,
         now: SystemTime,
         warnings: &mut Vec<String>,
-    ) -> Vec<(usize, Vec<Sample>)> {
+    ) -> Vec<(usize, Reading)> {
         let mut st = lock(&self.state);
         let mut out = Vec::new();
         for (i, m) in self.metrics.iter().enumerate() {
-            let fresh = parsed.map(|p| p.samples(&m.filter, &m.settings));
+            let fresh = parsed.map(|p| p.read(&m.filter, &m.settings));
             match fresh {
                 Some(Ok(s)) => {
                     st.last.insert(m.name.clone(), (s.clone(), now));
@@ -103,13 +106,21 @@ impl Block {
         out
     }
 
-    /// `value_on_error` for every series last seen (one series without labels if none).
-    fn on_error(&self, st: &State, m: &Metric) -> Option<Vec<Sample>> {
+    /// `value_on_error` for every series last seen (one series without labels if none);
+    /// imported families have no single value and keep their last values instead.
+    fn on_error(&self, st: &State, m: &Metric) -> Option<Reading> {
         let v = m.settings.value_on_error?;
+        if self.content == ContentType::Prometheus {
+            return None;
+        }
         let known: Vec<Sample> = st
             .last
             .get(&m.name)
-            .map(|(s, _)| {
+            .map(|(r, _)| match r {
+                Reading::Samples(s) => s.as_slice(),
+                Reading::Families(_) => &[],
+            })
+            .map(|s| {
                 s.iter()
                     .map(|x| Sample {
                         labels: x.labels.clone(),
@@ -118,41 +129,63 @@ impl Block {
                     .collect()
             })
             .unwrap_or_default();
-        Some(if known.is_empty() {
+        Some(Reading::Samples(if known.is_empty() {
             vec![Sample {
                 labels: Vec::new(),
                 value: v,
             }]
         } else {
             known
-        })
+        }))
     }
 
-    fn emit(&self, ctx: &ScrapeContext, samples: Vec<(usize, Vec<Sample>)>) -> Snapshot {
+    fn emit(&self, ctx: &ScrapeContext, readings: Vec<(usize, Reading)>) -> Snapshot {
         let mut b = SnapshotBuilder::new(
             self.resource.clone(),
             scope("ecs-otel-agent/receiver/generic", env!("CARGO_PKG_VERSION")),
             ctx.started,
         );
         let mut st = lock(&self.state);
-        for (i, series) in samples {
+        st.starts.begin();
+        for (i, reading) in readings {
             let m = &self.metrics[i];
-            let desc = MetricDesc::new(&m.name, &m.settings.unit, &m.settings.description);
-            for s in series {
-                let attrs = s.labels.iter().map(|(k, v)| kv(k.clone(), v.clone()));
-                match m.settings.kind {
-                    MetricType::Gauge => b.gauge(&desc, s.value, attrs),
-                    MetricType::Counter => {
-                        let start = *st
-                            .starts
-                            .entry((m.name.clone(), s.labels.clone()))
-                            .or_insert(ctx.started);
-                        b.counter(&desc, s.value, start, attrs)
-                    }
+            match reading {
+                Reading::Samples(series) => {
+                    self.emit_samples(&mut b, &mut st.starts, ctx.started, m, series)
+                }
+                Reading::Families(families) => {
+                    let mut t = Target {
+                        builder: &mut b,
+                        starts: &mut st.starts,
+                        prefix: &self.prefix,
+                        now: ctx.started,
+                    };
+                    prometheus::emit(&mut t, &m.settings, &families);
                 }
             }
         }
         Snapshot::new(vec![b.build()])
+    }
+
+    fn emit_samples(
+        &self,
+        b: &mut SnapshotBuilder,
+        starts: &mut Starts,
+        now: SystemTime,
+        m: &Metric,
+        series: Vec<Sample>,
+    ) {
+        let desc = MetricDesc::new(&m.name, &m.settings.unit, &m.settings.description);
+        for s in series {
+            let attrs = s.labels.iter().map(|(k, v)| kv(k.clone(), v.clone()));
+            match m.settings.kind {
+                MetricType::Gauge => b.gauge(&desc, s.value, attrs),
+                MetricType::Counter => {
+                    let start = starts.start(&m.name, &s.labels, s.value, now, None);
+                    b.counter(&desc, s.value, start, attrs)
+                }
+            }
+        }
     }
 }
 
@@ -161,8 +194,8 @@ impl Collector for Block {
     async fn scrape(&self, ctx: &ScrapeContext) -> Result<Snapshot, ReceiverError> {
         let read = self.read(ctx).await;
         let mut warnings = Vec::new();
-        let samples = self.samples(read.as_ref().ok(), ctx.started, &mut warnings);
-        let mut snapshot = self.emit(ctx, samples);
+        let readings = self.readings(read.as_ref().ok(), ctx.started, &mut warnings);
+        let mut snapshot = self.emit(ctx, readings);
         match read {
             Ok(_) => {
                 snapshot.warnings = warnings;

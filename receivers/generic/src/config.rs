@@ -297,7 +297,8 @@ pub struct MetricSettings {
     /// text: a regular expression whose named capture `value` is the value and whose other
     /// named captures are labels, one series per match (unset: the whole read is the value); json: a JSONPath to a value or to
     /// objects; xml: a path to elements (`/a/b`); prometheus: the families to import (a
-    /// regular expression over their names; every family when unset).
+    /// regular expression matching their whole name; every family when unset). Imported
+    /// families keep their own type, labels and HELP, named with the service's prefix.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub filter: Option<String>,
     /// json and xml objects: the field (xml: the child element or `@attribute`) holding
@@ -366,20 +367,9 @@ fn check_name(path: &str, name: &str, problems: &mut Problems) {
     }
 }
 
-/// Content types read; `prometheus` is accepted by the schema but not read yet.
-fn check_content(path: &str, content: ContentType, problems: &mut Problems) {
-    if content == ContentType::Prometheus {
-        problems.push(
-            join(path, "content_type"),
-            "prometheus pages are not read yet; use text, json or xml",
-        );
-    }
-}
-
 impl Validate for GroupSettings {
     fn validate(&self, path: &str, problems: &mut Problems) {
         self.source().check(path, problems);
-        check_content(path, self.content_type, problems);
         if self.metrics.is_empty() {
             problems.push(join(path, "metrics"), "a group needs at least one metric");
         }
@@ -394,7 +384,6 @@ impl Validate for GroupSettings {
 impl Validate for StandaloneSettings {
     fn validate(&self, path: &str, problems: &mut Problems) {
         self.source().check(path, problems);
-        check_content(path, self.content_type, problems);
         self.metric()
             .check(path, self.source_type, self.content_type, problems);
     }
@@ -475,6 +464,29 @@ impl SourceSettings {
     }
 }
 
+impl MetricSettings {
+    /// An imported page's families carry their own types, values and labels.
+    fn check_import(&self, path: &str, problems: &mut Problems) {
+        if self.value_on_error.is_some() {
+            problems.push(
+                join(path, "value_on_error"),
+                "imported families have no single value; their last values are kept instead",
+            );
+        }
+        if self.value.is_some() {
+            problems.push(join(path, "value"), "not used by prometheus pages");
+        }
+        for (label, from) in &self.labels {
+            if !from.starts_with('=') {
+                problems.push(
+                    join(&join(path, "labels"), label),
+                    "a prometheus page's labels are kept; add only fixed labels (=value)",
+                );
+            }
+        }
+    }
+}
+
 mod http_uri {
     pub use reqwest::Url as Uri;
 }
@@ -509,6 +521,9 @@ impl MetricSettings {
                 }
             }
             _ => {}
+        }
+        if content == ContentType::Prometheus {
+            self.check_import(path, problems);
         }
         if let Some(v) = self.value_on_error
             && !v.is_finite()

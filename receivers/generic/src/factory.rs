@@ -124,6 +124,7 @@ impl ReceiverSpec for GenericConfig {
                 .collect::<Result<Vec<_>, BuildError>>()?;
             let block = Block {
                 source,
+                prefix: prefix.clone(),
                 content: p.content,
                 metrics,
                 cache: cache.clone(),

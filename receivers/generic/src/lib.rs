@@ -6,6 +6,7 @@
 pub mod collect;
 pub mod config;
 pub mod content;
+mod cumulative;
 mod factory;
 pub mod source;
 

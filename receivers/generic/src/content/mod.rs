@@ -2,6 +2,7 @@
 //! labels), by content type.
 
 mod json;
+pub mod prometheus;
 mod text;
 mod xml;
 
@@ -19,10 +20,19 @@ pub struct Sample {
 #[error("{0}")]
 pub struct ContentError(pub String);
 
+/// What one metric takes from a read: values (text, json, xml) or whole families
+/// (prometheus).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reading {
+    Samples(Vec<Sample>),
+    Families(Vec<prometheus::Family>),
+}
+
 /// Parses the read once per group: every metric of the group is derived from this.
 pub enum Parsed {
     Text(String),
     Tree(serde_json::Value),
+    Page(Vec<prometheus::Family>),
 }
 
 impl Parsed {
@@ -30,7 +40,10 @@ impl Parsed {
         let text =
             std::str::from_utf8(body).map_err(|e| ContentError(format!("not UTF-8 text: {e}")))?;
         match content {
-            ContentType::Text | ContentType::Prometheus => Ok(Parsed::Text(text.to_owned())),
+            ContentType::Text => Ok(Parsed::Text(text.to_owned())),
+            ContentType::Prometheus => prometheus::parse(text)
+                .map(Parsed::Page)
+                .map_err(|e| ContentError(format!("not a Prometheus page: {e}"))),
             ContentType::Json => serde_json::from_str(text)
                 .map(Parsed::Tree)
                 .map_err(|e| ContentError(format!("not JSON: {e}"))),
@@ -40,20 +53,20 @@ impl Parsed {
         }
     }
 
-    /// The samples of `metric`, selected by its compiled `filter`.
-    pub fn samples(
-        &self,
-        filter: &Filter,
-        metric: &MetricSettings,
-    ) -> Result<Vec<Sample>, ContentError> {
-        match (self, filter) {
+    /// What `metric` takes from the read, selected by its compiled `filter`.
+    pub fn read(&self, filter: &Filter, metric: &MetricSettings) -> Result<Reading, ContentError> {
+        let samples = match (self, filter) {
             (Parsed::Text(t), Filter::Regex(re)) => text::samples(t, re, metric),
             (Parsed::Tree(v), Filter::Path(p)) => json::samples(v, p, metric),
             (Parsed::Tree(v), Filter::Elements(p)) => xml::samples(v, p, metric),
+            (Parsed::Page(p), Filter::Families) => {
+                return prometheus::select(p, metric).map(Reading::Families);
+            }
             _ => Err(ContentError(
-                "this content type is not supported yet".into(),
+                "a read parsed for another content type than its filter".into(),
             )),
-        }
+        };
+        samples.map(Reading::Samples)
     }
 }
 
@@ -66,7 +79,8 @@ pub enum Filter {
     Regex(regex::Regex),
     Path(serde_json_path::JsonPath),
     Elements(String),
-    Unsupported,
+    /// prometheus: families chosen by name as the page is read.
+    Families,
 }
 
 impl Filter {
@@ -82,7 +96,7 @@ impl Filter {
                     .map_err(|e| ContentError(e.to_string()))?,
             ),
             ContentType::Xml => Filter::Elements(f.unwrap_or("/").to_owned()),
-            ContentType::Prometheus => Filter::Unsupported,
+            ContentType::Prometheus => Filter::Families,
         })
     }
 }

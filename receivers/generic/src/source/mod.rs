@@ -55,14 +55,14 @@ impl SourceError {
 pub struct Source {
     settings: SourceSettings,
     run_as: Option<RunAs>,
-    http: Option<reqwest::Client>,
+    http: Option<http::Endpoint>,
     file: file::Watch,
 }
 
 impl Source {
     pub fn new(settings: SourceSettings, run_as: Option<RunAs>) -> Result<Self, SourceError> {
         let http = match settings.source_type {
-            SourceType::Http => Some(http::client(&settings)?),
+            SourceType::Http => Some(http::Endpoint::new(&settings)?),
             _ => None,
         };
         Ok(Self {
@@ -100,7 +100,7 @@ impl Source {
             SourceType::Command => command::run(s, self.run_as.as_ref(), deadline).await,
             SourceType::File => self.file.read(s, self.run_as.as_ref()).await,
             SourceType::Http => match &self.http {
-                Some(c) => http::get(c, s, deadline).await,
+                Some(e) => e.get(s, deadline).await,
                 None => Err(SourceError::Setup("no HTTP client".into())),
             },
         }
