@@ -108,6 +108,33 @@ async fn a_group_runs_on_its_own_interval_rounded_to_the_base() {
     assert_eq!(times("generic/node/two"), [0, 30, 60, 90, 120, 150, 180]);
 }
 
+/// The service's collectors, built as the agent builds them.
+fn build(cfg: &AgentConfig) -> Vec<pipeline::registry::BuiltJob> {
+    cfg.receivers["generic/node"]
+        .build(
+            "generic/node",
+            &BuildContext {
+                stats: PipelineStats::new(),
+                resource: pipeline::resource([]),
+                service_name: "ecs-otel-agent".into(),
+                intervals: Vec::new(),
+            },
+        )
+        .unwrap()
+}
+
+/// One run's context, 10 s to go.
+fn ctx(job: &str) -> pipeline::ScrapeContext {
+    pipeline::ScrapeContext {
+        job: job.into(),
+        started: std::time::SystemTime::now(),
+        deadline: Instant::now() + Duration::from_secs(10),
+        interval: Duration::from_secs(30),
+        cancel: CancellationToken::new(),
+        run: 1,
+    }
+}
+
 /// The agent's uid, from /proc.
 fn agent_uid() -> u32 {
     use std::os::unix::fs::MetadataExt;
@@ -138,26 +165,12 @@ async fn run_as_runs_the_command_as_that_user() {
     let cfg = config(
         "    run_as: {user: nobody}\n    standalone_metrics:\n      uid:\n        source_type: command\n        source: [/usr/bin/id, -u]\n        filter: \"(?P<value>\\\\d+)\"\n",
     );
-    let built = cfg.receivers["generic/node"]
-        .build(
-            "generic/node",
-            &BuildContext {
-                stats: PipelineStats::new(),
-                resource: pipeline::resource([]),
-                service_name: "ecs-otel-agent".into(),
-                intervals: Vec::new(),
-            },
-        )
+    let built = build(&cfg);
+    let s = built[0]
+        .collector
+        .scrape(&ctx("generic/node/uid"))
+        .await
         .unwrap();
-    let ctx = pipeline::ScrapeContext {
-        job: "generic/node/uid".into(),
-        started: std::time::SystemTime::now(),
-        deadline: Instant::now() + Duration::from_secs(10),
-        interval: Duration::from_secs(30),
-        cancel: CancellationToken::new(),
-        run: 1,
-    };
-    let s = built[0].collector.scrape(&ctx).await.unwrap();
     let m = &s.resource_metrics[0].scope_metrics[0].metrics[0];
     let v = match &m.data {
         Some(pipeline::otlp::metrics::v1::metric::Data::Gauge(g)) => g.data_points[0].value,
@@ -278,26 +291,12 @@ async fn run_as_reads_files_with_that_users_permissions() {
         "    run_as: {{user: nobody}}\n    standalone_metrics:\n      count:\n        source_type: file\n        source: {}\n        filter: \"(?P<value>\\\\d+)\"\n",
         f.display()
     ));
-    let built = cfg.receivers["generic/node"]
-        .build(
-            "generic/node",
-            &BuildContext {
-                stats: PipelineStats::new(),
-                resource: pipeline::resource([]),
-                service_name: "ecs-otel-agent".into(),
-                intervals: Vec::new(),
-            },
-        )
-        .unwrap();
-    let ctx = pipeline::ScrapeContext {
-        job: "generic/node/count".into(),
-        started: std::time::SystemTime::now(),
-        deadline: Instant::now() + Duration::from_secs(10),
-        interval: Duration::from_secs(30),
-        cancel: CancellationToken::new(),
-        run: 1,
-    };
-    let e = built[0].collector.scrape(&ctx).await.unwrap_err();
+    let built = build(&cfg);
+    let e = built[0]
+        .collector
+        .scrape(&ctx("generic/node/count"))
+        .await
+        .unwrap_err();
     assert_eq!(e.kind, "refused", "{}", e.message);
     assert!(e.message.contains("not readable by uid"), "{}", e.message);
 }

@@ -187,7 +187,8 @@ pub type GroupConfig = Scheduled<GroupSettings>;
 impl ScheduleDefaults for GroupSettings {}
 
 reads_a_source! {
-    /// A standalone metric: one metric and its own source, or a static value.
+    /// A standalone metric: one metric and its own source, or a static value. Its metric
+    /// keys are `MetricSettings`' (see there), flat beside the source keys.
     #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
     #[serde(default)]
     pub struct StandaloneSettings {
@@ -295,8 +296,9 @@ pub struct MetricSettings {
     /// A UCUM unit (`By`, `s`, `1`).
     pub unit: String,
     /// text: a regular expression whose named capture `value` is the value and whose other
-    /// named captures are labels, one series per match (unset: the whole read is the value); json: a JSONPath to a value or to
-    /// objects; xml: a path to elements (`/a/b`); prometheus: the families to import (a
+    /// named captures are labels, one series per match (unset: the whole read is the
+    /// value); json: a JSONPath to a value or to objects; xml: a path to elements
+    /// (`/a/b`); prometheus: the families to import (a
     /// regular expression matching their whole name; every family when unset). Imported
     /// families keep their own type, labels and HELP, named with the service's prefix.
     #[serde(skip_serializing_if = "Option::is_none")]
