@@ -59,8 +59,8 @@ impl Parsed {
             (Parsed::Text(t), Filter::Regex(re)) => text::samples(t, re, metric),
             (Parsed::Tree(v), Filter::Path(p)) => json::samples(v, p, metric),
             (Parsed::Tree(v), Filter::Elements(p)) => xml::samples(v, p, metric),
-            (Parsed::Page(p), Filter::Families) => {
-                return prometheus::select(p, metric).map(Reading::Families);
+            (Parsed::Page(p), Filter::Families(re)) => {
+                return prometheus::select(p, re.as_ref()).map(Reading::Families);
             }
             _ => Err(ContentError(
                 "a read parsed for another content type than its filter".into(),
@@ -79,8 +79,8 @@ pub enum Filter {
     Regex(regex::Regex),
     Path(serde_json_path::JsonPath),
     Elements(String),
-    /// prometheus: families chosen by name as the page is read.
-    Families,
+    /// prometheus: the families to import, by their whole name (all when unset).
+    Families(Option<regex::Regex>),
 }
 
 impl Filter {
@@ -96,7 +96,9 @@ impl Filter {
                     .map_err(|e| ContentError(e.to_string()))?,
             ),
             ContentType::Xml => Filter::Elements(f.unwrap_or("/").to_owned()),
-            ContentType::Prometheus => Filter::Families,
+            ContentType::Prometheus => {
+                Filter::Families(f.map(prometheus::family_filter).transpose()?)
+            }
         })
     }
 }
