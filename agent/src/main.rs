@@ -119,6 +119,9 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Some(Command::Validate) => {
+            for w in &cfg.warnings {
+                eprintln!("warning: {w}");
+            }
             println!("{source}: configuration is valid");
             ExitCode::SUCCESS
         }

@@ -56,6 +56,9 @@ async fn run_inner(
     shutdown: impl Future<Output = ()>,
     on_listening: impl FnOnce(&Listening),
 ) -> anyhow::Result<()> {
+    for w in &cfg.warnings {
+        tracing::warn!(path = %w.path, "{}", w.message);
+    }
     let stats = PipelineStats::new();
     let scheduled = cfg.scheduled_jobs();
     let mut listening = Listening::default();

@@ -455,6 +455,30 @@ fn a_collector_may_not_run_more_often_than_its_receiver() {
 }
 
 #[test]
+fn settings_that_do_nothing_are_warned_about_with_their_path() {
+    let (code, stdout, stderr) = validate(&with_ecs(&format!(
+        "{ECS_OK}    collectors:\n      iam: {{enabled: true, monitor_sts_tokens: true}}\n      billing:\n        enabled: true\n        pricing: {{requests: {{get: 0.0004}}}}\n"
+    )));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("configuration is valid"), "{stdout}");
+    for line in [
+        "warning: receivers.ecs/prod.collectors.iam.monitor_sts_tokens: accepted but does nothing: ECS has no API listing STS sessions",
+        "warning: receivers.ecs/prod.collectors.billing.pricing.requests: accepted but not used: no ECS billing API reports operation counts, so no request cost is computed",
+    ] {
+        assert!(
+            stderr.lines().any(|l| l == line),
+            "missing\n  {line}\nin\n{stderr}"
+        );
+    }
+    // The same settings under a disabled collector are not read at all: no warning.
+    let (code, _, stderr) = validate(&with_ecs(&format!(
+        "{ECS_OK}    collectors:\n      iam: {{enabled: false, monitor_sts_tokens: true}}\n"
+    )));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stderr.contains("warning:"), "{stderr}");
+}
+
+#[test]
 fn ecs_password_file_that_does_not_exist() {
     let (code, _, stderr) = validate(&with_ecs(
         "    endpoint: https://ecs.example.com:4443\n    username: monitor\n    password_file: /nonexistent/ecs-password\n",

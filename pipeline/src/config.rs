@@ -26,28 +26,47 @@ impl fmt::Display for ConfigProblem {
 }
 
 /// The problems found so far; validation goes on after the first one so that a user sees
-/// everything to fix in one run.
+/// everything to fix in one run. Warnings (a setting accepted but doing nothing) do not
+/// stop a configuration; they are printed by `validate` and logged at start.
 #[derive(Debug, Default)]
-pub struct Problems(pub Vec<ConfigProblem>);
+pub struct Problems {
+    errors: Vec<ConfigProblem>,
+    warnings: Vec<ConfigProblem>,
+}
 
 impl Problems {
-    pub fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {
-        self.0.push(ConfigProblem {
+    /// A setting that is accepted but has no effect, with its path.
+    pub fn warn(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.warnings.push(ConfigProblem {
             path: path.into(),
             message: message.into(),
         });
     }
 
+    /// The warnings found so far.
+    pub fn take_warnings(&mut self) -> Vec<ConfigProblem> {
+        std::mem::take(&mut self.warnings)
+    }
+
+    pub fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.errors.push(ConfigProblem {
+            path: path.into(),
+            message: message.into(),
+        });
+    }
+
+    /// No error (warnings aside).
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.errors.is_empty()
     }
 
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.errors.len()
     }
 
+    /// The errors.
     pub fn into_vec(self) -> Vec<ConfigProblem> {
-        self.0
+        self.errors
     }
 
     /// `interval` must be positive.

@@ -193,6 +193,9 @@ pub struct AgentConfig {
     pub exporters: BTreeMap<String, ExporterConfig>,
     pub health_check: Option<HealthCheckConfig>,
     pub service: ServiceConfig,
+    /// Settings accepted but doing nothing, with their paths: `validate` prints them and
+    /// the agent logs them at start.
+    pub warnings: Vec<ConfigProblem>,
 }
 
 /// A job as the scheduler runs it: one collector of a receiver, on its schedule.
@@ -497,13 +500,15 @@ pub fn from_yaml_with(
         .decode::<ServiceConfig>(&service_value, "service")
         .unwrap_or_default();
 
-    let cfg = AgentConfig {
+    let mut cfg = AgentConfig {
         receivers,
         exporters,
         health_check,
         service,
+        warnings: Vec::new(),
     };
     check_service(&cfg, &root, &mut problems);
+    cfg.warnings = problems.take_warnings();
     if problems.is_empty() {
         Ok(cfg)
     } else {

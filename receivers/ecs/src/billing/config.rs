@@ -218,6 +218,12 @@ impl Validate for BillingSettings {
         }
         tiers_ok(join(&p, "egress"), &self.pricing.egress, problems);
         tiers_ok(join(&p, "ingress"), &self.pricing.ingress, problems);
+        if !self.pricing.requests.is_empty() {
+            problems.warn(
+                join(&p, "requests"),
+                "accepted but not used: no ECS billing API reports operation counts, so no request cost is computed",
+            );
+        }
         for (op, price) in &self.pricing.requests {
             let at = join(&p, &format!("requests.{op}"));
             if !OPERATION_CLASSES.contains(&op.as_str()) {

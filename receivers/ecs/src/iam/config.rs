@@ -127,6 +127,12 @@ pub const IAM_INTERVAL: Duration = Duration::from_secs(600);
 
 impl Validate for IamSettings {
     fn validate(&self, path: &str, problems: &mut Problems) {
+        if self.monitor_sts_tokens {
+            problems.warn(
+                join(path, "monitor_sts_tokens"),
+                "accepted but does nothing: ECS has no API listing STS sessions",
+            );
+        }
         problems.positive(join(path, "probe_timeout"), self.probe_timeout);
         if let Some(p) = self.page_size
             && !(1..=1000).contains(&p)
