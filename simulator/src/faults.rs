@@ -59,6 +59,9 @@ pub struct FaultConfig {
     pub maintenance: Vec<usize>,
     /// Seconds added to every replicated RG's lag.
     pub extra_rpo_lag_secs: i64,
+    /// `/object/namespaces` lists each namespace with only `id`, `name` and `link`, as
+    /// older releases do: quotas come only from `/object/namespaces/namespace/{ns}/quota`.
+    pub minimal_namespace_list: bool,
 }
 
 /// What a rule asks of one request.

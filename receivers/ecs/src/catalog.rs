@@ -887,7 +887,8 @@ plus one more per 1,000 unacknowledged alerts beyond the first 1,000; every buck
 and one /object/bucket page (1,000 buckets) per namespace. A node_stats cycle makes one /vdc/nodes call, then per node one 9101 call (ECS) or one /dashboard/nodes/{id} call \
 (ObjectScale) and one ?ping call; if it runs before the dashboard collector ever has, it first reads /dashboard/zones/localzone once for the VDC's name and id. \
 A billing cycle (off unless collectors.billing.enabled) reads /object/namespaces (one call per 1,000 namespaces), /vdc/data-service/vpools once an hour, then one POST /object/billing/namespace/info per batch_size namespaces (100), \
-and when samples are due two POST /object/billing/namespace/sample per batch (month to date, trend window); each namespace whose bucket detail spans more pages (ECS pages it at 100 buckets) costs one GET per extra page and per read. \
+and when samples are due two POST /object/billing/namespace/sample per batch (month to date, trend window); each namespace whose bucket detail spans more pages (ECS pages it at 100 buckets) costs one GET per extra page and per read; \
+when /object/namespaces lists namespaces without their quotas (older releases list only id, name and link), one GET /object/namespaces/namespace/{ns}/quota per namespace read. \
 Sizes are read in KB × 1024 (exact); traffic counters restart each calendar month (UTC) and are recomputed from the month's start at every read, so an agent restart neither loses nor doubles anything. \
 An IAM cycle (off unless collectors.iam.enabled) reads /object/namespaces, /vdc/users, /vdc/admin/authnproviders and each provider, then per namespace ListUsers, ListGroups, ListRoles, ListPolicies (one call per page of page_size), \
 ListEntitiesForPolicy per attached policy, GetPolicyVersion per managed policy version not seen before (cached), GetGroup and ListGroupPolicies per group, ListRolePolicies per role, ListAccessKeys and ListUserPolicies per user, \
@@ -1162,6 +1163,7 @@ pub fn node_stats_calls(nodes: u64, ping: bool) -> u64 {
 /// Management calls of one billing cycle: `listed` namespaces on the cluster, `read` of
 /// them in `batch_size` batches, `extra_pages` bucket-detail pages beyond each namespace's
 /// first, the samples read this cycle or not, the replication-group names refreshed or not.
+/// A release whose namespace list carries no quotas adds one quota call per namespace read.
 pub fn billing_calls(
     listed: u64,
     read: u64,

@@ -32,6 +32,15 @@ pub fn capacity(sim: &Sim, _req: &Req) -> Reply {
     }
 }
 
+/// An older release's list entry: the namespace's identity only.
+fn namespace_minimal(ns: &crate::model::Namespace) -> Value {
+    json!({
+        "name": ns.name,
+        "id": ns.name,
+        "link": {"rel": "self", "href": format!("/object/namespaces/namespace/{}", ns.name)},
+    })
+}
+
 fn namespace_json(m: &Cluster, ns: &crate::model::Namespace) -> Value {
     let rg = m
         .rgs
@@ -65,6 +74,7 @@ pub fn namespaces(sim: &Sim, req: &Req) -> Reply {
         Err(r) => return r,
     };
     let m = sim.model();
+    let minimal = sim.faults.get().minimal_namespace_list;
     let prefix = req.q("name").map(|n| n.trim_end_matches('*').to_owned());
     let all: Vec<&crate::model::Namespace> = m
         .namespaces
@@ -73,7 +83,10 @@ pub fn namespaces(sim: &Sim, req: &Req) -> Reply {
         .collect();
     let (items, next) = page(&all, |n| n.name.as_str(), req.q("marker"), limit);
     let mut v = json!({
-        "namespace": items.iter().map(|n| namespace_json(&m, n)).collect::<Vec<_>>(),
+        "namespace": items
+            .iter()
+            .map(|n| if minimal { namespace_minimal(n) } else { namespace_json(&m, n) })
+            .collect::<Vec<_>>(),
         "MaxNamespaces": limit,
         "Filter": prefix.map(|p| format!("name={p}*")).unwrap_or_default(),
     });

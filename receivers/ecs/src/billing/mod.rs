@@ -24,7 +24,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::catalog::*;
-use crate::client::parse::{int, list, text};
+use crate::client::parse::{int, list, text, unwrap};
 use crate::client::{Call, ClientError};
 use crate::cluster::Cluster;
 use fetch::{Answer, NamespaceFigures, NamespaceSample};
@@ -36,6 +36,11 @@ pub const OTHER: &str = "__other__";
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A namespace's (block, notification) quota in GB, from a list entry or a quota answer.
+fn quota_of(v: &serde_json::Value) -> Option<(i64, i64)> {
+    Some((int(&v["blockSize"])?, int(&v["notificationSize"])?))
 }
 
 /// Each batch's namespaces and what the bulk call answered for them.
@@ -158,8 +163,8 @@ impl Billing {
                     return;
                 };
                 names.push(name.to_owned());
-                if let (Some(b), Some(nt)) = (int(&n["blockSize"]), int(&n["notificationSize"])) {
-                    quotas.insert(name.to_owned(), (b, nt));
+                if let Some(q) = quota_of(n) {
+                    quotas.insert(name.to_owned(), q);
                 }
             })
             .await;
@@ -180,8 +185,60 @@ impl Billing {
             }
             names.retain(|n| wanted.contains(n));
         }
+        // Older releases list only id, name and link: their quotas have a call each.
+        let unlisted: Vec<String> = names
+            .iter()
+            .filter(|n| !quotas.contains_key(*n))
+            .cloned()
+            .collect();
+        if !unlisted.is_empty() {
+            self.read_quotas(unlisted, deadline, &mut quotas, c).await;
+        }
         lock(&self.state).quotas = quotas;
         Some(names)
+    }
+
+    /// Each namespace's `/object/namespaces/namespace/{ns}/quota`, the client bounding the
+    /// calls in flight. A failure leaves that namespace without quota series this cycle.
+    async fn read_quotas(
+        &self,
+        names: Vec<String>,
+        deadline: Instant,
+        quotas: &mut BTreeMap<String, (i64, i64)>,
+        c: &mut Cycle,
+    ) {
+        let mut tasks = tokio::task::JoinSet::new();
+        for ns in names {
+            let cl = self.cluster.clone();
+            let read = async move {
+                let path = format!("/object/namespaces/namespace/{}/quota", crate::percent(&ns));
+                let call = Call::get("/object/namespaces/namespace/{namespace}/quota", path);
+                let r = cl.client.json(call.until(deadline)).await;
+                (ns, r)
+            };
+            tasks.spawn(read.instrument(tracing::Span::current()));
+        }
+        let (mut failed, mut first) = (0, None);
+        while let Some(r) = tasks.join_next().await {
+            match r {
+                Ok((ns, Ok(v))) => match quota_of(unwrap(&v, "namespace_quota_details")) {
+                    Some(q) => {
+                        quotas.insert(ns, q);
+                    }
+                    None => failed += 1,
+                },
+                Ok((_, Err(e))) => {
+                    failed += 1;
+                    first.get_or_insert(e);
+                }
+                Err(_) => failed += 1,
+            }
+        }
+        if failed > 0 {
+            let why = first.map_or("no quota in the answer".to_owned(), |e| e.to_string());
+            c.warnings
+                .push(format!("quotas of {failed} namespaces not read: {why}"));
+        }
     }
 
     /// Replication group id → name, refreshed hourly.
