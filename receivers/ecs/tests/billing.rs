@@ -609,7 +609,10 @@ async fn quotas_come_from_the_quota_call_when_the_list_has_none() {
     // Older releases list namespaces with only id, name and link.
     for version in [Version::Ecs35, Version::Ecs38] {
         let mut env = start_frozen(version, |_| {}).await;
-        env.sim.sim.faults.update(|f| f.minimal_namespace_list = true);
+        env.sim
+            .sim
+            .faults
+            .update(|f| f.minimal_namespace_list = true);
         let c = &mut env.cfg.collectors;
         c.dashboard.schedule.enabled = false;
         c.node_stats.schedule.enabled = false;
@@ -618,27 +621,29 @@ async fn quotas_come_from_the_quota_call_when_the_list_has_none() {
         let cs = env.collectors();
         let s = ok_at(&env, &of(&cs, Billing), 1).await;
         assert!(s.warnings.is_empty(), "{:?}", s.warnings);
-        let m = env.sim.model();
-        let mut with_quota = 0;
-        for ns in m.namespaces.values() {
-            let at = [("namespace", ns.name.as_str()), ("type", "block")];
-            let got = find(&s, "emcecs.namespace.quota", &at);
-            if ns.quota_block_gb > 0 {
-                with_quota += 1;
-                assert_eq!(got.len(), 1, "{} block quota", ns.name);
-                assert_eq!(got[0].value, ns.quota_block_gb as f64 * GIB, "{}", ns.name);
-            } else {
-                assert!(got.is_empty(), "{}: no quota, no series", ns.name);
+        let (namespaces, with_quota) = {
+            let m = env.sim.model();
+            let mut with_quota = 0;
+            for ns in m.namespaces.values() {
+                let at = [("namespace", ns.name.as_str()), ("type", "block")];
+                let got = find(&s, "emcecs.namespace.quota", &at);
+                if ns.quota_block_gb > 0 {
+                    with_quota += 1;
+                    assert_eq!(got.len(), 1, "{} block quota", ns.name);
+                    assert_eq!(got[0].value, ns.quota_block_gb as f64 * GIB, "{}", ns.name);
+                } else {
+                    assert!(got.is_empty(), "{}: no quota, no series", ns.name);
+                }
             }
-        }
+            (m.namespaces.len() as u64, with_quota)
+        };
         assert!(with_quota > 0, "the model sets some quotas");
         assert_eq!(
             env.calls("GET /object/namespaces/namespace/{namespace}/quota"),
-            m.namespaces.len() as u64,
+            namespaces,
             "one quota call per namespace, {}",
             version.as_str()
         );
-        drop(m);
         finish(&env, &cs).await;
     }
 }
