@@ -131,11 +131,11 @@ typed_metric!(
 typed_metric!(
     EFFICIENCY,
     Gauge,
-    "emcecs.storage.efficiency.ratio",
+    "emcecs.storage.user_data.ratio",
     "1",
     [],
     LZ,
-    "User data divided by allocated capacity: how much of what is stored is user data"
+    "User data divided by allocated capacity: the share of what is stored that is user data (the rest is protection and system data)"
 );
 typed_metric!(
     PROTECTION_OVERHEAD,
@@ -1014,6 +1014,10 @@ Every series also carries job (service.name), instance (the cluster), and target
         ),
     ],
     unavailable: &[
+        Unavailable {
+            name: "emcecs_storage_efficiency_ratio",
+            reason: "A logical ÷ physical ratio needs compression or deduplication figures, which ECS does not report; user data ÷ allocated capacity is `emcecs_storage_user_data_ratio`.",
+        },
         Unavailable {
             name: "emcecs_storage_compression_ratio",
             reason: "ECS's APIs do not report compression.",

@@ -90,8 +90,8 @@ async fn figures_match_the_model(version: Version) {
             c1.user_data as f64,
             "user data",
         );
-        // Storage efficiency and protection overhead are derived, not read.
-        let eff = value(&dash, "emcecs.storage.efficiency.ratio", &[]);
+        // The user-data share and protection overhead are derived, not read.
+        let eff = value(&dash, "emcecs.storage.user_data.ratio", &[]);
         between(
             eff,
             c0.user_data as f64 / c0.allocated as f64,

@@ -38,7 +38,7 @@ const VALUE_TESTS: &[ValueTest] = &[
             "emcecs.capacity.allocated.ratio",
             "emcecs.object.capacity.provisioned",
             "emcecs.object.capacity.available",
-            "emcecs.storage.efficiency.ratio",
+            "emcecs.storage.user_data.ratio",
             "emcecs.storage.protection.overhead.ratio",
             "emcecs.erasure_coding.info",
             "emcecs.erasure_coding.coded.ratio",

@@ -269,7 +269,7 @@ impl Dashboard<'_> {
         );
         assert!(cap.user_data > 0 && cap.allocated > 0, "an empty cluster");
         e.set(
-            "emcecs.storage.efficiency.ratio",
+            "emcecs.storage.user_data.ratio",
             &[],
             cap.user_data as f64 / cap.allocated as f64,
         );
