@@ -67,6 +67,19 @@ pub fn reference_markdown() -> String {
                 if m.enabled { "" } else { " (off by default)" },
             ));
         }
+        if !c.renamed.is_empty() {
+            out.push_str("\nAsked for under another name:\n\n");
+            out.push_str("| metric users ask for | emitted as | why |\n|---|---|---|\n");
+            for r in c.renamed {
+                let emitted: Vec<String> = r.emitted.iter().map(|e| format!("`{e}`")).collect();
+                out.push_str(&format!(
+                    "| `{}` | {} | {} |\n",
+                    r.asked,
+                    emitted.join(", "),
+                    r.note
+                ));
+            }
+        }
         if !c.unavailable.is_empty() {
             out.push_str("\nNot emitted, because no available source supplies them:\n\n");
             out.push_str("| metric users ask for | why |\n|---|---|\n");

@@ -118,3 +118,31 @@ fn names_translate_as_the_compatibility_rules_say() {
         assert_eq!(prometheus_name(name, unit, instrument), want, "{name}");
     }
 }
+
+#[test]
+fn names_asked_for_under_another_name_point_at_emitted_metrics() {
+    let emitted: Vec<String> = catalogs()
+        .iter()
+        .flat_map(|c| c.metrics.iter())
+        .map(|m| prometheus_name(m.desc.name, m.desc.unit, m.instrument))
+        .collect();
+    let mut checked = 0;
+    for c in catalogs() {
+        for r in c.renamed {
+            assert!(
+                !emitted.iter().any(|e| e == r.asked),
+                "{} is emitted under that very name",
+                r.asked
+            );
+            for e in r.emitted {
+                assert!(
+                    emitted.iter().any(|x| x == e),
+                    "{} → {e}: not emitted",
+                    r.asked
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 9, "{checked}");
+}

@@ -135,6 +135,7 @@ const CATALOG: Catalog = Catalog {
     description: "A value from the configuration (a test's receiver kind).",
     metrics: &[CONSTANT.entry],
     unavailable: &[],
+    renamed: &[],
 };
 
 struct Constant {

@@ -69,6 +69,16 @@ pub struct Unavailable {
     pub reason: &'static str,
 }
 
+/// A metric users ask for by one name that the agent emits under another (an OTel-style
+/// name, a gauge where they wrote `_total`, a family with the value as an attribute).
+#[derive(Debug, Clone, Copy)]
+pub struct Renamed {
+    pub asked: &'static str,
+    /// The Prometheus names that carry it.
+    pub emitted: &'static [&'static str],
+    pub note: &'static str,
+}
+
 /// One receiver's catalog.
 #[derive(Debug, Clone, Copy)]
 pub struct Catalog {
@@ -76,6 +86,7 @@ pub struct Catalog {
     pub description: &'static str,
     pub metrics: &'static [CatalogEntry],
     pub unavailable: &'static [Unavailable],
+    pub renamed: &'static [Renamed],
 }
 
 impl Catalog {

@@ -5,7 +5,7 @@
 //! description: `typed_metric!` makes it a typed constant whose `record` takes one value
 //! per declared key, so a collector cannot emit an attribute the catalog does not list.
 
-use pipeline::catalog::{Catalog, Instrument, Unavailable, entry};
+use pipeline::catalog::{Catalog, Instrument, Renamed, Unavailable, entry};
 use pipeline::{MetricDesc, typed_metric};
 
 use Instrument::{Counter, Gauge, Histogram};
@@ -1094,7 +1094,16 @@ Every series also carries job (service.name), instance (the cluster), and target
             name: "emcecs_transaction_* on ECS 3.6+",
             reason: "Removed from the dashboard API in ECS 3.6; they live in the Flux API, which this agent does not read yet.",
         },
+        Unavailable {
+            name: "emcecs_chunk_rebuild_operations_total, emcecs_chunk_rebuild_duration_seconds",
+            reason: "ECS reports recovery as bytes pending, a rate and an estimate of the time left (emcecs_recovery_pending_bytes, emcecs_recovery_rate_bytes_per_second, emcecs_recovery_remaining_seconds), not as counted rebuild operations with durations.",
+        },
+        Unavailable {
+            name: "emcecs_s3_multipart_uploads_active, emcecs_s3_multipart_uploads_abandoned_total, emcecs_s3_multipart_upload_duration_seconds",
+            reason: "The management API reports the bytes and parts of unfinished uploads per bucket (emcecs_bucket_multipart_upload_size_bytes, emcecs_bucket_multipart_upload_parts), not how many there are, how old, or which were abandoned; that needs the S3 API's ListMultipartUploads per bucket, with data-plane credentials.",
+        },
     ],
+    renamed: RENAMED,
 };
 
 /// The compatibility names (`compatibility_names: true`), for the reference.
@@ -1138,6 +1147,7 @@ Like the originals they have no unit suffix and camelCase node names, which prom
         compat::METERING_OBJECTS.entry,
     ],
     unavailable: &[],
+    renamed: &[],
 };
 
 /// Pages of a marker/limit listing of `items` at 1,000 per page (an empty list is one call).
@@ -1163,6 +1173,61 @@ pub fn dashboard_calls(unacked_alerts: u64, bucket_refresh: Option<&[u64]>) -> u
 pub fn node_stats_calls(nodes: u64, ping: bool) -> u64 {
     1 + nodes * (1 + u64::from(ping))
 }
+
+/// Names users ask for that the agent emits under other names.
+const RENAMED: &[Renamed] = &[
+    Renamed {
+        asked: "emcecs_data_protection_overhead_ratio",
+        emitted: &["emcecs_storage_protection_overhead_ratio"],
+        note: "the same figure (user data plus local protection, divided by user data), under the storage family",
+    },
+    Renamed {
+        asked: "emcecs_erasure_coding_scheme",
+        emitted: &["emcecs_erasure_coding_info"],
+        note: "always 1, the scheme (12+4, 10+2) in its `scheme` attribute, as Prometheus info metrics carry text; derived from the protection overhead",
+    },
+    Renamed {
+        asked: "emcecs_s3_multipart_incomplete_bytes",
+        emitted: &[
+            "emcecs_bucket_multipart_upload_size_bytes",
+            "emcecs_namespace_multipart_upload_size_bytes",
+        ],
+        note: "bytes of unfinished multipart uploads, per bucket and per namespace, from billing",
+    },
+    Renamed {
+        asked: "emcecs_iam_users_total",
+        emitted: &["emcecs_iam_users"],
+        note: "a gauge (a count now, not a running total), so without `_total`",
+    },
+    Renamed {
+        asked: "emcecs_iam_users_active_total",
+        emitted: &["emcecs_iam_users_active"],
+        note: "a gauge, so without `_total`",
+    },
+    Renamed {
+        asked: "emcecs_iam_roles_total",
+        emitted: &["emcecs_iam_roles"],
+        note: "a gauge, so without `_total`",
+    },
+    Renamed {
+        asked: "emcecs_iam_policies_total",
+        emitted: &["emcecs_iam_policies"],
+        note: "a gauge, so without `_total`",
+    },
+    Renamed {
+        asked: "emcecs_iam_policy_attachments_total",
+        emitted: &["emcecs_iam_policy_attachments"],
+        note: "a gauge, so without `_total`",
+    },
+    Renamed {
+        asked: "emcecs_replication_throughput_bytes_per_sec",
+        emitted: &[
+            "emcecs_replication_egress_bytes_per_second",
+            "emcecs_replication_ingress_bytes_per_second",
+        ],
+        note: "per replication group and direction, as ECS reports it (not per VDC pair)",
+    },
+];
 
 /// Management calls of one billing cycle: `listed` namespaces on the cluster, `read` of
 /// them in `batch_size` batches, `extra_pages` bucket-detail pages beyond each namespace's

@@ -250,4 +250,5 @@ pub const CATALOG: Catalog = Catalog {
         ),
     ],
     unavailable: &[],
+    renamed: &[],
 };
