@@ -3,6 +3,8 @@
 //! running as `nobody` sees nobody's uid), and a service's figures on /metrics.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -212,19 +214,7 @@ fn a_service_reaches_metrics_through_the_agent() {
         "receivers:\n  self:\n    collection_interval: 1s\n    initial_delay: 0s\n  generic/node:\n    collection_interval: 1s\n    initial_delay: 0s\n    metric_groups:\n      load:\n        source_type: file\n        source: /proc/loadavg\n        metrics:\n          load1:\n            filter: \"^(?P<value>[0-9.]+) \"\n      missing:\n        source_type: file\n        source: /nonexistent/counter\n        metrics:\n          gone: {{}}\n    standalone_metrics:\n      planned_capacity:\n        source_type: static\n        source: \"42\"\n        unit: By\nexporters:\n  prometheus:\n    endpoint: {prom}\nextensions:\n  health_check:\n    endpoint: {health}\nservice:\n  extensions: [health_check]\n  scheduler:\n    base_interval: 1s\n  pipelines:\n    metrics: {{receivers: [self, generic/node], exporters: [prometheus]}}\n"
     );
     let cfg = from_yaml(&yaml, &|_| None).unwrap_or_else(|e| panic!("{e:?}"));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let agent = runtime.spawn(ecs_otel_agent::run::run(
-        cfg,
-        async {
-            let _ = stopped.await;
-        },
-        |_| {},
-    ));
+    let agent = support::start(cfg);
     wait_until(Duration::from_secs(30), "both series on /metrics", || {
         http_get(prom, "/metrics", &[]).is_ok_and(|(_, b)| {
             b.contains("\nnode_planned_capacity_bytes{") && b.contains("\nnode_load1{")
@@ -271,8 +261,7 @@ fn a_service_reaches_metrics_through_the_agent() {
             .is_some_and(|e| e.contains("file /nonexistent/counter")),
         "{doc}"
     );
-    let _ = stop.send(());
-    runtime.block_on(agent).unwrap().unwrap();
+    agent.stop();
 }
 
 #[tokio::test]

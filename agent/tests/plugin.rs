@@ -3,6 +3,8 @@
 //! settings are checked with their paths, and it follows the frequency rule.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
@@ -241,19 +243,7 @@ fn an_outside_receivers_figures_reach_metrics_and_otlp() {
     let jobs: Vec<String> = cfg.scheduled_jobs().into_iter().map(|j| j.id).collect();
     assert_eq!(jobs, ["constant/a", "constant/a/echo"]);
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let agent = runtime.spawn(ecs_otel_agent::run::run(
-        cfg,
-        async {
-            let _ = stopped.await;
-        },
-        |_| {},
-    ));
+    let agent = support::start(cfg);
     let series = |body: &str, job: &str| {
         body.lines()
             .find(|l| l.starts_with("plugin_constant") && l.contains(&format!("=\"{job}\"")))
@@ -283,6 +273,5 @@ fn an_outside_receivers_figures_reach_metrics_and_otlp() {
         .find(|l| l.trim_start().starts_with("Value:"))
         .unwrap();
     assert_eq!(value.trim(), "Value: 4.5", "{out}");
-    let _ = stop.send(());
-    runtime.block_on(agent).unwrap().unwrap();
+    agent.stop();
 }
