@@ -410,3 +410,31 @@ async fn xml_elements_attributes_and_text() {
         ]
     );
 }
+
+#[tokio::test]
+async fn blocks_share_a_commands_read_only_with_the_same_environment() {
+    let dir = TempDir::new("generic-cache");
+    let counter = dir.path().join("runs");
+    let cmd = script(
+        dir.path(),
+        "count.sh",
+        &format!("echo run >> {}\necho 1", counter.display()),
+    );
+    let group = |metric: &str, env: &[&str]| {
+        json!({"source_type": "command", "source": [cmd.clone()], "env": env,
+               "metrics": {metric: {}}})
+    };
+    let cfg = decode(json!({
+        "metric_groups": {"a": group("ma", &[]), "b": group("mb", &[]), "c": group("mc", &["LANG"])}
+    }))
+    .unwrap_or_else(|e| panic!("{e:?}"));
+    let jobs = build(&cfg);
+    for name in ["a", "b", "c"] {
+        run(&jobs[name], 1, Duration::from_secs(10)).await.unwrap();
+    }
+    let runs = std::fs::read_to_string(&counter).unwrap().lines().count();
+    assert_eq!(
+        runs, 2,
+        "a and b share one run within the cache time; c has its own environment"
+    );
+}

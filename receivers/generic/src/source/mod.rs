@@ -73,8 +73,21 @@ impl Source {
         })
     }
 
-    /// What is read, as errors name it (`command /bin/df -P /`, `file /proc/loadavg`);
-    /// blocks with the same key share cached reads.
+    /// What is read and how: blocks with the same one share cached reads. A command's
+    /// environment is part of it (the same argv may answer differently with other
+    /// variables), and so are an HTTP read's method and body.
+    fn cache_key(&self) -> String {
+        let s = &self.settings;
+        format!(
+            "{} env={:?} {:?} {:?}",
+            self.key(),
+            s.env,
+            s.http.method,
+            s.http.body
+        )
+    }
+
+    /// What is read, as errors name it (`command /bin/df -P /`, `file /proc/loadavg`).
     pub fn key(&self) -> String {
         let s = &self.settings;
         match s.source_type {
@@ -128,7 +141,7 @@ impl Cache {
         if ttl.is_zero() {
             return source.read(deadline).await;
         }
-        let key = source.key();
+        let key = source.cache_key();
         let _one = self.inflight.lock().await;
         if let Some((at, r)) = lock(&self.reads).get(&key)
             && at.elapsed() < ttl
