@@ -453,16 +453,8 @@ impl Renderer<'_> {
             return self.drop_metric("type_conflict", metric);
         };
         match &metric.data {
-            Some(Data::Gauge(g)) => {
-                for p in &g.data_points {
-                    self.number(fi, p, base);
-                }
-            }
-            Some(Data::Sum(s)) => {
-                for p in &s.data_points {
-                    self.number(fi, p, base);
-                }
-            }
+            Some(Data::Gauge(g)) => self.numbers(fi, &g.data_points, base),
+            Some(Data::Sum(s)) => self.numbers(fi, &s.data_points, base),
             Some(Data::Histogram(h)) => {
                 for p in &h.data_points {
                     self.histogram(fi, p, base);
@@ -523,6 +515,22 @@ impl Renderer<'_> {
         name.hash(&mut h);
         labels.hash(&mut h);
         h.finish()
+    }
+
+    /// A receiver that reports a series' recent history (points with their own times)
+    /// sends them newest first: the newest is the series' value, the older ones are not
+    /// duplicates to count.
+    fn numbers(&mut self, fi: usize, points: &[NumberDataPoint], base: &Base) {
+        let mut newest: Option<&NumberDataPoint> = None;
+        for p in points {
+            if newest.is_some_and(|n| {
+                n.time_unix_nano > p.time_unix_nano && n.attributes == p.attributes
+            }) {
+                continue;
+            }
+            self.number(fi, p, base);
+            newest = Some(p);
+        }
     }
 
     fn number(&mut self, fi: usize, p: &NumberDataPoint, base: &Base) {

@@ -266,6 +266,41 @@ fn within_one_source_duplicates_are_dropped() {
 }
 
 #[test]
+fn a_series_history_sent_newest_first_shows_its_newest_value_and_is_no_duplicate() {
+    let d = MetricDesc::new("rate", "", "Rate");
+    let t = |s: u64| UNIX_EPOCH + Duration::from_secs(1_800_000_000 + s);
+    let mut b = builder("svc");
+    b.gauge_at(&d, 3, [kv("k", "a")], t(120));
+    b.gauge_at(&d, 2, [kv("k", "a")], t(60));
+    b.gauge_at(&d, 1, [kv("k", "a")], t(0));
+    b.gauge_at(&d, 7, [kv("k", "b")], t(120));
+    // Same series, same time: a real duplicate.
+    b.gauge_at(&d, 8, [kv("k", "b")], t(120));
+    let rendered = render(
+        &batch("r", b),
+        &RenderOptions::default(),
+        &RandomState::new(),
+    );
+    assert_eq!(rendered.series, 2 + 1);
+    assert_eq!(rendered.dropped.get("duplicate_series"), Some(&1));
+    let mut b = builder("svc");
+    b.gauge_at(&d, 3, [kv("k", "a")], t(120));
+    b.gauge_at(&d, 2, [kv("k", "a")], t(60));
+    let out = text_of(&[batch("r", b)], &RenderOptions::default());
+    assert!(out.contains("rate{k=\"a\""), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("rate{k=\"a\"") && l.ends_with(" 3")),
+        "{out}"
+    );
+    assert!(
+        !out.lines()
+            .any(|l| l.starts_with("rate{") && l.ends_with(" 2")),
+        "{out}"
+    );
+}
+
+#[test]
 fn type_conflicts_within_a_source_drop_the_later_metric() {
     let mut b = builder("svc");
     b.gauge(&MetricDesc::new("x", "", "X"), 1, []);

@@ -10,6 +10,8 @@ use pipeline::{MetricDesc, typed_metric};
 
 use Instrument::{Counter, Gauge, Histogram};
 
+use crate::performance::catalog as perf;
+
 const LZ: &str = "/dashboard/zones/localzone";
 const RGS: &str = "/dashboard/zones/localzone/replicationgroups";
 const IAM_SRC: &str = "POST /iam?Action=ListUsers";
@@ -389,8 +391,8 @@ typed_metric!(
     "emcecs.transaction.bandwidth",
     "By/s",
     ["operation"],
-    LZ,
-    "Transaction bandwidth by operation (ECS 3.5 and earlier)"
+    "/dashboard/zones/localzone (ECS 3.5); Flux monitoring_vdc cq_performance_throughput (3.6+, performance collector)",
+    "Transaction bandwidth by operation (read, write)"
 );
 typed_metric!(
     TX_TOTAL,
@@ -1012,6 +1014,22 @@ Every series also carries job (service.name), instance (the cluster), and target
             &["endpoint"],
             "the agent's ECS client",
         ),
+        perf::REQUEST_RATE.entry,
+        perf::HEAD_REQUEST_RATE.entry,
+        perf::METHOD_REQUEST_RATE.entry,
+        perf::NAMESPACE_REQUEST_RATE.entry,
+        perf::ERROR_RATE.entry,
+        perf::NAMESPACE_ERROR_RATE.entry,
+        perf::ERROR_CODE_RATE.entry,
+        perf::LATENCY.entry,
+        perf::DISK_BANDWIDTH.entry,
+        perf::NODE_CPU.entry,
+        perf::NODE_MEMORY_USED.entry,
+        perf::NODE_MEMORY_TOTAL.entry,
+        perf::NODE_NETWORK_IO.entry,
+        perf::RECOVERY_DATA.entry,
+        perf::REBALANCING_DATA.entry,
+        perf::GAP.entry,
     ],
     unavailable: &[
         Unavailable {
@@ -1091,8 +1109,8 @@ Every series also carries job (service.name), instance (the cluster), and target
             reason: "ObjectScale 4.1 no longer serves port 9101.",
         },
         Unavailable {
-            name: "emcecs_transaction_* on ECS 3.6+",
-            reason: "Removed from the dashboard API in ECS 3.6; they live in the Flux API, which this agent does not read yet.",
+            name: "emcecs_transaction_latency_seconds, emcecs_transaction_rate_per_second, emcecs_transactions_total, emcecs_transaction_errors_total on ECS 3.6+",
+            reason: "Removed from the dashboard API in ECS 3.6. The Flux API reports other figures: percentiles instead of an average latency (emcecs_transaction_latency_quantile_seconds), request rates by result, head, method and namespace instead of read/write rates and counters (emcecs_*_request_rate_per_second), error rates by category and code (emcecs_*_error_rate_per_second); emcecs_transaction_bandwidth_bytes_per_second keeps its name (performance collector).",
         },
         Unavailable {
             name: "emcecs_chunk_rebuild_operations_total, emcecs_chunk_rebuild_duration_seconds",

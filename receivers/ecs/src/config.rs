@@ -10,6 +10,7 @@ use pipeline::schedule::{Schedule, ScheduleBlock, ScheduleDefaults, Scheduled};
 
 pub use crate::billing::config::BillingConfig;
 pub use crate::iam::config::{IAM_INTERVAL, IamConfig};
+pub use crate::performance::config::{PerformanceConfig, PerformanceSettings};
 use serde::{Deserialize, Serialize};
 
 /// `receivers: ecs/<name>:`: the schedule keys (`collection_interval`, every 60 s by
@@ -177,6 +178,7 @@ pub struct Collectors {
     pub node_stats: NodeStatsConfig,
     pub billing: BillingConfig,
     pub iam: IamConfig,
+    pub performance: PerformanceConfig,
 }
 
 /// Billing reads are heavy and their data moves every 5 minutes.
@@ -298,15 +300,19 @@ impl Validate for EcsSettings {
         self.collectors
             .iam
             .validate(&join(path, "collectors.iam"), problems);
+        self.collectors
+            .performance
+            .validate(&join(path, "collectors.performance"), problems);
         let c = &self.collectors;
         if !c.dashboard.schedule.enabled
             && !ns.schedule.enabled
             && !c.billing.schedule.enabled
             && !c.iam.schedule.enabled
+            && !c.performance.schedule.enabled
         {
             problems.push(
                 join(path, "collectors"),
-                "every collector is disabled; enable at least one (dashboard, node_stats, billing, iam)",
+                "every collector is disabled; enable at least one (dashboard, node_stats, billing, iam, performance)",
             );
         }
     }
@@ -319,6 +325,7 @@ pub enum CollectorKind {
     NodeStats,
     Billing,
     Iam,
+    Performance,
 }
 
 impl CollectorKind {
@@ -328,6 +335,7 @@ impl CollectorKind {
             CollectorKind::NodeStats => "node_stats",
             CollectorKind::Billing => "billing",
             CollectorKind::Iam => "iam",
+            CollectorKind::Performance => "performance",
         }
     }
 }
@@ -366,6 +374,11 @@ impl EcsConfig {
             ),
             (CollectorKind::Billing, c.billing.schedule, BILLING_INTERVAL),
             (CollectorKind::Iam, c.iam.schedule, IAM_INTERVAL),
+            (
+                CollectorKind::Performance,
+                c.performance.schedule,
+                Duration::ZERO,
+            ),
         ]
         .into_iter()
         .filter(|(_, block, _)| block.enabled)

@@ -11,6 +11,7 @@ pub mod dashboard;
 mod factory;
 pub mod iam;
 pub mod node_stats;
+pub mod performance;
 
 use std::sync::Arc;
 
@@ -30,6 +31,7 @@ enum Inner {
     NodeStats(node_stats::NodeStats),
     Billing(Box<billing::Billing>),
     Iam(iam::Iam),
+    Performance(performance::Performance),
 }
 
 /// One scheduled collector of a cluster.
@@ -47,6 +49,7 @@ impl pipeline::Collector for Collector {
             Inner::NodeStats(n) => n.collect(ctx).await,
             Inner::Billing(b) => b.collect(ctx).await,
             Inner::Iam(i) => i.collect(ctx).await,
+            Inner::Performance(p) => p.collect(ctx).await,
         }
     }
 
@@ -75,6 +78,10 @@ pub fn collectors(
                 Inner::NodeStats(node_stats::NodeStats::new(cluster.clone(), report_client))
             }
             CollectorKind::Iam => Inner::Iam(iam::Iam::new(cluster.clone(), report_client)),
+            CollectorKind::Performance => Inner::Performance(performance::Performance::new(
+                cluster.clone(),
+                report_client,
+            )),
             CollectorKind::Billing => Inner::Billing(Box::new(billing::Billing::new(
                 cluster.clone(),
                 report_client,
