@@ -193,7 +193,10 @@ mod tests {
         let rls = logs(2);
         let reqs: Vec<_> = LogsSplitter::new(&rls, 10).collect();
         assert_eq!(reqs.len(), 6);
-        assert!(reqs.iter().all(|r| records(&[r.clone()]).len() == 1));
+        assert!(
+            reqs.iter()
+                .all(|r| records(std::slice::from_ref(r)).len() == 1)
+        );
     }
 
     #[test]
