@@ -85,7 +85,9 @@ async fn run_inner(
         }
     }
     for s in &scheduled {
-        builder = builder.route(&s.id, &s.exporters);
+        builder = builder
+            .route(&s.id, &s.metrics_exporters)
+            .route_logs(&s.id, &s.logs_exporters);
     }
     let fanout = Arc::new(builder.start());
 
@@ -130,6 +132,9 @@ async fn run_inner(
         if s.requested_interval != s.interval {
             tracing::info!(job = %s.id, requested = ?s.requested_interval, effective = ?s.interval, base = ?cfg.service.scheduler.base_interval, "interval rounded up to a multiple of the base interval");
         }
+        if s.metrics_exporters.is_empty() {
+            tracing::info!(job = %s.id, "named only in logs pipelines; its metrics are not exported");
+        }
         if !collectors.iter().any(|c| Arc::ptr_eq(c, &collector)) {
             collectors.push(collector.clone());
         }
@@ -146,7 +151,7 @@ async fn run_inner(
         if spec.jobs().is_empty() {
             tracing::info!(receiver = %id, "disabled; not started");
         } else if !scheduled.iter().any(|s| &s.receiver == id) {
-            tracing::warn!(receiver = %id, "defined but not used by any metrics pipeline; not started");
+            tracing::warn!(receiver = %id, "defined but not used by any metrics or logs pipeline; not started");
         }
     }
 

@@ -116,9 +116,10 @@ async fn run_once(job: Arc<Job>, fanout: Arc<Fanout>, run: u64, cancel: Cancella
                 collected_at: started,
                 interval: job.interval,
                 resource_metrics: snapshot.resource_metrics,
+                resource_logs: snapshot.resource_logs,
             };
             job.stats.record_success(took, snapshot.warnings);
-            tracing::debug!(parent: &span, receiver = %job.id, points = batch.data_points(), took = ?took, "collected");
+            tracing::debug!(parent: &span, receiver = %job.id, points = batch.data_points(), log_records = batch.log_records(), took = ?took, "collected");
             fanout.dispatch(Arc::new(batch));
         }
         Ok(Err(e)) => {
@@ -133,6 +134,7 @@ async fn run_once(job: Arc<Job>, fanout: Arc<Fanout>, run: u64, cancel: Cancella
                     collected_at: started,
                     interval: job.interval,
                     resource_metrics: partial.resource_metrics,
+                    resource_logs: partial.resource_logs,
                 }));
             }
             job.stats.record_failure(took, e.kind, e.message, e.impact);
@@ -348,6 +350,73 @@ mod tests {
         until(t0, 30 * SECOND + AFTER_JITTER).await;
         assert_eq!(r.runs(), 1);
         stop(token, loops).await;
+    }
+
+    /// Fails every run, handing over a partial snapshot: a gauge and one log record.
+    struct PartlyFailing;
+
+    #[async_trait]
+    impl Collector for PartlyFailing {
+        async fn scrape(&self, ctx: &ScrapeContext) -> Result<Snapshot, ReceiverError> {
+            use pipeline::otlp::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+            use pipeline::{MetricDesc, SnapshotBuilder, resource, scope};
+            let mut b = SnapshotBuilder::new(resource([]), scope("t", "1"), ctx.started);
+            b.gauge(&MetricDesc::new("g", "1", "a gauge"), 1, []);
+            let logs = ResourceLogs {
+                scope_logs: vec![ScopeLogs {
+                    log_records: vec![LogRecord::default()],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            };
+            let partial = Snapshot::new(vec![b.build()]).with_logs(vec![logs]);
+            Err(ReceiverError::new("unavailable", "half down").with_partial(partial))
+        }
+    }
+
+    /// Records (run, points, log records) of each batch.
+    #[derive(Default)]
+    struct Signals(Mutex<Vec<(u64, usize, usize)>>);
+
+    #[async_trait]
+    impl Exporter for Signals {
+        async fn export(&self, batch: Arc<Batch>) -> Result<(), ExportError> {
+            let got = (batch.seq, batch.data_points(), batch.log_records());
+            self.0.lock().unwrap().push(got);
+            Ok(())
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_runs_partial_snapshot_delivers_its_log_records_too() {
+        let t0 = Instant::now();
+        let stats = PipelineStats::new();
+        let (metrics, logs) = (Arc::new(Signals::default()), Arc::new(Signals::default()));
+        let fanout = Arc::new(
+            Fanout::builder(stats.clone())
+                .exporter("metrics", metrics.clone(), 10)
+                .exporter("logs", logs.clone(), 10)
+                .route("r", &["metrics".into()])
+                .route_logs("r", &["logs".into()])
+                .start(),
+        );
+        let job = Job {
+            id: "r".into(),
+            collector: Arc::new(PartlyFailing),
+            interval: 10 * SECOND,
+            initial_delay: Duration::ZERO,
+            timeout: 5 * SECOND,
+            stats: stats.register_job("r", 10 * SECOND),
+        };
+        let r = job.stats.clone();
+        let token = CancellationToken::new();
+        let loops = start(vec![job], fanout.clone(), token.clone(), SECOND);
+        until(t0, AFTER_JITTER).await;
+        stop(token, loops).await;
+        fanout.shutdown(SECOND).await;
+        assert_eq!(r.failures().get("unavailable"), Some(&1));
+        assert_eq!(*metrics.0.lock().unwrap(), [(1, 1, 0)]);
+        assert_eq!(*logs.0.lock().unwrap(), [(1, 0, 1)]);
     }
 
     #[test]

@@ -293,6 +293,7 @@ async fn golden(version: Version, node_net: [u8; 3]) {
             collected_at: started,
             interval: schedule.interval,
             resource_metrics: snapshot.resource_metrics,
+            resource_logs: snapshot.resource_logs,
         });
     }
     if let Some((_, c)) = collectors.first() {

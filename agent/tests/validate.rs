@@ -217,6 +217,59 @@ fn spans_sent_to_a_prometheus_exporter() {
 }
 
 #[test]
+fn a_logs_pipeline_to_otlp_is_valid() {
+    let (code, stdout, stderr) = validate(&format!(
+        "{GOOD}    logs:\n      receivers: [self]\n      exporters: [otlp]\n    logs/audit:\n      receivers: [self]\n      exporters: [otlp]\n"
+    ));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("configuration is valid"), "{stdout}");
+}
+
+#[test]
+fn logs_sent_to_a_prometheus_exporter() {
+    refused_with(
+        &format!("{GOOD}    logs:\n      receivers: [self]\n      exporters: [otlp, prometheus]\n"),
+        "service.pipelines.logs.exporters: exporter \"prometheus\" cannot carry logs; use an otlp exporter",
+    );
+}
+
+#[test]
+fn a_logs_pipeline_names_an_undefined_exporter_or_receiver() {
+    let yaml = format!(
+        "{GOOD}    logs/audit:\n      receivers: [ecs/prod]\n      exporters: [otlp/audit]\n"
+    );
+    refused_with(
+        &yaml,
+        "service.pipelines.logs/audit.exporters: exporter \"otlp/audit\" is not defined under exporters",
+    );
+    refused_with(
+        &yaml,
+        "service.pipelines.logs/audit.receivers: receiver \"ecs/prod\" is not defined under receivers",
+    );
+}
+
+#[test]
+fn an_empty_logs_pipeline() {
+    let yaml = format!("{GOOD}    logs: {{}}\n");
+    refused_with(
+        &yaml,
+        "service.pipelines.logs.receivers: a logs pipeline needs at least one receiver",
+    );
+    refused_with(
+        &yaml,
+        "service.pipelines.logs.exporters: a logs pipeline needs at least one exporter",
+    );
+}
+
+#[test]
+fn an_unknown_pipeline_type_lists_the_known_ones() {
+    refused_with(
+        &format!("{GOOD}    profiles:\n      receivers: [self]\n      exporters: [otlp]\n"),
+        "service.pipelines.profiles: unknown pipeline type \"profiles\" (metrics, traces or logs)",
+    );
+}
+
+#[test]
 fn two_servers_on_one_port() {
     refused_with(
         &GOOD.replace("0.0.0.0:13133", "0.0.0.0:9438"),

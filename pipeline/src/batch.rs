@@ -1,13 +1,15 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use crate::otlp::logs::v1::ResourceLogs;
 use crate::otlp::metrics::v1::{Metric, ResourceMetrics, metric::Data};
 
 /// The id of the component a batch comes from (`self`, `ecs/prod`): the unit that the
 /// Prometheus exporter replaces and expires as a whole.
 pub type SourceId = Arc<str>;
 
-/// One receiver's complete snapshot from one collection cycle.
+/// One receiver's complete snapshot from one collection cycle, and the log records (events)
+/// the cycle produced.
 #[derive(Debug, Clone)]
 pub struct Batch {
     pub source: SourceId,
@@ -19,6 +21,8 @@ pub struct Batch {
     /// expire a source before it had the chance to report again.
     pub interval: Duration,
     pub resource_metrics: Vec<ResourceMetrics>,
+    /// Events, not state: a newer batch never stands in for these, unlike its metrics.
+    pub resource_logs: Vec<ResourceLogs>,
 }
 
 impl Batch {
@@ -29,6 +33,7 @@ impl Batch {
             collected_at: SystemTime::now(),
             interval: Duration::from_secs(60),
             resource_metrics,
+            resource_logs: Vec::new(),
         }
     }
 
@@ -40,6 +45,21 @@ impl Batch {
             .flat_map(|sm| &sm.metrics)
             .map(metric_points)
             .sum()
+    }
+
+    /// Number of log records.
+    pub fn log_records(&self) -> usize {
+        self.resource_logs
+            .iter()
+            .flat_map(|rl| &rl.scope_logs)
+            .map(|sl| sl.log_records.len())
+            .sum()
+    }
+
+    /// True when the batch holds log records and no metrics at all: the logs half of a
+    /// cycle whose metrics went (or go) elsewhere. It says nothing about the source's series.
+    pub fn is_logs_only(&self) -> bool {
+        self.resource_metrics.is_empty() && self.log_records() > 0
     }
 }
 

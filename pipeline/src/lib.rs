@@ -1,10 +1,12 @@
 //! The agent's core, shared by every receiver and exporter.
 //!
 //! The unit of data is a [`Batch`]: a complete snapshot of OTLP `ResourceMetrics` that
-//! one receiver produced in one collection cycle. Receivers build snapshots with
-//! [`SnapshotBuilder`]; the [`fanout::Fanout`] hands each batch to every exporter of the
-//! receiver's pipelines through a bounded [`queue::BatchQueue`] per exporter, so a slow or
-//! dead exporter never holds up the others or the receivers.
+//! one receiver produced in one collection cycle, with the OTLP `ResourceLogs` (events) it
+//! saw in that cycle. Receivers build snapshots with [`SnapshotBuilder`]; the
+//! [`fanout::Fanout`] hands each batch's metrics to every exporter of the receiver's metrics
+//! pipelines, and its log records to those of its logs pipelines, through a bounded
+//! [`queue::BatchQueue`] per exporter, so a slow or dead exporter never holds up the others
+//! or the receivers.
 
 pub mod batch;
 pub mod builder;

@@ -58,11 +58,14 @@ impl BatchQueue {
                 self.stats.record_dropped(1);
                 return Pushed::Closed;
             }
+            // Log records are events: a newer batch supersedes a waiting one's metrics but
+            // never its log records, so only batches without any replace one another.
             let same_source = match self.policy {
-                QueuePolicy::LatestPerSource => {
-                    inner.items.iter().position(|b| b.source == batch.source)
-                }
-                QueuePolicy::DropOldest => None,
+                QueuePolicy::LatestPerSource if batch.log_records() == 0 => inner
+                    .items
+                    .iter()
+                    .position(|b| b.source == batch.source && b.log_records() == 0),
+                QueuePolicy::LatestPerSource | QueuePolicy::DropOldest => None,
             };
             let outcome = if let Some(i) = same_source {
                 inner.items[i] = batch;
@@ -164,6 +167,37 @@ mod tests {
         assert_eq!(stats.counts().dropped_batches, 0);
         let first = q.pop().await.unwrap();
         assert_eq!((&*first.source, first.seq), ("a", 2));
+    }
+
+    fn logs_batch(source: &str, seq: u64) -> Arc<Batch> {
+        use crate::otlp::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+        let mut b = Batch::new(source.into(), vec![]);
+        b.seq = seq;
+        b.resource_logs = vec![ResourceLogs {
+            scope_logs: vec![ScopeLogs {
+                log_records: vec![LogRecord::default()],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }];
+        Arc::new(b)
+    }
+
+    #[tokio::test]
+    async fn batches_with_log_records_never_replace_or_get_replaced() {
+        let stats = PipelineStats::new().register_exporter("prometheus", 4);
+        let q = BatchQueue::new(4, QueuePolicy::LatestPerSource, stats.clone());
+        q.push(batch("a", 1));
+        assert_eq!(q.push(logs_batch("a", 2)), Pushed::Queued);
+        assert_eq!(q.push(logs_batch("a", 3)), Pushed::Queued);
+        // The newer snapshot replaces the waiting snapshot, not the events around it.
+        assert_eq!(q.push(batch("a", 4)), Pushed::Replaced);
+        let order: Vec<u64> = [q.pop().await, q.pop().await, q.pop().await]
+            .into_iter()
+            .map(|b| b.unwrap().seq)
+            .collect();
+        assert_eq!(order, [4, 2, 3]);
+        assert_eq!(stats.counts().dropped_batches, 0);
     }
 
     #[tokio::test]

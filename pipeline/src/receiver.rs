@@ -5,6 +5,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::SourceId;
+use crate::otlp::logs::v1::ResourceLogs;
 use crate::otlp::metrics::v1::ResourceMetrics;
 
 /// What a collector is given for one run of its job.
@@ -24,10 +25,17 @@ pub struct ScrapeContext {
     pub run: u64,
 }
 
-/// The complete snapshot of what a receiver owns, from one cycle.
+/// The complete snapshot of what a receiver owns, from one cycle, and the events (log
+/// records) it saw during the cycle.
 #[derive(Debug, Default, Clone)]
 pub struct Snapshot {
     pub resource_metrics: Vec<ResourceMetrics>,
+    /// Log records of this cycle (audit events, alerts): each is sent once, to the
+    /// exporters of the logs pipelines that name the receiver. Empty unless the collector
+    /// has events to report. A snapshot with log records and no `resource_metrics` at all
+    /// says nothing about the collector's series: they stay as its last snapshot left them
+    /// (one with neither is still a complete snapshot: no series).
+    pub resource_logs: Vec<ResourceLogs>,
     /// Parts that failed while the rest was collected (a node that did not answer): the run
     /// counts as a success, and health shows the receiver as degraded.
     pub warnings: Vec<String>,
@@ -37,8 +45,15 @@ impl Snapshot {
     pub fn new(resource_metrics: Vec<ResourceMetrics>) -> Self {
         Self {
             resource_metrics,
+            resource_logs: Vec::new(),
             warnings: Vec::new(),
         }
+    }
+
+    /// The snapshot with `resource_logs` as its log records.
+    pub fn with_logs(mut self, resource_logs: Vec<ResourceLogs>) -> Self {
+        self.resource_logs = resource_logs;
+        self
     }
 }
 
@@ -57,7 +72,8 @@ pub enum Impact {
 /// A failed collection cycle. `kind` is a short, bounded word (`timeout`, `unavailable`,
 /// `auth`, `malformed`, ...) used as the `reason` of the failure counter; `message` names
 /// the place that failed. A collector may still hand over what it has (its own figures,
-/// last good values it keeps for a while): `partial` is exported, the run counts as failed.
+/// last good values it keeps for a while): `partial` is exported, its log records included;
+/// the run counts as failed.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{message}")]
 pub struct ReceiverError {

@@ -2,7 +2,7 @@
 //! `self` receiver turns them into metrics and the health endpoint into a verdict.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -160,6 +160,9 @@ pub struct ExporterStats {
     rejected_points: AtomicU64,
     retries: AtomicU64,
     sent_requests: AtomicU64,
+    sent_log_records: AtomicU64,
+    rejected_log_records: AtomicU64,
+    carries_logs: AtomicBool,
     state: Mutex<ExporterState>,
 }
 
@@ -175,6 +178,8 @@ pub struct ExporterCounts {
     pub retries: u64,
     /// Requests the destination accepted: more than `sent_batches` when batches are split.
     pub sent_requests: u64,
+    pub sent_log_records: u64,
+    pub rejected_log_records: u64,
 }
 
 impl ExporterStats {
@@ -189,6 +194,9 @@ impl ExporterStats {
             rejected_points: AtomicU64::new(0),
             retries: AtomicU64::new(0),
             sent_requests: AtomicU64::new(0),
+            sent_log_records: AtomicU64::new(0),
+            rejected_log_records: AtomicU64::new(0),
+            carries_logs: AtomicBool::new(false),
             state: Mutex::new(ExporterState::default()),
         }
     }
@@ -230,6 +238,23 @@ impl ExporterStats {
     pub fn record_rejected_points(&self, points: u64) {
         self.rejected_points.fetch_add(points, Ordering::Relaxed);
     }
+    /// Log records in a batch the exporter delivered (the batch itself is counted by
+    /// [`Self::record_sent`]).
+    pub fn record_sent_log_records(&self, records: usize) {
+        self.sent_log_records
+            .fetch_add(records as u64, Ordering::Relaxed);
+    }
+    pub fn record_rejected_log_records(&self, records: u64) {
+        self.rejected_log_records
+            .fetch_add(records, Ordering::Relaxed);
+    }
+    /// The exporter is in a logs pipeline: its log-record counters are worth reporting.
+    pub fn set_carries_logs(&self) {
+        self.carries_logs.store(true, Ordering::Relaxed);
+    }
+    pub fn carries_logs(&self) -> bool {
+        self.carries_logs.load(Ordering::Relaxed)
+    }
     pub fn counts(&self) -> ExporterCounts {
         ExporterCounts {
             queue_len: self.queue_len.load(Ordering::Relaxed),
@@ -240,6 +265,8 @@ impl ExporterStats {
             rejected_points: self.rejected_points.load(Ordering::Relaxed),
             retries: self.retries.load(Ordering::Relaxed),
             sent_requests: self.sent_requests.load(Ordering::Relaxed),
+            sent_log_records: self.sent_log_records.load(Ordering::Relaxed),
+            rejected_log_records: self.rejected_log_records.load(Ordering::Relaxed),
         }
     }
     pub fn state(&self) -> ExporterState {

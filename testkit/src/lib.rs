@@ -173,7 +173,7 @@ fn strip_ansi(s: &str) -> String {
     out
 }
 
-/// rotel on loopback, printing every metric and span it receives.
+/// rotel on loopback, printing every metric, span and log record it receives.
 pub struct Rotel {
     pub proc: Proc,
     pub grpc: SocketAddr,
@@ -191,6 +191,7 @@ impl Rotel {
                 .args(["--otlp-http-endpoint", "127.0.0.1:0"])
                 .args(["--exporter", "blackhole"])
                 .args(["--debug-log", "metrics", "--debug-log", "traces"])
+                .args(["--debug-log", "logs"])
                 .args(["--debug-log-verbosity", "detailed"])
                 .arg("--pid-file")
                 .arg(dir.join("rotel.pid"))
@@ -206,6 +207,105 @@ impl Rotel {
     pub fn output(&self) -> String {
         self.proc.output()
     }
+}
+
+/// One log record as rotel's detailed debug output prints it. Values are kept as printed
+/// (`Str(b1)`, `Int(3)`, `SEVERITY_NUMBER_INFO(9)`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RotelLogRecord {
+    /// The attributes of the resource it came under.
+    pub resource: Vec<(String, String)>,
+    /// `name version` of its instrumentation scope.
+    pub scope: String,
+    pub time_unix_nano: u64,
+    pub observed_time_unix_nano: u64,
+    pub severity_text: String,
+    pub severity_number: String,
+    pub body: String,
+    pub attributes: Vec<(String, String)>,
+}
+
+impl RotelLogRecord {
+    /// The printed value of attribute `key`.
+    pub fn attribute(&self, key: &str) -> Option<&str> {
+        self.attributes
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// The log records in rotel's output (started by [`Rotel::start`], which asks for them), in
+/// the order received.
+pub fn rotel_log_records(output: &str) -> Vec<RotelLogRecord> {
+    #[derive(PartialEq)]
+    enum At {
+        Elsewhere,
+        Resource,
+        Record,
+    }
+    let mut at = At::Elsewhere;
+    let mut in_logs = false;
+    let mut resource: Vec<(String, String)> = Vec::new();
+    let mut scope = String::new();
+    let mut out: Vec<RotelLogRecord> = Vec::new();
+    let pair = |l: &str| {
+        l.split_once(": ")
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    };
+    for line in output.lines() {
+        let t = line.trim();
+        if t.starts_with("ResourceLog #") {
+            (in_logs, at) = (true, At::Elsewhere);
+            resource.clear();
+            continue;
+        }
+        if t.starts_with("ResourceMetrics #") || t.starts_with("ResourceSpans #") {
+            (in_logs, at) = (false, At::Elsewhere);
+        }
+        if !in_logs {
+            continue;
+        }
+        if t == "Resource attributes:" {
+            at = At::Resource;
+        } else if let Some(s) = t.strip_prefix("InstrumentationScope ") {
+            scope = s.to_owned();
+        } else if t.starts_with("LogRecord #") {
+            out.push(RotelLogRecord {
+                resource: resource.clone(),
+                scope: scope.clone(),
+                ..RotelLogRecord::default()
+            });
+            at = At::Record;
+        } else if let Some(kv) = t.strip_prefix("-> ") {
+            let Some(kv) = pair(kv) else { continue };
+            match at {
+                At::Resource => resource.push(kv),
+                At::Record => {
+                    if let Some(r) = out.last_mut() {
+                        r.attributes.push(kv);
+                    }
+                }
+                At::Elsewhere => {}
+            }
+        } else if at == At::Record
+            && let Some(r) = out.last_mut()
+            && let Some((k, v)) = pair(t)
+        {
+            match k.as_str() {
+                "Timestamp" => r.time_unix_nano = v.parse().unwrap_or(0),
+                "ObservedTimestamp" => r.observed_time_unix_nano = v.parse().unwrap_or(0),
+                "SeverityText" => r.severity_text = v,
+                "SeverityNumber" => r.severity_number = v,
+                "Body" => r.body = v,
+                "Flags" => at = At::Elsewhere,
+                _ => {}
+            }
+        } else if t.starts_with("ScopeLogs #") {
+            at = At::Elsewhere;
+        }
+    }
+    out
 }
 
 /// A minimal HTTP/1.1 GET on loopback (no TLS, no chunked bodies): status and body.

@@ -14,6 +14,7 @@ use exporter_otlp::OtlpConfig;
 use exporter_prometheus::PrometheusConfig;
 use pipeline::config::{ConfigProblem, Problems, Validate, duration, join, parse_socket_addr};
 use pipeline::decode::Decoder;
+use pipeline::fanout::Signal;
 use pipeline::registry::{ReceiverSpec, Registry};
 use pipeline::schedule::effective_interval;
 use serde::{Deserialize, Serialize};
@@ -213,17 +214,25 @@ pub struct ScheduledJob {
     pub interval: Duration,
     pub initial_delay: Duration,
     pub timeout: Duration,
-    /// Exporters its batches go to (the union over its pipelines).
-    pub exporters: Vec<String>,
+    /// Exporters its metrics go to (the union over the metrics pipelines naming it).
+    pub metrics_exporters: Vec<String>,
+    /// Exporters its log records go to (the union over the logs pipelines naming it).
+    pub logs_exporters: Vec<String>,
 }
 
 impl AgentConfig {
-    /// The jobs of the receivers that some metrics pipeline uses, with their effective
-    /// schedule.
+    /// The jobs of the receivers that some metrics or logs pipeline uses, with their
+    /// effective schedule. A receiver named only in logs pipelines runs too: its metrics go
+    /// nowhere.
     pub fn scheduled_jobs(&self) -> Vec<ScheduledJob> {
         let base = self.service.scheduler.base_interval;
         let mut out: Vec<ScheduledJob> = Vec::new();
-        for (_, p) in self.metrics_pipelines() {
+        // Metrics pipelines first: the jobs keep the order they had before logs existed.
+        let pipelines = self
+            .metrics_pipelines()
+            .map(|(_, p)| (Signal::Metrics, p))
+            .chain(self.logs_pipelines().map(|(_, p)| (Signal::Logs, p)));
+        for (signal, p) in pipelines {
             for r in &p.receivers {
                 let Some(spec) = self.receivers.get(r) else {
                     continue;
@@ -247,14 +256,19 @@ impl AgentConfig {
                                 interval,
                                 initial_delay: s.initial_delay,
                                 timeout: s.timeout.unwrap_or(interval.mul_f64(0.8)),
-                                exporters: Vec::new(),
+                                metrics_exporters: Vec::new(),
+                                logs_exporters: Vec::new(),
                             });
                             out.len() - 1
                         }
                     };
+                    let dest = match signal {
+                        Signal::Metrics => &mut out[i].metrics_exporters,
+                        Signal::Logs => &mut out[i].logs_exporters,
+                    };
                     for e in &p.exporters {
-                        if !out[i].exporters.contains(e) {
-                            out[i].exporters.push(e.clone());
+                        if !dest.contains(e) {
+                            dest.push(e.clone());
                         }
                     }
                 }
@@ -264,16 +278,25 @@ impl AgentConfig {
     }
 
     pub fn metrics_pipelines(&self) -> impl Iterator<Item = (&String, &PipelineConfig)> {
+        self.pipelines_of("metrics")
+    }
+
+    pub fn logs_pipelines(&self) -> impl Iterator<Item = (&String, &PipelineConfig)> {
+        self.pipelines_of("logs")
+    }
+
+    fn pipelines_of(&self, kind: &'static str) -> impl Iterator<Item = (&String, &PipelineConfig)> {
         self.service
             .pipelines
             .iter()
-            .filter(|(k, _)| pipeline_kind(k) == "metrics")
+            .filter(move |(k, _)| pipeline_kind(k) == kind)
     }
 
-    /// Exporters used by some metrics pipeline.
+    /// Exporters used by some metrics or logs pipeline.
     pub fn used_exporters(&self) -> Vec<String> {
         let mut v: Vec<String> = self
             .metrics_pipelines()
+            .chain(self.logs_pipelines())
             .flat_map(|(_, p)| p.exporters.iter().cloned())
             .collect();
         v.sort();
@@ -558,17 +581,17 @@ fn check_service(
     for (name, p) in &cfg.service.pipelines {
         let path = join("service.pipelines", name);
         match pipeline_kind(name) {
-            "metrics" => {
+            kind @ ("metrics" | "logs") => {
                 if p.receivers.is_empty() {
                     problems.push(
                         join(&path, "receivers"),
-                        "a metrics pipeline needs at least one receiver",
+                        format!("a {kind} pipeline needs at least one receiver"),
                     );
                 }
                 if p.exporters.is_empty() {
                     problems.push(
                         join(&path, "exporters"),
-                        "a metrics pipeline needs at least one exporter",
+                        format!("a {kind} pipeline needs at least one exporter"),
                     );
                 }
                 for r in &p.receivers {
@@ -584,6 +607,13 @@ fn check_service(
                         problems.push(
                             join(&path, "exporters"),
                             format!("exporter {e:?} is not defined under exporters"),
+                        );
+                    } else if kind == "logs"
+                        && let Some(ExporterConfig::Prometheus(_)) = cfg.exporters.get(e)
+                    {
+                        problems.push(
+                            join(&path, "exporters"),
+                            format!("exporter {e:?} cannot carry logs; use an otlp exporter"),
                         );
                     }
                 }
@@ -611,7 +641,7 @@ fn check_service(
             }
             other => problems.push(
                 path,
-                format!("unknown pipeline type {other:?} (metrics or traces)"),
+                format!("unknown pipeline type {other:?} (metrics, traces or logs)"),
             ),
         }
     }
@@ -702,5 +732,42 @@ mod tests {
         );
         assert!(ComponentId::parse("ecs/").is_err());
         assert!(ComponentId::parse("a/b/c").is_err());
+    }
+
+    #[test]
+    fn each_job_knows_its_metrics_and_its_logs_exporters() {
+        let yaml = "receivers:
+  self:
+  self/logs_only:
+exporters:
+  prometheus: {endpoint: 127.0.0.1:0}
+  otlp: {endpoint: http://127.0.0.1:4317}
+  otlp/audit: {endpoint: http://127.0.0.1:4318}
+service:
+  pipelines:
+    metrics: {receivers: [self], exporters: [prometheus, otlp]}
+    logs: {receivers: [self, self/logs_only], exporters: [otlp]}
+    logs/audit: {receivers: [self], exporters: [otlp/audit, otlp]}
+";
+        let cfg = from_yaml(yaml, &|_| None).unwrap();
+        let jobs: Vec<(String, Vec<String>, Vec<String>)> = cfg
+            .scheduled_jobs()
+            .into_iter()
+            .map(|j| (j.id, j.metrics_exporters, j.logs_exporters))
+            .collect();
+        let v = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            jobs,
+            [
+                (
+                    "self".into(),
+                    v(&["prometheus", "otlp"]),
+                    v(&["otlp", "otlp/audit"])
+                ),
+                // Named only in a logs pipeline: it runs, its metrics go nowhere.
+                ("self/logs_only".into(), v(&[]), v(&["otlp"])),
+            ]
+        );
+        assert_eq!(cfg.used_exporters(), ["otlp", "otlp/audit", "prometheus"]);
     }
 }

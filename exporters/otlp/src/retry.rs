@@ -1,11 +1,12 @@
 //! Which gRPC failures are worth retrying, per the OTLP specification, how long to wait
-//! before the next try, and the loop that sends one request until it gets through or
-//! retrying is no longer worth it.
+//! before the next try, and the loop that sends one request (metrics or logs) until it gets
+//! through or retrying is no longer worth it.
 
 use std::future::Future;
 use std::time::Duration;
 
 use pipeline::ExportError;
+use pipeline::otlp::collector::logs::v1::ExportLogsPartialSuccess;
 use pipeline::otlp::collector::metrics::v1::ExportMetricsPartialSuccess;
 use pipeline::stats::ExporterStats;
 use prost::Message;
@@ -121,6 +122,42 @@ impl Backoff {
     }
 }
 
+/// A collector's partial-success answer to an accepted request: what it refused.
+pub trait PartialSuccess {
+    /// What the refused items are, for the log line: `points`, `log_records`.
+    const ITEMS: &'static str;
+    fn rejected(&self) -> i64;
+    fn error_message(&self) -> &str;
+    /// Counts `n` refused items under the exporter's counter for them.
+    fn count(stats: &ExporterStats, n: u64);
+}
+
+impl PartialSuccess for ExportMetricsPartialSuccess {
+    const ITEMS: &'static str = "points";
+    fn rejected(&self) -> i64 {
+        self.rejected_data_points
+    }
+    fn error_message(&self) -> &str {
+        &self.error_message
+    }
+    fn count(stats: &ExporterStats, n: u64) {
+        stats.record_rejected_points(n);
+    }
+}
+
+impl PartialSuccess for ExportLogsPartialSuccess {
+    const ITEMS: &'static str = "log_records";
+    fn rejected(&self) -> i64 {
+        self.rejected_log_records
+    }
+    fn error_message(&self) -> &str {
+        &self.error_message
+    }
+    fn count(stats: &ExporterStats, n: u64) {
+        stats.record_rejected_log_records(n);
+    }
+}
+
 /// Where a request goes, for the log lines and error messages of [`retry_loop`].
 #[derive(Debug, Clone, Copy)]
 pub struct Destination<'a> {
@@ -132,7 +169,7 @@ pub struct Destination<'a> {
 /// Makes attempts until one is accepted, the failure is permanent, or the next wait would
 /// take the request past `max_elapsed_time` (0: no limit, as in the Collector). Each
 /// attempt yields the collector's partial-success answer, if any, or the gRPC status.
-pub async fn retry_loop<F, Fut>(
+pub async fn retry_loop<F, Fut, P>(
     to: Destination<'_>,
     retry: &RetryConfig,
     stats: &ExporterStats,
@@ -140,7 +177,8 @@ pub async fn retry_loop<F, Fut>(
 ) -> Result<(), ExportError>
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<Option<ExportMetricsPartialSuccess>, tonic::Status>>,
+    Fut: Future<Output = Result<Option<P>, tonic::Status>>,
+    P: PartialSuccess,
 {
     let started = Instant::now();
     let mut backoff = Backoff::new(retry);
@@ -150,12 +188,10 @@ where
         let status = match attempt().await {
             Ok(partial) => {
                 if let Some(ps) = partial
-                    && (ps.rejected_data_points > 0 || !ps.error_message.is_empty())
+                    && (ps.rejected() > 0 || !ps.error_message().is_empty())
                 {
-                    tracing::warn!(exporter = %to.exporter, rejected = ps.rejected_data_points, message = %ps.error_message, "collector accepted the request only in part");
-                    stats.record_rejected_points(
-                        u64::try_from(ps.rejected_data_points).unwrap_or(0),
-                    );
+                    tracing::warn!(exporter = %to.exporter, rejected = ps.rejected(), items = P::ITEMS, message = %ps.error_message(), "collector accepted the request only in part");
+                    P::count(stats, u64::try_from(ps.rejected()).unwrap_or(0));
                 }
                 if attempts > 1 {
                     tracing::info!(exporter = %to.exporter, attempts, "export succeeded after retrying");
@@ -467,6 +503,26 @@ mod tests {
         assert!(o.result.is_ok(), "{:?}", o.result);
         let c = o.stats.counts();
         assert_eq!(c.rejected_points, 3);
+        assert_eq!(c.sent_requests, 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn log_records_refused_in_a_partial_success_are_counted_apart() {
+        let stats = pipeline::PipelineStats::new().register_exporter("otlp", 10);
+        let to = Destination {
+            exporter: "otlp",
+            endpoint: "http://collector:4317",
+        };
+        let result = retry_loop(to, &RetryConfig::default(), &stats, || async {
+            Ok(Some(ExportLogsPartialSuccess {
+                rejected_log_records: 2,
+                error_message: "bad records".into(),
+            }))
+        })
+        .await;
+        assert!(result.is_ok(), "{result:?}");
+        let c = stats.counts();
+        assert_eq!((c.rejected_log_records, c.rejected_points), (2, 0));
         assert_eq!(c.sent_requests, 1);
     }
 

@@ -1,5 +1,10 @@
 //! Cuts a batch into export requests that each stay under the server's size limit, one
-//! request at a time, so that a large snapshot is never copied whole.
+//! request at a time, so that a large snapshot is never copied whole. Metrics here, logs in
+//! [`LogsSplitter`].
+
+mod logs;
+
+pub use logs::LogsSplitter;
 
 use pipeline::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
 use pipeline::otlp::metrics::v1::{

@@ -323,3 +323,53 @@ async fn promtool_accepts_the_exposition() {
     );
     exp.shutdown().await;
 }
+
+/// A batch of log records alone (the logs half of a cycle) is not a snapshot: waiting in
+/// the queue, it does not replace the source's snapshot, and exported, it leaves the
+/// source's series as they were.
+#[tokio::test]
+async fn a_batch_of_log_records_alone_leaves_the_series_alone() {
+    use pipeline::otlp::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+    use pipeline::queue::BatchQueue;
+    let stats = PipelineStats::new();
+    let exp = PrometheusExporter::start("prometheus", &config(), stats.clone())
+        .await
+        .unwrap();
+    let mut logs = Batch::new("r".into(), vec![]);
+    logs.resource_logs = vec![ResourceLogs {
+        scope_logs: vec![ScopeLogs {
+            log_records: vec![LogRecord::default(); 2],
+            ..Default::default()
+        }],
+        ..Default::default()
+    }];
+    let logs = Arc::new(logs);
+
+    exp.export(sample_batch("r", 5)).await.unwrap();
+    let before = exp.exposition().series();
+    assert!(before > 0);
+    exp.export(logs.clone()).await.unwrap();
+    exp.ingest(&logs);
+    assert_eq!(exp.exposition().series(), before);
+    assert_eq!(stats.series()["r"], before as u64);
+
+    let queue = BatchQueue::new(
+        4,
+        exp.queue_policy(),
+        stats.register_exporter("prometheus", 4),
+    );
+    queue.push(sample_batch("r", 6));
+    queue.push(logs);
+    queue.close();
+    while let Some(b) = queue.pop().await {
+        exp.export(b).await.unwrap();
+    }
+    let body = String::from_utf8(get(exp.local_addr(), "/metrics", &[]).await.body).unwrap();
+    let line = body
+        .lines()
+        .find(|l| l.starts_with("emcecs_bucket_storage_bytes{"))
+        .unwrap_or_else(|| panic!("the series is gone:\n{body}"));
+    assert!(line.ends_with(" 6"), "{line}");
+    assert_eq!(exp.exposition().series(), before);
+    exp.shutdown().await;
+}

@@ -242,6 +242,7 @@ impl NodeStats {
         }
         let snapshot = Snapshot {
             resource_metrics: vec![b.build()],
+            resource_logs: Vec::new(),
             warnings,
         };
         outcome(&results, snapshot)
@@ -278,6 +279,7 @@ impl NodeStats {
         }
         let partial = Snapshot {
             resource_metrics: vec![b.build()],
+            resource_logs: Vec::new(),
             warnings,
         };
         e.receiver_error(format!("cannot list the nodes: {e}"))

@@ -128,6 +128,18 @@ metric!(
     "Data points the receiving end refused (OTLP partial success)"
 );
 metric!(
+    EXPORTER_SENT_LOG_RECORDS,
+    "ecs_otel_agent.exporter.sent.log_records",
+    "{log_record}",
+    "Log records in the batches the exporter delivered (exporters of logs pipelines)"
+);
+metric!(
+    EXPORTER_REJECTED_LOG_RECORDS,
+    "ecs_otel_agent.exporter.rejected.log_records",
+    "{log_record}",
+    "Log records the receiving end refused (OTLP partial success; exporters of logs pipelines)"
+);
+metric!(
     EXPORTER_DROPPED_METRICS,
     "ecs_otel_agent.exporter.dropped.metrics",
     "{metric}",
@@ -231,6 +243,18 @@ pub const CATALOG: Catalog = Catalog {
         ),
         entry(
             EXPORTER_REJECTED,
+            Instrument::Counter,
+            &["exporter"],
+            EXPORTERS,
+        ),
+        entry(
+            EXPORTER_SENT_LOG_RECORDS,
+            Instrument::Counter,
+            &["exporter"],
+            EXPORTERS,
+        ),
+        entry(
+            EXPORTER_REJECTED_LOG_RECORDS,
             Instrument::Counter,
             &["exporter"],
             EXPORTERS,

@@ -191,6 +191,21 @@ impl SelfReceiver {
             b.counter(&EXPORTER_DROPPED, c.dropped_batches, start, attrs());
             b.counter(&EXPORTER_RETRIES, c.retries, start, attrs());
             b.counter(&EXPORTER_REJECTED, c.rejected_points, start, attrs());
+            // Only exporters of logs pipelines: for the others they would be zeros forever.
+            if e.carries_logs() {
+                b.counter(
+                    &EXPORTER_SENT_LOG_RECORDS,
+                    c.sent_log_records,
+                    start,
+                    attrs(),
+                );
+                b.counter(
+                    &EXPORTER_REJECTED_LOG_RECORDS,
+                    c.rejected_log_records,
+                    start,
+                    attrs(),
+                );
+            }
         }
         for ((exporter, reason), n) in self.stats.dropped_metrics() {
             b.counter(
@@ -328,5 +343,56 @@ mod tests {
             Some(Data::Histogram(h)) => assert_eq!(h.data_points[0].count, 2),
             other => panic!("{other:?}"),
         }
+        assert!(
+            !metrics.iter().any(|m| m.name.ends_with(".log_records")),
+            "no exporter carries logs"
+        );
+    }
+
+    #[tokio::test]
+    async fn log_records_are_reported_for_the_exporters_of_logs_pipelines_only() {
+        let stats = PipelineStats::new();
+        stats.register_exporter("prometheus", 64);
+        let otlp = stats.register_exporter("otlp", 100);
+        otlp.set_carries_logs();
+        otlp.record_sent_log_records(7);
+        otlp.record_rejected_log_records(2);
+        let recv = SelfReceiver::new(
+            stats,
+            pipeline::resource([kv("service.name", "ecs-otel-agent")]),
+            vec![],
+        )
+        .unwrap();
+        let snap = recv.scrape(&ctx()).await.unwrap();
+        let metrics = &snap.resource_metrics[0].scope_metrics[0].metrics;
+        let points = |name: &str| -> Vec<(String, i64)> {
+            let m = metrics.iter().find(|m| m.name == name).unwrap();
+            let Some(Data::Sum(s)) = &m.data else {
+                panic!("{name} is not a sum")
+            };
+            s.data_points
+                .iter()
+                .map(|p| {
+                    let exporter = format!("{:?}", p.attributes[0].value);
+                    let Some(pipeline::otlp::metrics::v1::number_data_point::Value::AsInt(v)) =
+                        p.value
+                    else {
+                        panic!("{name}: {p:?}")
+                    };
+                    (exporter, v)
+                })
+                .collect()
+        };
+        let sent = points("ecs_otel_agent.exporter.sent.log_records");
+        assert_eq!(sent.len(), 1, "{sent:?}");
+        assert!(sent[0].0.contains("otlp") && sent[0].1 == 7, "{sent:?}");
+        let rejected = points("ecs_otel_agent.exporter.rejected.log_records");
+        assert_eq!(rejected.len(), 1, "{rejected:?}");
+        assert!(
+            rejected[0].0.contains("otlp") && rejected[0].1 == 2,
+            "{rejected:?}"
+        );
+        // The points counters stay for every exporter.
+        assert_eq!(points("ecs_otel_agent.exporter.sent.points").len(), 2);
     }
 }

@@ -118,6 +118,7 @@ impl Billing {
         }
         Snapshot {
             resource_metrics: vec![b.build()],
+            resource_logs: Vec::new(),
             warnings: std::mem::take(&mut c.warnings),
         }
     }

@@ -485,6 +485,7 @@ impl Billing {
         }
         e.receiver_error(e.to_string()).with_partial(Snapshot {
             resource_metrics: vec![b.build()],
+            resource_logs: Vec::new(),
             warnings: c.warnings.clone(),
         })
     }

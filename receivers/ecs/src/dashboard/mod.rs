@@ -126,6 +126,7 @@ impl Dashboard {
         }
         let snapshot = Snapshot {
             resource_metrics: vec![b.build()],
+            resource_logs: Vec::new(),
             warnings,
         };
         if let Some(e) = auth_error {

@@ -167,6 +167,7 @@ impl Iam {
         }
         let snapshot = Snapshot {
             resource_metrics: vec![b.build()],
+            resource_logs: Vec::new(),
             warnings,
         };
         let nothing = lock(&self.state).namespaces.is_empty() && !names.is_empty();
@@ -310,6 +311,7 @@ impl Iam {
         }
         e.receiver_error(e.to_string()).with_partial(Snapshot {
             resource_metrics: vec![b.build()],
+            resource_logs: Vec::new(),
             warnings,
         })
     }
