@@ -8,6 +8,7 @@ use std::time::Duration;
 use pipeline::config::{Problems, Secret, Validate, duration, join, resolve_secret};
 use pipeline::schedule::{Schedule, ScheduleBlock, ScheduleDefaults, Scheduled};
 
+pub use crate::audit::config::{AUDIT_INTERVAL, AuditConfig, AuditSettings};
 pub use crate::billing::config::BillingConfig;
 pub use crate::iam::config::{IAM_INTERVAL, IamConfig};
 pub use crate::performance::config::{PerformanceConfig, PerformanceSettings};
@@ -179,6 +180,7 @@ pub struct Collectors {
     pub billing: BillingConfig,
     pub iam: IamConfig,
     pub performance: PerformanceConfig,
+    pub audit: AuditConfig,
 }
 
 /// Billing reads are heavy and their data moves every 5 minutes.
@@ -303,16 +305,20 @@ impl Validate for EcsSettings {
         self.collectors
             .performance
             .validate(&join(path, "collectors.performance"), problems);
+        self.collectors
+            .audit
+            .validate(&join(path, "collectors.audit"), problems);
         let c = &self.collectors;
         if !c.dashboard.schedule.enabled
             && !ns.schedule.enabled
             && !c.billing.schedule.enabled
             && !c.iam.schedule.enabled
             && !c.performance.schedule.enabled
+            && !c.audit.schedule.enabled
         {
             problems.push(
                 join(path, "collectors"),
-                "every collector is disabled; enable at least one (dashboard, node_stats, billing, iam, performance)",
+                "every collector is disabled; enable at least one (dashboard, node_stats, billing, iam, performance, audit)",
             );
         }
     }
@@ -326,6 +332,7 @@ pub enum CollectorKind {
     Billing,
     Iam,
     Performance,
+    Audit,
 }
 
 impl CollectorKind {
@@ -336,6 +343,7 @@ impl CollectorKind {
             CollectorKind::Billing => "billing",
             CollectorKind::Iam => "iam",
             CollectorKind::Performance => "performance",
+            CollectorKind::Audit => "audit",
         }
     }
 }
@@ -379,6 +387,7 @@ impl EcsConfig {
                 c.performance.schedule,
                 Duration::ZERO,
             ),
+            (CollectorKind::Audit, c.audit.schedule, AUDIT_INTERVAL),
         ]
         .into_iter()
         .filter(|(_, block, _)| block.enabled)

@@ -2,6 +2,7 @@
 //! and a scheduled collector per enabled `collectors:` entry (`ecs/<name>/dashboard`,
 //! `ecs/<name>/node_stats`), each with its own interval and source of series.
 
+pub mod audit;
 pub mod billing;
 pub mod catalog;
 pub mod client;
@@ -32,6 +33,7 @@ enum Inner {
     Billing(Box<billing::Billing>),
     Iam(iam::Iam),
     Performance(performance::Performance),
+    Audit(audit::Audit),
 }
 
 /// One scheduled collector of a cluster.
@@ -50,6 +52,7 @@ impl pipeline::Collector for Collector {
             Inner::Billing(b) => b.collect(ctx).await,
             Inner::Iam(i) => i.collect(ctx).await,
             Inner::Performance(p) => p.collect(ctx).await,
+            Inner::Audit(a) => a.collect(ctx).await,
         }
     }
 
@@ -82,6 +85,7 @@ pub fn collectors(
                 cluster.clone(),
                 report_client,
             )),
+            CollectorKind::Audit => Inner::Audit(audit::Audit::new(cluster.clone(), report_client)),
             CollectorKind::Billing => Inner::Billing(Box::new(billing::Billing::new(
                 cluster.clone(),
                 report_client,

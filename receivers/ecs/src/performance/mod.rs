@@ -61,8 +61,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 struct Read {
     kind: Kind,
     query: Query,
-    /// When the query was sent: the next window starts here.
-    sent: Instant,
+    /// The cycle's time: the next window reaches back to here.
+    sent: SystemTime,
     result: Result<Table, ClientError>,
 }
 
@@ -129,14 +129,13 @@ impl Performance {
             let plan = {
                 let mut st = lock(&self.state);
                 let max = st.max_range.unwrap_or(MAX_RANGE);
-                st.windows.entry(query.measurement).or_default().plan(
-                    Instant::now(),
-                    min_window,
-                    max,
-                )
+                st.windows
+                    .entry(query.measurement)
+                    .or_default()
+                    .plan(ctx.started, min_window, max)
             };
+            let sent = ctx.started;
             tasks.spawn(async move {
-                let sent = Instant::now();
                 let result = query_once(&cluster, &query, plan.range, deadline).await;
                 (kind, query, sent, plan, result)
             });

@@ -1,9 +1,7 @@
 //! Which range a measurement's next query asks for, and which of its rows are new.
 
 use std::collections::HashMap;
-use std::time::Duration;
-
-use tokio::time::Instant;
+use std::time::{Duration, SystemTime};
 
 use super::flux::Row;
 
@@ -19,8 +17,9 @@ const FORGET_AFTER_SECS: i64 = 2 * 3600;
 
 #[derive(Debug, Default)]
 pub struct Window {
-    /// When the last successful query was sent.
-    last_sent: Option<Instant>,
+    /// When the cycle of the last successful query started (the cycle's time, which the
+    /// scheduler takes from the wall clock: a test can set it).
+    last_sent: Option<SystemTime>,
     /// Each series' newest point read (Unix seconds).
     seen: HashMap<String, i64>,
 }
@@ -35,10 +34,10 @@ pub struct Plan {
 impl Window {
     /// `first`: what the first query asks for (the collection interval, at least a minute);
     /// `max`: the longest range ECS accepts.
-    pub fn plan(&self, now: Instant, first: Duration, max: Duration) -> Plan {
+    pub fn plan(&self, now: SystemTime, first: Duration, max: Duration) -> Plan {
         let want = match self.last_sent {
-            None => first + OVERLAP,
-            Some(t) => now.saturating_duration_since(t) + OVERLAP,
+            None => first,
+            Some(t) => now.duration_since(t).unwrap_or(Duration::ZERO) + OVERLAP,
         };
         if want <= max {
             return Plan {
@@ -57,7 +56,7 @@ impl Window {
     }
 
     /// The rows not read before; remembers them and when their query was sent.
-    pub fn take_new(&mut self, rows: Vec<Row>, sent: Instant) -> Vec<Row> {
+    pub fn take_new(&mut self, rows: Vec<Row>, sent: SystemTime) -> Vec<Row> {
         self.last_sent = Some(sent);
         let mut fresh = Vec::with_capacity(rows.len());
         let mut newest = i64::MIN;
@@ -95,13 +94,13 @@ mod tests {
 
     #[test]
     fn the_first_query_asks_for_an_interval_and_the_next_since_the_last() {
-        let t0 = Instant::now();
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
         let mut w = Window::default();
         let p = w.plan(t0, Duration::from_secs(60), MAX_RANGE);
         assert_eq!(
             p,
             Plan {
-                range: Duration::from_secs(120),
+                range: Duration::from_secs(60),
                 gap: Duration::ZERO
             }
         );
@@ -116,7 +115,7 @@ mod tests {
 
     #[test]
     fn more_than_an_hour_away_is_a_gap_not_a_longer_range() {
-        let t0 = Instant::now();
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
         let mut w = Window::default();
         w.take_new(vec![], t0);
         let p = w.plan(
@@ -130,7 +129,7 @@ mod tests {
 
     #[test]
     fn points_already_read_are_skipped_per_series() {
-        let t0 = Instant::now();
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
         let mut w = Window::default();
         let got = w.take_new(vec![row(60, "a"), row(120, "a"), row(60, "b")], t0);
         assert_eq!(got.len(), 3);
