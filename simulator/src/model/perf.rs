@@ -519,15 +519,12 @@ impl Cluster {
                 ..Load::default()
             })
             .collect();
+        let (mut ingress, mut egress) = (vec![0u64; count], vec![0u64; count]);
         for ns in self.namespaces.values() {
             let mut created = vec![0u64; count];
             for b in ns.buckets.values() {
-                for (i, load) in loads.iter_mut().enumerate() {
-                    let w = b.billing.sample(first + i as u64);
-                    created[i] += w.objects_created;
-                    load.ingress += w.ingress;
-                    load.egress += w.egress;
-                }
+                b.billing
+                    .add_samples(first, &mut created, &mut ingress, &mut egress);
             }
             for (i, load) in loads.iter_mut().enumerate() {
                 let k = first + i as u64;
@@ -540,6 +537,10 @@ impl Cluster {
                     error_ratio,
                 });
             }
+        }
+        for ((load, i), e) in loads.iter_mut().zip(ingress).zip(egress) {
+            load.ingress = i;
+            load.egress = e;
         }
         loads
     }
