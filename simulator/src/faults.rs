@@ -1,8 +1,9 @@
 //! Fault injection, set in the configuration and changed at run time through the admin
 //! endpoint: latency, errors (rate, status, ECS code), requests that never answer,
 //! malformed bodies, missing or "N/A" fields, nodes down, the token limit reached,
-//! directory tables not ready, replication lag. And the request log with counters per
-//! endpoint, so tests and benchmarks can count the calls the agent made.
+//! directory tables not ready, replication lag, Flux answers reordered, empty or limited
+//! to another range. And the request log with counters per endpoint, so tests and
+//! benchmarks can count the calls the agent made.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Mutex;
@@ -62,6 +63,12 @@ pub struct FaultConfig {
     /// `/object/namespaces` lists each namespace with only `id`, `name` and `link`, as
     /// older releases do: quotas come only from `/object/namespaces/namespace/{ns}/quota`.
     pub minimal_namespace_list: bool,
+    /// Every Flux answer lists its columns (and each row's cells) in yet another order.
+    pub flux_reorder_columns: bool,
+    /// Every Flux query gets the empty answer.
+    pub flux_empty: bool,
+    /// The longest Flux range served, in seconds (default 3600: one hour).
+    pub flux_max_range_secs: Option<i64>,
 }
 
 /// What a rule asks of one request.

@@ -259,7 +259,7 @@ pub async fn handle(sim: Arc<Sim>, req: Request<Incoming>) -> Response<Body> {
         format,
         user: None,
     };
-    let route = crate::api::route_name(&req);
+    let route = crate::api::route_name(&req, sim.model().cfg.version);
     let effect = sim.faults.effect(req.method.as_str(), &req.path);
     let reply = answer(&sim, &mut req, &effect).await;
     let response = encode(reply, req.format, &effect);

@@ -202,6 +202,11 @@ fn concrete(sim: &ecs_sim::RunningSim, path: &str, method: &str) -> Option<Call>
     } else if path.starts_with("/object/bucket/") || path == "/object/bucket" {
         query.push(format!("namespace={}", ns.name));
     }
+    if path == "/vdc/events" {
+        // Audit events need a namespace and a window (one day of background activity).
+        query.push(format!("namespace={}", ns.name));
+        query.push(window.into());
+    }
     if path == "/object/billing/namespace/info" {
         query.push("include_bucket_detail=true".into());
     }

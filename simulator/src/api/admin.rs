@@ -1,6 +1,7 @@
 //! `/__sim/…`: the simulator's own controls (no authentication; loopback only). Counters
 //! and the request log, faults, the clock, model changes (namespaces and buckets added or
-//! deleted between cycles), sessions.
+//! deleted between cycles, each recorded as an audit event), audit events and alerts
+//! raised on request, sessions.
 
 use std::time::Duration;
 
@@ -9,6 +10,8 @@ use pipeline::http_server::Body;
 use serde_json::{Value, json};
 
 use crate::faults::FaultConfig;
+use crate::model::alerts::AlertRequest;
+use crate::model::audit::EventRequest;
 use crate::server::{Sim, parse_query};
 use crate::sessions::SessionConfig;
 
@@ -107,24 +110,50 @@ pub fn handle(sim: &Sim, method: &Method, path: &str, query: &str, body: &[u8]) 
         ("POST", ["namespaces"]) => {
             let buckets = q.get("buckets").and_then(|b| b.parse().ok()).unwrap_or(2);
             let name = q.get("name").map(String::as_str);
+            let now = sim.clock.now();
             let mut m = sim.model_mut();
             if name.is_some_and(|n| m.namespaces.contains_key(n)) {
                 return reply(StatusCode::CONFLICT, json!({"error": "namespace exists"}));
             }
-            let n = m.add_namespace(name, buckets);
+            let n = m.add_namespace_at(name, buckets, now);
             reply(
                 StatusCode::CREATED,
                 json!({"namespace": n, "buckets": m.namespaces[&n].buckets.keys().collect::<Vec<_>>()}),
             )
         }
-        ("DELETE", ["namespaces", ns]) => deleted(sim.model_mut().delete_namespace(ns)),
-        ("POST", ["namespaces", ns, "buckets"]) => match sim.model_mut().add_bucket(ns) {
-            Some(b) => reply(StatusCode::CREATED, json!({"bucket": b})),
-            None => reply(StatusCode::NOT_FOUND, json!({"error": "no such namespace"})),
-        },
-        ("DELETE", ["namespaces", ns, "buckets", b]) => {
-            deleted(sim.model_mut().delete_bucket(ns, b))
+        ("DELETE", ["namespaces", ns]) => {
+            let now = sim.clock.now();
+            deleted(sim.model_mut().delete_namespace_at(ns, now))
         }
+        ("POST", ["namespaces", ns, "buckets"]) => {
+            match sim.model_mut().add_bucket_at(ns, sim.clock.now()) {
+                Some(b) => reply(StatusCode::CREATED, json!({"bucket": b})),
+                None => reply(StatusCode::NOT_FOUND, json!({"error": "no such namespace"})),
+            }
+        }
+        ("DELETE", ["namespaces", ns, "buckets", b]) => {
+            let now = sim.clock.now();
+            deleted(sim.model_mut().delete_bucket_at(ns, b, now))
+        }
+        ("POST", ["events"]) => match serde_json::from_slice::<EventRequest>(body) {
+            Ok(r) => {
+                let now = sim.clock.now();
+                let e = sim.model_mut().record_event(r, now);
+                reply(StatusCode::CREATED, super::events::event_json(&e))
+            }
+            Err(e) => bad(format!("invalid event: {e}")),
+        },
+        ("POST", ["alerts"]) => match serde_json::from_slice::<AlertRequest>(body) {
+            Ok(r) => {
+                let now = sim.clock.now();
+                let mut m = sim.model_mut();
+                match m.raise_alert(r, now) {
+                    Ok(a) => reply(StatusCode::CREATED, super::vdc::alert_json(a)),
+                    Err(e) => bad(e.to_string()),
+                }
+            }
+            Err(e) => bad(format!("invalid alert: {e}")),
+        },
         ("POST", ["sessions", "clear"]) => {
             sim.sessions.clear();
             reply(StatusCode::OK, json!({"cleared": true}))

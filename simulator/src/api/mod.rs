@@ -5,17 +5,21 @@ pub mod admin;
 pub mod auth;
 pub mod billing;
 pub mod dashboard;
+pub mod events;
+pub mod flux;
 pub mod iam;
 pub mod object;
 pub mod vdc;
 
 use http::{Method, StatusCode};
 
+use crate::model::Version;
 use crate::server::{Reply, Req, Sim};
 
 type Handler = fn(&Sim, &Req) -> Reply;
 
-fn route(req: &Req) -> Option<(&'static str, Handler)> {
+/// The handler of a request on an ECS of `version` (some routes exist only in some).
+fn route(req: &Req, version: Version) -> Option<(&'static str, Handler)> {
     let s: Vec<&str> = req.segments.iter().map(String::as_str).collect();
     let get = req.method == Method::GET;
     let post = req.method == Method::POST;
@@ -36,6 +40,7 @@ fn route(req: &Req) -> Option<(&'static str, Handler)> {
             ("/vdc/admin/authnproviders/{id}", vdc::authn_provider)
         }
         ["vdc", "alerts"] if get => ("/vdc/alerts", vdc::alerts),
+        ["vdc", "events"] if get => ("/vdc/events", events::events),
         ["vdc", "data-service", "vpools"] if get => ("/vdc/data-service/vpools", vdc::vpools),
         ["vdc", "data-service", "vpools", _] if get => {
             ("/vdc/data-service/vpools/{id}", vdc::vpool)
@@ -140,14 +145,17 @@ fn route(req: &Req) -> Option<(&'static str, Handler)> {
         ),
         ["iam"] if post => ("/iam", iam::handle),
         ["sts"] if post => ("/sts", iam::sts),
+        ["flux", "api", "external", "v2", "query"] if post && version != Version::Ecs35 => {
+            ("/flux/api/external/v2/query", flux::query)
+        }
         _ => return None,
     };
     Some(r)
 }
 
 /// The route template a request is counted under (`/iam?Action=ListUsers` for IAM).
-pub fn route_name(req: &Req) -> String {
-    match route(req) {
+pub fn route_name(req: &Req, version: Version) -> String {
+    match route(req, version) {
         Some(("/iam", _)) => format!("/iam?Action={}", req.q("Action").unwrap_or("")),
         Some((t, _)) => t.to_owned(),
         None => format!("(unknown) {}", req.path),
@@ -155,7 +163,8 @@ pub fn route_name(req: &Req) -> String {
 }
 
 pub fn dispatch(sim: &Sim, req: &Req) -> Reply {
-    match route(req) {
+    let version = sim.model().cfg.version;
+    match route(req, version) {
         Some((_, h)) => h(sim, req),
         None => Reply::error(
             StatusCode::NOT_FOUND,

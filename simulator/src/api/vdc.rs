@@ -1,4 +1,5 @@
 //! /vdc/nodes, /vdc/users, /vdc/admin/authnproviders, /vdc/alerts, /vdc/data-service/vpools.
+//! (`/vdc/events` is in `events.rs`.)
 
 use serde_json::{Value, json};
 
@@ -125,6 +126,21 @@ pub fn alerts(sim: &Sim, req: &Req) -> Reply {
         Ok(l) => l,
         Err(r) => return r,
     };
+    let mut window = [None, None];
+    for (slot, k) in window.iter_mut().zip(["start_time", "end_time"]) {
+        if let Some(v) = req.q(k).filter(|v| !v.is_empty()) {
+            match super::events::parse_time(k, v) {
+                Ok(t) => *slot = Some(t.div_euclid(60)),
+                Err(r) => return r,
+            }
+        }
+    }
+    let [from, to] = window;
+    if let (Some(f), Some(t)) = (from, to)
+        && t < f
+    {
+        return Reply::bad_request(1008, "end_time must not be before start_time");
+    }
     let m = sim.model();
     let severity = req.q("severity").map(str::to_ascii_uppercase);
     let ack = req
@@ -137,24 +153,13 @@ pub fn alerts(sim: &Sim, req: &Req) -> Reply {
         .filter(|a| severity.as_deref().is_none_or(|s| a.severity == s))
         .filter(|a| ack.is_none_or(|x| a.acknowledged == x))
         .filter(|a| ns.is_none_or(|n| a.namespace == n))
+        // Inclusive bounds at minute precision.
+        .filter(|a| from.is_none_or(|f| a.timestamp.div_euclid(60) >= f))
+        .filter(|a| to.is_none_or(|t| a.timestamp.div_euclid(60) <= t))
         .collect();
     list.sort_by(|a, b| a.id.cmp(&b.id));
     let (items, next) = page(&list, |a| a.id.as_str(), req.q("marker"), limit);
-    let alerts: Vec<Value> = items
-        .iter()
-        .map(|a| {
-            json!({
-                "acknowledged": a.acknowledged,
-                "type": a.kind,
-                "description": a.description,
-                "id": a.id,
-                "namespace": a.namespace,
-                "severity": a.severity,
-                "symptomCode": a.symptom_code,
-                "timestamp": iso_local(a.timestamp),
-            })
-        })
-        .collect();
+    let alerts: Vec<Value> = items.iter().map(|a| alert_json(a)).collect();
     let mut filter = Vec::new();
     if let Some(s) = &severity {
         filter.push(format!("severity={s}"));
@@ -172,6 +177,20 @@ pub fn alerts(sim: &Sim, req: &Req) -> Reply {
         }
         Reply::ok(Doc::jaxb("alerts", v))
     }
+}
+
+/// One alert as `/vdc/alerts` lists it.
+pub fn alert_json(a: &crate::model::Alert) -> Value {
+    json!({
+        "acknowledged": a.acknowledged,
+        "type": a.kind,
+        "description": a.description,
+        "id": a.id,
+        "namespace": a.namespace,
+        "severity": a.severity,
+        "symptomCode": a.symptom_code,
+        "timestamp": iso_local(a.timestamp),
+    })
 }
 
 fn vpool_json(m: &crate::model::Cluster, rg: &crate::model::ReplicationGroup) -> Value {

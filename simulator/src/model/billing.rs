@@ -157,6 +157,34 @@ impl Rates {
         }
     }
 
+    /// Adds the objects created, bytes written and bytes read in each of the samples
+    /// `first..first + created.len()` to the slices (of equal length): a table lookup per
+    /// sample, for callers that walk every bucket for a run of samples in one pass.
+    pub fn add_samples(
+        &self,
+        first: u64,
+        created: &mut [u64],
+        ingress: &mut [u64],
+        egress: &mut [u64],
+    ) {
+        let w = &shape().0;
+        let skip = self.first_sample.saturating_sub(first) as usize;
+        let mut iw = ((first + skip as u64 + self.shift_write) % DAY) as usize;
+        let mut ir = ((first + skip as u64 + self.shift_read) % DAY) as usize;
+        for ((c, i), e) in created
+            .iter_mut()
+            .zip(ingress.iter_mut())
+            .zip(egress.iter_mut())
+            .skip(skip)
+        {
+            *c += self.created * w[iw];
+            *i += self.ingress * w[iw];
+            *e += self.egress * w[ir];
+            iw = if iw + 1 == DAY as usize { 0 } else { iw + 1 };
+            ir = if ir + 1 == DAY as usize { 0 } else { ir + 1 };
+        }
+    }
+
     /// Totals once `n` samples have completed (at time `ORIGIN + n * 300`).
     pub fn totals(&self, n: u64) -> Totals {
         if n <= self.first_sample {
@@ -224,6 +252,29 @@ mod tests {
         let mut w = r.window(x, m);
         w.add(&r.window(m, y));
         assert_eq!(w, r.window(x, y));
+    }
+
+    #[test]
+    fn runs_of_samples_are_their_windows() {
+        let r = Rates::generate(42, 11);
+        for first in [
+            0,
+            r.first_sample.saturating_sub(3),
+            r.first_sample,
+            r.first_sample + 3 * DAY - 5,
+        ] {
+            let n = 13;
+            let (mut c, mut i, mut e) = (vec![1; n], vec![0; n], vec![0; n]);
+            r.add_samples(first, &mut c, &mut i, &mut e);
+            for k in 0..n {
+                let w = r.window(first + k as u64, first + k as u64 + 1);
+                assert_eq!(
+                    (c[k] - 1, i[k], e[k]),
+                    (w.objects_created, w.ingress, w.egress),
+                    "{first} + {k}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -3,8 +3,11 @@
 //! last-used times) are closed-form functions of the simulator's clock, so any value at
 //! any time can be recomputed exactly by a test.
 
+pub mod alerts;
+pub mod audit;
 pub mod billing;
 pub mod iam;
+pub mod perf;
 pub mod system;
 
 use std::collections::BTreeMap;
@@ -168,6 +171,8 @@ pub(crate) const K_USER: u64 = 7;
 pub(crate) const K_ALERT: u64 = 8;
 pub(crate) const K_VDC: u64 = 9;
 pub(crate) const K_AUTHN: u64 = 10;
+pub(crate) const K_PERF: u64 = 11;
+pub(crate) const K_EVENT: u64 = 12;
 
 #[derive(Debug, Clone)]
 pub struct Disk {
@@ -249,6 +254,9 @@ pub struct Namespace {
     pub quota_notification_gb: i64,
     pub buckets: BTreeMap<String, Bucket>,
     pub iam: iam::Domain,
+    /// From when the namespace has background audit events: its creation, or the moment
+    /// it was added at run time.
+    pub audit_since: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -296,6 +304,8 @@ pub struct Cluster {
     pub mgmt_users: Vec<MgmtUser>,
     pub authn_providers: Vec<AuthnProvider>,
     pub alerts: Vec<Alert>,
+    /// Recorded audit events and deleted namespaces (`model/audit.rs`).
+    pub audit: audit::AuditLog,
     /// Index of the next namespace added at run time.
     next_namespace: u64,
 }
@@ -347,6 +357,7 @@ impl Cluster {
             mgmt_users: Vec::new(),
             authn_providers: Vec::new(),
             alerts: Vec::new(),
+            audit: audit::AuditLog::default(),
             next_namespace: 0,
         };
         for i in 0..cfg.nodes.max(1) {
@@ -495,10 +506,12 @@ impl Cluster {
             0 => -1,
             q => (q as i64) * 500,
         };
+        let created = ORIGIN + range(hh >> 4, 0, 60) as i64 * 86_400;
         let mut ns = Namespace {
             name: name.clone(),
             index,
-            created: ORIGIN + range(hh >> 4, 0, 60) as i64 * 86_400,
+            created,
+            audit_since: created,
             default_rg: (hh >> 12) as usize % self.rgs.len().max(1),
             quota_block_gb,
             quota_notification_gb: if quota_block_gb > 0 {

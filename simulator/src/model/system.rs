@@ -304,6 +304,15 @@ impl Cluster {
         )
     }
 
+    /// Mean (read, write) latency in milliseconds during the minute holding `t`.
+    pub fn latency_ms(&self, t: i64) -> (f64, f64) {
+        let minute = h(self.cfg.seed, &[0x7A, (t / 60) as u64]);
+        (
+            5.0 + (minute % 2000) as f64 / 100.0,
+            10.0 + (minute % 4000) as f64 / 100.0,
+        )
+    }
+
     pub fn transactions(&self, t: i64) -> Transactions {
         let n = sample_index(t);
         let last = n.saturating_sub(1);
@@ -314,12 +323,12 @@ impl Cluster {
             written += w.ingress;
             read += w.egress;
         }
-        let minute = h(self.cfg.seed, &[0x7A, (t / 60) as u64]);
+        let (read_latency_ms, write_latency_ms) = self.latency_ms(t);
         let write_tps = created as f64 / 300.0;
         let read_tps = write_tps * 3.0;
         Transactions {
-            read_latency_ms: 5.0 + (minute % 2000) as f64 / 100.0,
-            write_latency_ms: 10.0 + (minute % 4000) as f64 / 100.0,
+            read_latency_ms,
+            write_latency_ms,
             read_tps,
             write_tps,
             read_bandwidth: read as f64 / 300.0,
