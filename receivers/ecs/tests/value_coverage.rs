@@ -183,6 +183,51 @@ const VALUE_TESTS: &[ValueTest] = &[
         oracle: "iam.rs",
         metrics: &["emcecs.iam.policy_documents.unreadable"],
     },
+    ValueTest {
+        file: "performance.rs",
+        test: "every_flux_figure",
+        oracle: "support/flux.rs",
+        metrics: &[
+            "emcecs.transaction.request.rate",
+            "emcecs.head.request.rate",
+            "emcecs.method.request.rate",
+            "emcecs.namespace.request.rate",
+            "emcecs.transaction.error.rate",
+            "emcecs.namespace.error.rate",
+            "emcecs.transaction.error.code.rate",
+            "emcecs.transaction.latency.quantile",
+            "emcecs.disk.bandwidth",
+            "emcecs.node.cpu.utilization",
+            "emcecs.node.memory.used",
+            "emcecs.node.memory.total",
+            "emcecs.node.network.io",
+            "emcecs.recovery.data",
+            "emcecs.rebalancing.data",
+        ],
+    },
+    ValueTest {
+        file: "performance.rs",
+        test: "more_than_an_hour_away_is_read_as_one_hour_and_a_gap",
+        oracle: "performance.rs",
+        metrics: &["emcecs.performance.gap"],
+    },
+    ValueTest {
+        file: "audit.rs",
+        test: "every_event_once_across_cycles_and_a_restart",
+        oracle: "audit.rs",
+        metrics: &[
+            "emcecs.audit.events",
+            "emcecs.namespace.privileged_operations",
+            "emcecs.alerts.raised",
+            "emcecs.audit.lag",
+        ],
+    },
+    ValueTest {
+        file: "audit.rs",
+        test: "a_stop_longer_than_max_catch_up_is_read_back_that_far_and_the_rest_is_a_gap",
+        oracle: "audit.rs",
+        metrics: &["emcecs.audit.gap"],
+    },
 ];
 
 fn read(file: &str) -> String {

@@ -52,6 +52,9 @@ struct Inner {
     privileged: BTreeMap<(String, &'static str), u64>,
     alerts: BTreeMap<String, u64>,
     gap_secs: f64,
+    /// The longest time a read of this cycle could not reach back to (every namespace
+    /// stopped for the same time: one gap, not one per namespace).
+    cycle_gap: i64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -103,6 +106,7 @@ impl Audit {
                 privileged: BTreeMap::new(),
                 alerts: BTreeMap::new(),
                 gap_secs: 0.0,
+                cycle_gap: 0,
             }),
         }
     }
@@ -152,6 +156,7 @@ impl Audit {
             if let Some(a) = alerts {
                 inner.apply_alerts(a, (now, overlap), observed, &mut records, &mut warnings);
             }
+            inner.gap_secs += std::mem::take(&mut inner.cycle_gap) as f64;
             inner.emit(&mut b, self.started, now);
             if let Some(path) = &cl.cfg.collectors.audit.state_file
                 && let Err(e) = inner.state.save(path)
@@ -382,7 +387,7 @@ impl Inner {
         records: &mut Vec<LogRecord>,
         warnings: &mut Vec<String>,
     ) {
-        // A namespace read for the first time starts at the window's start.
+        // A namespace never read whole starts its next window where this one started.
         let cursor = self
             .state
             .namespaces
@@ -428,7 +433,7 @@ impl Inner {
             )),
             (None, false) => {
                 cursor.advance(now, overlap);
-                self.gap_secs += r.gap as f64;
+                self.cycle_gap = self.cycle_gap.max(r.gap);
                 if !listed.contains(r.namespace.as_str()) {
                     self.state.namespaces.remove(&r.namespace);
                 }
@@ -479,7 +484,7 @@ impl Inner {
             )),
             None => {
                 cursor.advance(now, overlap);
-                self.gap_secs += r.gap as f64;
+                self.cycle_gap = self.cycle_gap.max(r.gap);
             }
         }
     }

@@ -37,8 +37,10 @@ impl Cursor {
     }
 
     /// Everything up to `until` is read: ids older than the next window are forgotten.
+    /// (A cursor never read whole stands an overlap after its first window's start, so
+    /// that a failed first read starts there again.)
     pub fn advance(&mut self, until: i64, overlap: i64) {
-        self.until = self.until.max(until);
+        self.until = until;
         let keep_from = self.until - overlap - 60;
         self.seen.retain(|_, t| *t >= keep_from);
     }

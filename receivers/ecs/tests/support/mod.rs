@@ -3,6 +3,7 @@
 
 pub mod calls;
 pub mod expect;
+pub mod flux;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
