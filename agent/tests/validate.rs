@@ -479,7 +479,7 @@ fn ecs_limits_and_collectors() {
         &with_ecs(&format!(
             "{ECS_OK}    collectors:\n      dashboard: {{enabled: false}}\n      node_stats: {{enabled: false}}\n"
         )),
-        "receivers.ecs/prod.collectors: every collector is disabled; enable at least one (dashboard, node_stats, billing, iam)",
+        "receivers.ecs/prod.collectors: every collector is disabled; enable at least one (dashboard, node_stats, billing, iam, performance, audit)",
     );
     let (code, _, stderr) = validate(&with_ecs(&format!(
         "{ECS_OK}    collectors:\n      dashbaord: {{enabled: false}}\n"

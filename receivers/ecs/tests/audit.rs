@@ -72,17 +72,19 @@ fn model_events(env: &Env, from: i64, to: i64) -> BTreeMap<String, AuditEvent> {
 fn privileged(e: &AuditEvent) -> Option<&'static str> {
     let d = e.description.to_ascii_lowercase();
     Some(match (e.service_type.as_str(), e.event_type.as_str()) {
-        ("Bucket", "Deleted") => "bucket_delete",
-        ("Bucket", "Updated") if d.contains("policy") => "bucket_policy_change",
-        ("Bucket", "Updated") if d.contains("acl") => "bucket_acl_change",
-        ("Bucket", "Updated") if d.contains("retention") => "bucket_retention_change",
-        ("Namespace", "Created") => "namespace_create",
-        ("Namespace", "Deleted") => "namespace_delete",
-        ("Policy", _) => "iam_policy_change",
-        ("ObjectUser", "Created") => "user_create",
-        ("ObjectUser", "Deleted") => "user_delete",
-        ("SecretKey", "Created") => "key_create",
-        ("SecretKey", "Deleted") => "key_delete",
+        ("Bucket", "Deleted") => "DeleteBucket",
+        ("Bucket", "Updated") if d.contains("policy") => "PutBucketPolicy",
+        ("Bucket", "Updated") if d.contains("acl") => "PutBucketAcl",
+        ("Bucket", "Updated") if d.contains("retention") => "PutBucketRetention",
+        ("Namespace", "Created") => "CreateNamespace",
+        ("Namespace", "Deleted") => "DeleteNamespace",
+        ("Policy", "Created") => "CreatePolicy",
+        ("Policy", "Updated") => "UpdatePolicy",
+        ("Policy", "Deleted") => "DeletePolicy",
+        ("ObjectUser", "Created") => "CreateUser",
+        ("ObjectUser", "Deleted") => "DeleteUser",
+        ("SecretKey", "Created") => "CreateAccessKey",
+        ("SecretKey", "Deleted") => "DeleteAccessKey",
         _ => return None,
     })
 }
@@ -352,14 +354,14 @@ async fn privileged_operations_are_counted_and_logged_as_warnings() {
         .into_iter()
         .find(|r| attr(r, "ecs.audit.id") == key.id)
         .expect("the new key's event is logged");
-    assert_eq!(attr(r, "ecs.audit.privileged_operation"), "key_create");
+    assert_eq!(attr(r, "ecs.audit.privileged_operation"), "CreateAccessKey");
     assert_eq!(attr(r, "user.id"), "alice@corp");
     assert_eq!(r.severity_text, "WARN");
     assert!(
         value(
             &s,
             "emcecs.namespace.privileged_operations",
-            &[("namespace", &ns), ("operation", "key_create")]
+            &[("namespace", &ns), ("operation", "CreateAccessKey")]
         ) >= 1.0
     );
     finish(&env, &cs).await;
