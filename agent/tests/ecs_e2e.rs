@@ -99,6 +99,9 @@ service:
     metrics:
       receivers: [{receivers}]
       exporters: [prometheus, otlp]
+    logs:
+      receivers: [ecs/lab]
+      exporters: [otlp]
     traces:
       exporters: [otlp]
 "#,
@@ -942,5 +945,265 @@ fn iam_exports_no_secret_key_id_or_policy() {
             assert!(!text.contains(n.as_str()), "{what} holds {n:?}");
         }
     }
+    s.stop();
+}
+
+/// Runs of `job` so far, as /health counts them.
+fn runs(s: &Setup, job: &str) -> u64 {
+    s.health()["components"]["receivers"][job]["runs"]
+        .as_u64()
+        .unwrap_or(0)
+}
+
+/// Waits until `job` has run `more` more times.
+fn wait_runs(s: &Setup, job: &str, more: u64) {
+    let until = runs(s, job) + more;
+    wait_until(
+        Duration::from_secs(30),
+        &format!("{more} more runs of {job}"),
+        || runs(s, job) >= until,
+    );
+}
+
+const FLUX: &str = "    collectors:\n      performance:\n        enabled: true\n";
+
+/// The model's value of a Flux field at minute `t`.
+fn flux_value(
+    s: &Setup,
+    measurement: &str,
+    field: &str,
+    tags: &[(&str, &str)],
+    t: i64,
+) -> Option<f64> {
+    let m = s.sim.model();
+    let bucket = if ["cpu", "mem", "net"].contains(&measurement) {
+        "monitoring_op"
+    } else {
+        "monitoring_vdc"
+    };
+    m.flux_points(bucket, measurement, t, &s.sim.sim.faults.overrides())
+        .into_iter()
+        .find(|p| {
+            p.field == field
+                && tags
+                    .iter()
+                    .all(|(k, v)| p.tags.iter().any(|(a, b)| a == k && b == v))
+        })
+        .map(|p| p.value)
+}
+
+fn check_flux(version: Version) {
+    let s = setup_with(version, |_| {}, "ecs/lab", FLUX);
+    wait_until(
+        Duration::from_secs(30),
+        "Flux series on /metrics and in rotel's log",
+        || {
+            s.metrics()
+                .contains("emcecs_transaction_request_rate_per_second{")
+                && s.rotel.output().contains("emcecs.node.cpu.utilization")
+        },
+    );
+    // rotel: every point with ECS's minute as its time and the model's value for it.
+    let out = s.rotel.output();
+    let rates = rotel_points_timed(&out, "emcecs.transaction.request.rate");
+    assert!(!rates.is_empty(), "{out}");
+    for p in &rates {
+        let t = (p.time / 1_000_000_000) as i64;
+        assert_eq!(t % 60, 0, "a point at ECS's minute: {p:?}");
+        let field = match p.attrs["result"].as_str() {
+            "succeeded" => "succeed_request_counter",
+            _ => "failed_request_counter",
+        };
+        assert_eq!(
+            Some(p.value),
+            flux_value(&s, "cq_performance_transaction", field, &[], t),
+            "{p:?}"
+        );
+    }
+    let cpu = rotel_points_timed(&out, "emcecs.node.cpu.utilization");
+    let nodes = s.sim.model().nodes.len();
+    assert!(cpu.len() >= nodes, "{cpu:?}");
+    for p in &cpu {
+        let t = (p.time / 1_000_000_000) as i64;
+        let idle = flux_value(
+            &s,
+            "cpu",
+            "usage_idle",
+            &[("host", p.attrs["node"].as_str())],
+            t,
+        )
+        .unwrap();
+        assert_eq!(p.value, ((100.0 - idle) / 100.0).clamp(0.0, 1.0), "{p:?}");
+    }
+    // /metrics: the newest minute's value.
+    let all = parse_exposition(&s.metrics());
+    let v = one(
+        &all,
+        "emcecs_transaction_request_rate_per_second",
+        &[("result", "succeeded")],
+    );
+    let now = s.sim.sim.clock.now() / 60 * 60;
+    assert!(
+        [now, now - 60, now - 120].iter().any(|t| flux_value(
+            &s,
+            "cq_performance_transaction",
+            "succeed_request_counter",
+            &[],
+            *t
+        ) == Some(v)),
+        "{v} is not the model's value of a recent minute"
+    );
+    let h = s.health();
+    assert_eq!(
+        h["components"]["receivers"]["ecs/lab/performance"]["status"], "healthy",
+        "{h:#}"
+    );
+    s.stop();
+}
+
+#[test]
+fn ecs_3_8_flux_series_match_the_model_on_both_exporters() {
+    check_flux(Version::Ecs38);
+}
+
+#[test]
+fn objectscale_4_1_flux_series_match_the_model_on_both_exporters() {
+    check_flux(Version::ObjectScale41);
+}
+
+/// The ids of the audit records rotel printed, in the order received.
+fn audit_ids(out: &str) -> Vec<String> {
+    testkit::rotel_log_records(out)
+        .iter()
+        .filter_map(|r| r.text("ecs.audit.id").map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn audit_events_reach_rotel_once_across_cycles_and_a_restart_and_prometheus_counts_them() {
+    let dir = TempDir::new("audit-e2e");
+    let extra = format!(
+        "    collectors:\n      dashboard:\n        enabled: false\n      node_stats:\n        enabled: false\n      audit:\n        enabled: true\n        collection_interval: 1s\n        initial_lookback: 1h\n        state_file: {}\n",
+        dir.path().join("audit.json").display()
+    );
+    let mut s = setup_with(Version::Ecs38, |_| {}, "ecs/lab", &extra);
+    let started = s.sim.sim.clock.now() / 60 * 60;
+    wait_runs(&s, "ecs/lab/audit", 2);
+    // An event between two cycles: logged once.
+    let ns = s.sim.model().namespaces.keys().next().unwrap().clone();
+    let key = {
+        let now = s.sim.sim.clock.now();
+        s.sim.sim.model_mut().record_event(
+            ecs_sim::model::audit::EventRequest {
+                namespace: ns.clone(),
+                service_type: "SecretKey".into(),
+                event_type: "Created".into(),
+                user_id: Some("alice".into()),
+                resource_id: "alice".into(),
+                description: None,
+            },
+            now,
+        )
+    };
+    wait_until(
+        Duration::from_secs(30),
+        "the new key's event in rotel's log",
+        || audit_ids(&s.rotel.output()).contains(&key.id),
+    );
+    wait_runs(&s, "ecs/lab/audit", 2);
+    // A restart, then a bucket deleted: the agent goes on from its saved state.
+    s.restart();
+    let (bucket_ns, bucket) = {
+        let m = s.sim.model();
+        let (n, x) = m
+            .namespaces
+            .iter()
+            .find(|(_, x)| !x.buckets.is_empty())
+            .unwrap();
+        (n.clone(), x.buckets.keys().next().unwrap().clone())
+    };
+    let now = s.sim.sim.clock.now();
+    assert!(
+        s.sim
+            .sim
+            .model_mut()
+            .delete_bucket_at(&bucket_ns, &bucket, now)
+    );
+    wait_until(
+        Duration::from_secs(30),
+        "the deletion in rotel's log",
+        || {
+            testkit::rotel_log_records(&s.rotel.output())
+                .iter()
+                .any(|r| {
+                    r.text("ecs.audit.resource") == Some(bucket.as_str())
+                        && r.text("ecs.audit.event_type") == Some("Deleted")
+                })
+        },
+    );
+    wait_runs(&s, "ecs/lab/audit", 2);
+
+    let out = s.rotel.output();
+    let ids = audit_ids(&out);
+    let unique: std::collections::BTreeSet<&String> = ids.iter().collect();
+    assert_eq!(unique.len(), ids.len(), "an event logged twice");
+    let end = s.sim.sim.clock.now() / 60 * 60;
+    let model: std::collections::BTreeSet<String> = {
+        let m = s.sim.model();
+        m.namespaces
+            .keys()
+            .flat_map(|n| m.audit_events(n, started - 3600, end))
+            .map(|e| e.id)
+            .collect()
+    };
+    for id in &ids {
+        assert!(model.contains(id), "{id} is no event of the model's window");
+    }
+    // Every event well inside the window was logged (its edges depend on the minute the
+    // agent started in).
+    let inner: Vec<String> = {
+        let m = s.sim.model();
+        m.namespaces
+            .keys()
+            .flat_map(|n| m.audit_events(n, started - 3600 + 60, end - 60))
+            .map(|e| e.id)
+            .collect()
+    };
+    for id in &inner {
+        assert!(unique.contains(id), "{id} not logged");
+    }
+    let rec = testkit::rotel_log_records(&out)
+        .into_iter()
+        .find(|r| r.text("ecs.audit.id") == Some(key.id.as_str()))
+        .unwrap();
+    assert_eq!(
+        rec.text("ecs.audit.privileged_operation"),
+        Some("CreateAccessKey")
+    );
+    assert_eq!(rec.text("user.id"), Some("alice"));
+    assert!(
+        rec.resource
+            .iter()
+            .any(|(k, v)| k == "ecs.cluster.name" && v == "Str(lab)")
+    );
+
+    // Prometheus stores the counters: the deletion since the restart.
+    let server = Prometheus::start(&[s.prom], "");
+    let q = format!(
+        "emcecs_namespace_privileged_operations_total{{operation=\"DeleteBucket\",namespace=\"{bucket_ns}\"}}"
+    );
+    wait_until(
+        Duration::from_secs(60),
+        "Prometheus to store the audit counters",
+        || server.query(&q).contains("\"result\":[{"),
+    );
+    let r: serde_json::Value = serde_json::from_str(&server.query(&q)).unwrap();
+    assert_eq!(
+        r["data"]["result"][0]["value"][1],
+        serde_json::json!("1"),
+        "{r}"
+    );
+    let r = server.query("emcecs_audit_events_total");
+    assert!(r.contains("\"service_type\":\"Bucket\""), "{r}");
     s.stop();
 }

@@ -233,6 +233,12 @@ impl RotelLogRecord {
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
     }
+
+    /// The string value of attribute `key` (rotel prints `Str(value)`).
+    pub fn text(&self, key: &str) -> Option<&str> {
+        self.attribute(key)
+            .and_then(|v| v.strip_prefix("Str(")?.strip_suffix(')'))
+    }
 }
 
 /// The log records in rotel's output (started by [`Rotel::start`], which asks for them), in
