@@ -1071,6 +1071,39 @@ fn objectscale_4_1_flux_series_match_the_model_on_both_exporters() {
     check_flux(Version::ObjectScale41);
 }
 
+#[test]
+fn flux_down_leaves_the_agent_degraded_and_the_dashboard_healthy() {
+    let s = setup_with(
+        Version::Ecs38,
+        |c| {
+            c.faults.rules.push(ecs_sim::FaultRule {
+                path: "/flux/*".into(),
+                error_rate: 1.0,
+                status: Some(503),
+                ..ecs_sim::FaultRule::default()
+            })
+        },
+        "ecs/lab",
+        FLUX,
+    );
+    wait_until(
+        Duration::from_secs(30),
+        "three failed performance runs",
+        || {
+            s.health()["components"]["receivers"]["ecs/lab/performance"]["consecutive_failures"]
+                .as_u64()
+                .is_some_and(|n| n >= 3)
+        },
+    );
+    let h = s.health();
+    assert_eq!(h["status"], "degraded", "{h:#}");
+    let r = &h["components"]["receivers"];
+    assert_eq!(r["ecs/lab/performance"]["status"], "degraded", "{h:#}");
+    assert_eq!(r["ecs/lab/dashboard"]["status"], "healthy", "{h:#}");
+    assert!(s.metrics().contains("emcecs_capacity_total_bytes{"));
+    s.stop();
+}
+
 /// The ids of the audit records rotel printed, in the order received.
 fn audit_ids(out: &str) -> Vec<String> {
     testkit::rotel_log_records(out)

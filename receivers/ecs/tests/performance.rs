@@ -211,6 +211,11 @@ async fn flux_down_fails_this_collector_only() {
         e.kind
     );
     assert!(e.message.contains("Flux"), "{}", e.message);
+    assert_eq!(
+        e.impact,
+        pipeline::Impact::Degraded,
+        "Flux down is no reason to restart the agent"
+    );
     let partial = e.partial.unwrap();
     assert!(find(&partial, "emcecs.transaction.request.rate", &[]).is_empty());
     let d = ok(&dash, 1).await;

@@ -21,7 +21,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
-use pipeline::{ReceiverError, ScrapeContext, Snapshot, SnapshotBuilder};
+use pipeline::{Impact, ReceiverError, ScrapeContext, Snapshot, SnapshotBuilder};
 use serde_json::json;
 use tokio::time::Instant;
 
@@ -114,9 +114,20 @@ impl Performance {
                 )];
                 Ok(snapshot)
             }
-            Outcome::None(e) => Err(e
-                .receiver_error(format!("no Flux measurement could be read: {e}"))
-                .with_partial(snapshot)),
+            // Flux is a service of its own on the cluster: while it is down the agent is
+            // working (its other collectors say whether the cluster answers), and a
+            // restart would not bring it back. A refused login stays what it is.
+            Outcome::None(e) => {
+                let impact = if e.is_login_refused() {
+                    e.impact()
+                } else {
+                    Impact::Degraded
+                };
+                Err(e
+                    .receiver_error(format!("no Flux measurement could be read: {e}"))
+                    .with_impact(impact)
+                    .with_partial(snapshot))
+            }
         }
     }
 
