@@ -60,6 +60,14 @@ impl Default for ScheduleBlock {
 }
 
 impl ScheduleBlock {
+    /// The block of a kind that is off unless enabled (its reads cost the source more).
+    pub fn off() -> Self {
+        Self {
+            enabled: false,
+            ..Self::default()
+        }
+    }
+
     /// Checks the keys that are set, at their paths under `path`.
     pub fn validate(&self, path: &str, problems: &mut Problems) {
         if let Some(i) = self.collection_interval {

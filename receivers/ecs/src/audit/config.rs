@@ -17,10 +17,7 @@ pub const AUDIT_INTERVAL: Duration = Duration::from_secs(300);
 
 impl ScheduleDefaults for AuditSettings {
     fn default_schedule() -> ScheduleBlock {
-        ScheduleBlock {
-            enabled: false,
-            ..ScheduleBlock::default()
-        }
+        ScheduleBlock::off()
     }
 }
 

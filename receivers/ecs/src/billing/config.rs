@@ -14,10 +14,7 @@ pub type BillingConfig = Scheduled<BillingSettings>;
 
 impl ScheduleDefaults for BillingSettings {
     fn default_schedule() -> ScheduleBlock {
-        ScheduleBlock {
-            enabled: false,
-            ..ScheduleBlock::default()
-        }
+        ScheduleBlock::off()
     }
 }
 

@@ -14,10 +14,7 @@ pub type IamConfig = Scheduled<IamSettings>;
 
 impl ScheduleDefaults for IamSettings {
     fn default_schedule() -> ScheduleBlock {
-        ScheduleBlock {
-            enabled: false,
-            ..ScheduleBlock::default()
-        }
+        ScheduleBlock::off()
     }
 }
 

@@ -11,10 +11,7 @@ pub type PerformanceConfig = Scheduled<PerformanceSettings>;
 
 impl ScheduleDefaults for PerformanceSettings {
     fn default_schedule() -> ScheduleBlock {
-        ScheduleBlock {
-            enabled: false,
-            ..ScheduleBlock::default()
-        }
+        ScheduleBlock::off()
     }
 }
 
