@@ -110,6 +110,10 @@ pub struct AnswerSizes {
     pub flux: u64,
     /// The node ports (`/stats/dt/DTInitStat`, `?ping`): 1 MiB; their answers are a few KB.
     pub node: u64,
+    /// All answers of the cluster being read at once (up to `max_concurrent_requests`
+    /// management calls and every node's): 48 MiB. Whichever answer passes it is
+    /// abandoned, so several answers near their caps cannot add up.
+    pub in_flight: u64,
 }
 
 const MIB: u64 = 1024 * 1024;
@@ -121,6 +125,7 @@ impl Default for AnswerSizes {
             billing: 32 * MIB,
             flux: 32 * MIB,
             node: MIB,
+            in_flight: 48 * MIB,
         }
     }
 }
@@ -147,6 +152,7 @@ impl Validate for AnswerSizes {
             ("billing", self.billing),
             ("flux", self.flux),
             ("node", self.node),
+            ("in_flight", self.in_flight),
         ] {
             if v < 1024 {
                 problems.push(

@@ -13,6 +13,7 @@ pub use pull::read::xml;
 pub use pull::telemetry::ClientStats;
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -196,6 +197,8 @@ pub struct EcsClient {
     request_timeout: Duration,
     login_backoff: Duration,
     answer_sizes: AnswerSizes,
+    /// Bytes of answers being read right now.
+    reading: AtomicU64,
     token: Mutex<Option<String>>,
     login_lock: tokio::sync::Mutex<()>,
     login_state: Mutex<LoginState>,
@@ -337,6 +340,7 @@ impl EcsClient {
             request_timeout: cfg.request_timeout,
             login_backoff: cfg.login_backoff,
             answer_sizes: cfg.max_answer_size,
+            reading: AtomicU64::new(0),
             token: Mutex::new(None),
             login_lock: tokio::sync::Mutex::new(()),
             login_state: Mutex::new(LoginState::default()),
@@ -416,23 +420,30 @@ impl EcsClient {
                 .get("x-sds-auth-token")
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned);
-            let body = read_capped(&mut resp, limit).await?;
-            Ok::<_, reqwest::Error>(body.map(|body| Answer {
-                status,
-                body,
-                token,
+            let budget = Budget {
+                reading: &self.reading,
+                limit: self.answer_sizes.in_flight,
+                held: 0,
+            };
+            let body = read_capped(&mut resp, limit, budget).await?;
+            Ok::<_, reqwest::Error>(body.map_err(|s| s.unwrap_or((limit, setting))).map(|body| {
+                Answer {
+                    status,
+                    body,
+                    token,
+                }
             }))
         }
         .instrument(span.clone())
         .await;
         let took = started.elapsed();
         match result {
-            Ok(Some(a)) => {
+            Ok(Ok(a)) => {
                 record_status(&span, a.status);
                 self.count(c.route, &a.status.to_string(), took);
                 Ok(a)
             }
-            Ok(None) => {
+            Ok(Err((limit, setting))) => {
                 record_error(&span, "too_large", "answer over its size cap");
                 self.count(c.route, "too_large", took);
                 let endpoint = origin(url).to_owned();
@@ -797,15 +808,38 @@ fn origin(url: &str) -> &str {
     }
 }
 
-/// The body of `resp`, read as it arrives; `None` once it passes `limit` bytes (the rest
-/// is never read: the connection is dropped). An announced length past the cap is
-/// refused before any of the body is read.
+/// The bytes one read holds of the client's budget for answers in flight.
+struct Budget<'a> {
+    reading: &'a AtomicU64,
+    limit: u64,
+    held: u64,
+}
+
+impl Budget<'_> {
+    /// Takes `n` more bytes; `false` when that passes the budget.
+    fn take(&mut self, n: u64) -> bool {
+        self.held += n;
+        self.reading.fetch_add(n, Ordering::Relaxed) + n <= self.limit
+    }
+}
+
+impl Drop for Budget<'_> {
+    fn drop(&mut self) {
+        self.reading.fetch_sub(self.held, Ordering::Relaxed);
+    }
+}
+
+/// The body of `resp`, read as it arrives; once it passes `limit` bytes (or the answers
+/// in flight pass their budget), `Err` with the cap that stopped it (`None`: the
+/// answer's own), and the rest is never read: the connection is dropped. An announced
+/// length past the cap is refused before any of the body is read.
 async fn read_capped(
     resp: &mut reqwest::Response,
     limit: u64,
-) -> Result<Option<Bytes>, reqwest::Error> {
+    mut budget: Budget<'_>,
+) -> Result<Result<Bytes, Option<(u64, &'static str)>>, reqwest::Error> {
     if resp.content_length().is_some_and(|n| n > limit) {
-        return Ok(None);
+        return Ok(Err(None));
     }
     // Chunks are kept as they came and joined once at the end: a growing buffer would
     // hold up to twice the answer while it doubles.
@@ -814,11 +848,14 @@ async fn read_capped(
     while let Some(chunk) = resp.chunk().await? {
         len += chunk.len() as u64;
         if len > limit {
-            return Ok(None);
+            return Ok(Err(None));
+        }
+        if !budget.take(chunk.len() as u64) {
+            return Ok(Err(Some((budget.limit, "in_flight"))));
         }
         chunks.push(chunk);
     }
-    Ok(Some(match chunks.len() {
+    Ok(Ok(match chunks.len() {
         0 => Bytes::new(),
         1 => chunks.swap_remove(0),
         _ => {

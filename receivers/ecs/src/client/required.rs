@@ -85,11 +85,19 @@ const NEEDS: &[Needs] = &[
     wrapped("/vdc/events", "auditevents", &[&["auditevent"]]),
     bulk(
         "/object/billing/namespace/info",
-        &[&["namespace_billing_infos", "namespace_billing_info"]],
+        &[&[
+            "namespace_billing_infos",
+            "namespace_billing_info_infos",
+            "namespace_billing_info",
+        ]],
     ),
     bulk(
         "/object/billing/namespace/sample",
-        &[&["namespace_billing_samples", "namespace_billing_sample"]],
+        &[&[
+            "namespace_billing_samples",
+            "namespace_billing_sample_infos",
+            "namespace_billing_sample",
+        ]],
     ),
 ];
 
