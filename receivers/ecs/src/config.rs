@@ -498,3 +498,66 @@ pub(crate) fn check_namespaces(path: &str, namespaces: &[String], problems: &mut
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(endpoint: &str, sizes: AnswerSizes) -> (Vec<String>, Vec<String>) {
+        let cfg = EcsSettings {
+            endpoint: endpoint.into(),
+            username: "monitor".into(),
+            password: Some(Secret::new("x")),
+            max_answer_size: sizes,
+            ..EcsSettings::default()
+        };
+        let mut p = Problems::default();
+        cfg.validate("receivers.ecs/prod", &mut p);
+        let warnings = p
+            .take_warnings()
+            .into_iter()
+            .map(|w| format!("{}: {}", w.path, w.message))
+            .collect();
+        let errors = p
+            .into_vec()
+            .into_iter()
+            .map(|e| format!("{}: {}", e.path, e.message))
+            .collect();
+        (warnings, errors)
+    }
+
+    #[test]
+    fn a_plain_http_endpoint_is_warned_about_cleartext_credentials() {
+        let (w, e) = problems("http://ecs.example:4443", AnswerSizes::default());
+        assert!(e.is_empty(), "{e:?}");
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].starts_with("receivers.ecs/prod.endpoint: plain http"),
+            "{w:?}"
+        );
+        assert!(w[0].contains("cleartext"), "{w:?}");
+        let (w, _) = problems("https://ecs.example:4443", AnswerSizes::default());
+        assert!(w.is_empty(), "{w:?}");
+    }
+
+    #[test]
+    fn answer_caps_pick_the_class_of_the_route_and_refuse_tiny_values() {
+        let s = AnswerSizes::default();
+        assert_eq!(s.for_route("node:/?ping"), (1024 * 1024, "node"));
+        assert_eq!(s.for_route("/object/billing/namespace/info").1, "billing");
+        assert_eq!(s.for_route("/flux/api/external/v2/query").1, "flux");
+        assert_eq!(s.for_route("/object/bucket").1, "default");
+        let (_, e) = problems(
+            "https://ecs.example:4443",
+            AnswerSizes {
+                flux: 10,
+                ..AnswerSizes::default()
+            },
+        );
+        assert!(
+            e.iter()
+                .any(|e| e.starts_with("receivers.ecs/prod.max_answer_size.flux")),
+            "{e:?}"
+        );
+    }
+}
