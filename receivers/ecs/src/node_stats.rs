@@ -72,9 +72,12 @@ pub(crate) struct NodeResult {
 /// may fail alone.
 #[derive(Debug, Default)]
 struct Kept {
-    stats: Option<LastGood<(Option<(u64, u64, u64)>, Option<bool>)>>,
+    stats: Option<LastGood<StatsFigures>>,
     ping: Option<LastGood<(Option<f64>, Option<bool>)>>,
 }
+
+/// The directory tables (total, unready, unknown) and ObjectScale's health of a node.
+type StatsFigures = (Option<(u64, u64, u64)>, Option<bool>);
 
 pub struct NodeStats {
     cluster: Arc<Cluster>,
