@@ -85,7 +85,83 @@ pub struct EcsSettings {
     pub compatibility_names: bool,
     /// Keep serving the last good answer of an endpoint for this many failed cycles.
     pub keep_last_good_cycles: u32,
+    /// The most the agent reads of one answer, by class of endpoint.
+    pub max_answer_size: AnswerSizes,
     pub collectors: Collectors,
+}
+
+/// `max_answer_size`: the most bytes one answer may carry, per class of endpoint. An
+/// answer past its class's cap is abandoned as it arrives (an error of kind `too_large`
+/// naming the endpoint and the cap), so no answer can make the agent's memory grow
+/// without end. The defaults are about ten times the large preset's biggest answer of
+/// the class at the default settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AnswerSizes {
+    /// Every management call not in a class below (dashboard, namespaces and buckets, IAM,
+    /// alerts, events, users): 8 MiB. A page of 1,000 namespaces is about 0.6 MB.
+    pub default: u64,
+    /// `/object/billing/...`: 32 MiB. A bulk answer with bucket detail is about 13 KB
+    /// per namespace (1.3 MB at the default `batch_size` of 100, 13 MB at 1,000).
+    pub billing: u64,
+    /// The Flux API of the performance collector: 32 MiB. A per-namespace measurement of
+    /// 1,000 namespaces is about 0.7 MB for two minutes, 22 MB for ECS's longest range
+    /// (an hour, read after a gap).
+    pub flux: u64,
+    /// The node ports (`/stats/dt/DTInitStat`, `?ping`): 1 MiB; their answers are a few KB.
+    pub node: u64,
+    /// All answers of the cluster being read at once (up to `max_concurrent_requests`
+    /// management calls and every node's): 48 MiB. Whichever answer passes it is
+    /// abandoned, so several answers near their caps cannot add up.
+    pub in_flight: u64,
+}
+
+const MIB: u64 = 1024 * 1024;
+
+impl Default for AnswerSizes {
+    fn default() -> Self {
+        Self {
+            default: 8 * MIB,
+            billing: 32 * MIB,
+            flux: 32 * MIB,
+            node: MIB,
+            in_flight: 48 * MIB,
+        }
+    }
+}
+
+impl AnswerSizes {
+    /// The cap of a route and the setting that sets it.
+    pub fn for_route(&self, route: &str) -> (u64, &'static str) {
+        if route.starts_with("node:") {
+            (self.node, "node")
+        } else if route.starts_with("/object/billing/") {
+            (self.billing, "billing")
+        } else if route.starts_with("/flux/") {
+            (self.flux, "flux")
+        } else {
+            (self.default, "default")
+        }
+    }
+}
+
+impl Validate for AnswerSizes {
+    fn validate(&self, path: &str, problems: &mut Problems) {
+        for (key, v) in [
+            ("default", self.default),
+            ("billing", self.billing),
+            ("flux", self.flux),
+            ("node", self.node),
+            ("in_flight", self.in_flight),
+        ] {
+            if v < 1024 {
+                problems.push(
+                    join(path, key),
+                    format!("{v} bytes is too small for any ECS answer; give at least 1024"),
+                );
+            }
+        }
+    }
 }
 
 /// `tls: {ca_file, insecure_skip_verify, server_name}`, and a client certificate
@@ -201,6 +277,7 @@ impl Default for EcsSettings {
             login_backoff: Duration::from_secs(30),
             compatibility_names: false,
             keep_last_good_cycles: 3,
+            max_answer_size: AnswerSizes::default(),
             collectors: Collectors::default(),
         }
     }
@@ -253,6 +330,9 @@ impl Validate for EcsSettings {
                     if u.path() != "/" && !u.path().is_empty() {
                         problems.push(join(path, "endpoint"), format!("give only scheme, host and port, not a path ({:?})", u.path()));
                     }
+                    if u.scheme_str() == Some("http") {
+                        problems.warn(join(path, "endpoint"), "plain http: the login's credentials and the session token cross the network in cleartext; use https (the management API listens on 4443)");
+                    }
                 }
                 _ => problems.push(
                     join(path, "endpoint"),
@@ -284,6 +364,8 @@ impl Validate for EcsSettings {
             None => {}
         }
         self.tls.validate(&join(path, "tls"), problems);
+        self.max_answer_size
+            .validate(&join(path, "max_answer_size"), problems);
         problems.positive(join(path, "request_timeout"), self.request_timeout);
         if !(1..=64).contains(&self.max_concurrent_requests) {
             problems.push(join(path, "max_concurrent_requests"), "must be between 1 and 64 (ECS tolerates few concurrent management calls; 4 is the default)");
@@ -414,5 +496,68 @@ pub(crate) fn check_namespaces(path: &str, namespaces: &[String], problems: &mut
                 "empty namespace name",
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(endpoint: &str, sizes: AnswerSizes) -> (Vec<String>, Vec<String>) {
+        let cfg = EcsSettings {
+            endpoint: endpoint.into(),
+            username: "monitor".into(),
+            password: Some(Secret::new("x")),
+            max_answer_size: sizes,
+            ..EcsSettings::default()
+        };
+        let mut p = Problems::default();
+        cfg.validate("receivers.ecs/prod", &mut p);
+        let warnings = p
+            .take_warnings()
+            .into_iter()
+            .map(|w| format!("{}: {}", w.path, w.message))
+            .collect();
+        let errors = p
+            .into_vec()
+            .into_iter()
+            .map(|e| format!("{}: {}", e.path, e.message))
+            .collect();
+        (warnings, errors)
+    }
+
+    #[test]
+    fn a_plain_http_endpoint_is_warned_about_cleartext_credentials() {
+        let (w, e) = problems("http://ecs.example:4443", AnswerSizes::default());
+        assert!(e.is_empty(), "{e:?}");
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].starts_with("receivers.ecs/prod.endpoint: plain http"),
+            "{w:?}"
+        );
+        assert!(w[0].contains("cleartext"), "{w:?}");
+        let (w, _) = problems("https://ecs.example:4443", AnswerSizes::default());
+        assert!(w.is_empty(), "{w:?}");
+    }
+
+    #[test]
+    fn answer_caps_pick_the_class_of_the_route_and_refuse_tiny_values() {
+        let s = AnswerSizes::default();
+        assert_eq!(s.for_route("node:/?ping"), (1024 * 1024, "node"));
+        assert_eq!(s.for_route("/object/billing/namespace/info").1, "billing");
+        assert_eq!(s.for_route("/flux/api/external/v2/query").1, "flux");
+        assert_eq!(s.for_route("/object/bucket").1, "default");
+        let (_, e) = problems(
+            "https://ecs.example:4443",
+            AnswerSizes {
+                flux: 10,
+                ..AnswerSizes::default()
+            },
+        );
+        assert!(
+            e.iter()
+                .any(|e| e.starts_with("receivers.ecs/prod.max_answer_size.flux")),
+            "{e:?}"
+        );
     }
 }

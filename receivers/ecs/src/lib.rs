@@ -21,7 +21,7 @@ use pipeline::{ReceiverError, ScrapeContext, Snapshot};
 
 pub use client::ClientError;
 pub use cluster::Cluster;
-pub use config::{CollectorKind, CollectorSchedule, EcsConfig, EcsSettings};
+pub use config::{AnswerSizes, CollectorKind, CollectorSchedule, EcsConfig, EcsSettings};
 pub use factory::factory;
 
 /// A query parameter value, percent-encoded.

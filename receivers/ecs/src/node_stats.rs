@@ -4,9 +4,12 @@
 //! node's state comes from `/dashboard/nodes/{id}`. A node that does not answer gets
 //! staleness markers for its series, so they end instead of freezing.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 use pipeline::{ReceiverError, ScrapeContext, Snapshot, SnapshotBuilder};
+use pull::LastGood;
+use pull::last_good::Failed;
 use serde_json::Value;
 use tokio::time::Instant;
 use tracing::Instrument;
@@ -53,7 +56,7 @@ impl NodeList {
 
 /// What one node answered.
 #[derive(Debug, Default)]
-struct NodeResult {
+pub(crate) struct NodeResult {
     /// (total, unready, unknown) directory tables.
     dt: Option<(u64, u64, u64)>,
     /// /dashboard/nodes/{id} healthStatus (ObjectScale).
@@ -64,9 +67,27 @@ struct NodeResult {
     ping_error: Option<ClientError>,
 }
 
+/// A node's last good figures: its stats call's (directory tables, or ObjectScale's
+/// health) and its ping's (load factor, maintenance mode), kept apart since either call
+/// may fail alone.
+#[derive(Debug, Default)]
+struct Kept {
+    stats: Option<LastGood<StatsFigures>>,
+    ping: Option<LastGood<(Option<f64>, Option<bool>)>>,
+}
+
+/// The directory tables (total, unready, unknown) and ObjectScale's health of a node.
+type StatsFigures = (Option<(u64, u64, u64)>, Option<bool>);
+
 pub struct NodeStats {
     cluster: Arc<Cluster>,
     report_client: bool,
+    /// By node address.
+    kept: Mutex<BTreeMap<String, Kept>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// A node's address from `/vdc/nodes`: an IPv4 or IPv6 address, a host name, or the old
@@ -144,6 +165,34 @@ impl NodeStats {
         Self {
             cluster,
             report_client,
+            kept: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Keeps each node's good figures and serves them, for `keep_last_good_cycles`
+    /// failed cycles, to a node whose call failed (its `up` still says 0: that is this
+    /// cycle's news). A kept figure served is a warning; one too old is dropped and its
+    /// series end. Nodes no longer listed are forgotten.
+    fn serve_last_good(&self, results: &mut [(NodeInfo, NodeResult)], warnings: &mut Vec<String>) {
+        let keep = self.cluster.cfg.keep_last_good_cycles;
+        let mut kept = lock(&self.kept);
+        kept.retain(|ip, _| results.iter().any(|(n, _)| &n.ip == ip));
+        for (n, r) in results.iter_mut() {
+            let k = kept.entry(n.ip.clone()).or_default();
+            let what = format!("node {} ({})", n.name, n.ip);
+            if r.stats_error.is_none() {
+                k.stats = Some(LastGood::new((r.dt, r.healthy)));
+            } else if let Some((dt, healthy)) = serve(&mut k.stats, keep, &what, "stats", warnings)
+            {
+                r.dt = dt;
+                r.healthy = healthy;
+            }
+            if r.ping_error.is_none() {
+                k.ping = Some(LastGood::new((r.load_factor, r.maintenance)));
+            } else if let Some((lf, mm)) = serve(&mut k.ping, keep, &what, "ping", warnings) {
+                r.load_factor = lf;
+                r.maintenance = mm;
+            }
         }
     }
 
@@ -224,9 +273,10 @@ impl NodeStats {
         }
         cl.identify(ctx.deadline).await;
         let family = cl.client.family().map_or(Family::Ecs36, |f| f.0);
-        let results = self
+        let mut results = self
             .poll(listed.nodes, family, ctx.deadline, &mut warnings)
             .await;
+        self.serve_last_good(&mut results, &mut warnings);
         let mut b = cl.builder(ctx.started);
         for (n, r) in &results {
             emit(&mut b, n, r, family, cl.cfg.compatibility_names);
@@ -295,10 +345,7 @@ impl NodeStats {
         warnings: &mut Vec<String>,
     ) -> Vec<(NodeInfo, NodeResult)> {
         let mut tasks = tokio::task::JoinSet::new();
-        let me = Arc::new(Self {
-            cluster: self.cluster.clone(),
-            report_client: false,
-        });
+        let me = Arc::new(Self::new(self.cluster.clone(), false));
         for n in nodes {
             let me = me.clone();
             // Spawned tasks do not inherit the span: hand it over, so the calls stay
@@ -317,6 +364,32 @@ impl NodeStats {
         }
         results.sort_by(|a, b| a.0.name.cmp(&b.0.name));
         results
+    }
+}
+
+/// The kept value of a failed call while young enough (with a warning), else `None`.
+fn serve<T: Clone>(
+    kept: &mut Option<LastGood<T>>,
+    keep: u32,
+    what: &str,
+    call: &str,
+    warnings: &mut Vec<String>,
+) -> Option<T> {
+    let k = kept.as_mut()?;
+    match k.fail(keep) {
+        Failed::Served(n) => {
+            warnings.push(format!(
+                "{what} {call}: serving the last good answer ({n} of {keep} cycles)"
+            ));
+            Some(k.value.clone())
+        }
+        Failed::Expired => {
+            *kept = None;
+            warnings.push(format!(
+                "{what} {call}: the last good answer is too old and its series expired"
+            ));
+            None
+        }
     }
 }
 

@@ -138,23 +138,41 @@ async fn the_token_limit_is_a_clear_error_without_a_login_storm() {
     finish(&env, &cs).await;
 }
 
+/// A node that stops answering says so at once (`up` 0) but its figures are served from
+/// its last good answers for `keep_last_good_cycles` (3) cycles, as for any endpoint;
+/// then they get staleness markers and end. The warnings name the node and its own URL,
+/// not the management API's.
 #[tokio::test]
-async fn a_dead_node_gets_stale_markers_and_the_others_report() {
+async fn a_dead_node_serves_its_last_good_figures_for_three_cycles_then_goes_stale() {
     let env = start(Version::Ecs38, |_| {}).await;
     let cs = env.collectors();
     let nodes = of(&cs, NodeStats);
     let before = ok(&nodes, 1).await;
     let dead = env.sim.model().nodes[1].name.clone();
-    assert_eq!(
-        value(&before, "emcecs.node.stats.up", &[("node", dead.as_str())]),
-        1.0
-    );
+    let at = [("node", dead.as_str())];
+    let total_at = [at[0], ("state", "total")];
+    assert_eq!(value(&before, "emcecs.node.stats.up", &at), 1.0);
+    let total = value(&before, "emcecs.node.dt.tables", &total_at);
+    let load = value(&before, "emcecs.node.load_factor", &at);
     env.sim.sim.faults.update(|f| f.nodes_down = vec![1]);
-    let after = ok(&nodes, 2).await;
-    assert_eq!(
-        value(&after, "emcecs.node.stats.up", &[("node", dead.as_str())]),
-        0.0
-    );
+    let ip = env.sim.model().nodes[1].mgmt_ip.to_string();
+    for cycle in 1..=3u64 {
+        let after = ok(&nodes, 1 + cycle).await;
+        assert_eq!(value(&after, "emcecs.node.stats.up", &at), 0.0);
+        assert_eq!(value(&after, "emcecs.node.dt.tables", &total_at), total);
+        assert_eq!(value(&after, "emcecs.node.load_factor", &at), load);
+        let served = format!("serving the last good answer ({cycle} of 3 cycles)");
+        assert!(
+            after
+                .warnings
+                .iter()
+                .any(|w| w.contains(&dead) && w.contains(&ip) && w.contains(&served)),
+            "{:?}",
+            after.warnings
+        );
+    }
+    let after = ok(&nodes, 5).await;
+    assert_eq!(value(&after, "emcecs.node.stats.up", &at), 0.0);
     for state in ["total", "unready", "unknown"] {
         let p = find(
             &after,
@@ -164,22 +182,21 @@ async fn a_dead_node_gets_stale_markers_and_the_others_report() {
         assert_eq!(p.len(), 1);
         assert!(p[0].stale, "{state}: {:?}", p[0]);
     }
-    let load = find(
-        &after,
-        "emcecs.node.load_factor",
-        &[("node", dead.as_str())],
-    );
+    let load = find(&after, "emcecs.node.load_factor", &at);
     assert!(load.len() == 1 && load[0].stale, "{load:?}");
-    // The warning names the node and its address.
-    let ip = env.sim.model().nodes[1].mgmt_ip.to_string();
-    assert!(
-        after
-            .warnings
-            .iter()
-            .any(|w| w.contains(&dead) && w.contains(&ip)),
-        "{:?}",
-        after.warnings
-    );
+    // The warning names the node, its address, and the node's URL (not the management
+    // API's) when the connection fails.
+    let mgmt = env.sim.url();
+    let errors: Vec<&String> = after
+        .warnings
+        .iter()
+        .filter(|w| w.contains(&dead) && w.contains(&ip) && w.contains("cannot reach"))
+        .collect();
+    assert!(!errors.is_empty(), "{:?}", after.warnings);
+    for w in &errors {
+        assert!(w.contains(&format!("http://{ip}:")), "{w}");
+        assert!(!w.contains(&mgmt), "{w}");
+    }
     // Every other node is fine.
     let o = env.sim.sim.faults.overrides();
     for (i, n) in env

@@ -5,12 +5,15 @@
 //! calls in flight per cluster, a deadline per call, a circuit breaker per endpoint, a
 //! client span per call, and counters per endpoint and status.
 
+mod required;
+
 pub use pull::breaker;
 pub use pull::read::json as parse;
 pub use pull::read::xml;
 pub use pull::telemetry::ClientStats;
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -23,7 +26,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use crate::config::EcsConfig;
+use crate::config::{AnswerSizes, EcsConfig};
 
 /// Re-logins allowed within one call after a 401.
 pub const MAX_RELOGINS: u32 = 2;
@@ -82,6 +85,19 @@ pub enum ClientError {
     CircuitOpen { route: String, retry_in: Duration },
     #[error("{route}: malformed answer: {message}")]
     Malformed { route: String, message: String },
+    #[error(
+        "{route}: the answer of {endpoint} is larger than {limit} bytes (max_answer_size.{setting}); abandoned"
+    )]
+    TooLarge {
+        route: String,
+        endpoint: String,
+        limit: u64,
+        /// The `max_answer_size` key that sets the cap.
+        setting: &'static str,
+    },
+    /// The answer lacks what the collector needs: not a zero, an error.
+    #[error("{route}: the answer has no {}", fields.join(", "))]
+    Missing { route: String, fields: Vec<String> },
     #[error("{0}")]
     Setup(String),
 }
@@ -96,6 +112,8 @@ impl ClientError {
             ClientError::LoginBackoff { last_kind, .. } if *last_kind == TOKEN_LIMIT => {
                 Impact::Degraded
             }
+            // ECS answers, but not what the agent can use: restarting would not help.
+            ClientError::Missing { .. } | ClientError::TooLarge { .. } => Impact::Degraded,
             _ => Impact::Unhealthy,
         }
     }
@@ -123,6 +141,8 @@ impl ClientError {
             ClientError::TokenLimit { .. } => TOKEN_LIMIT,
             ClientError::CircuitOpen { .. } => "circuit_open",
             ClientError::Malformed { .. } => "malformed",
+            ClientError::TooLarge { .. } => "too_large",
+            ClientError::Missing { .. } => "missing_fields",
             ClientError::Setup(_) => "config",
         }
     }
@@ -176,6 +196,9 @@ pub struct EcsClient {
     password: Secret,
     request_timeout: Duration,
     login_backoff: Duration,
+    answer_sizes: AnswerSizes,
+    /// Bytes of answers being read right now.
+    reading: AtomicU64,
     token: Mutex<Option<String>>,
     login_lock: tokio::sync::Mutex<()>,
     login_state: Mutex<LoginState>,
@@ -316,6 +339,8 @@ impl EcsClient {
             password,
             request_timeout: cfg.request_timeout,
             login_backoff: cfg.login_backoff,
+            answer_sizes: cfg.max_answer_size,
+            reading: AtomicU64::new(0),
             token: Mutex::new(None),
             login_lock: tokio::sync::Mutex::new(()),
             login_state: Mutex::new(LoginState::default()),
@@ -385,30 +410,50 @@ impl EcsClient {
         }
         let span = client_span(c.method.as_str(), url, c.redact_query);
         let req = self.request(c, url, token, basic, timeout);
+        let (limit, setting) = self.answer_sizes.for_route(c.route);
         let started = Instant::now();
         let result = async {
-            let resp = req.send().await?;
+            let mut resp = req.send().await?;
             let status = resp.status().as_u16();
             let token = resp
                 .headers()
                 .get("x-sds-auth-token")
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned);
-            let body = resp.bytes().await?;
-            Ok::<_, reqwest::Error>(Answer {
-                status,
-                body,
-                token,
-            })
+            let budget = Budget {
+                reading: &self.reading,
+                limit: self.answer_sizes.in_flight,
+                held: 0,
+            };
+            let body = read_capped(&mut resp, limit, budget).await?;
+            Ok::<_, reqwest::Error>(body.map_err(|s| s.unwrap_or((limit, setting))).map(|body| {
+                Answer {
+                    status,
+                    body,
+                    token,
+                }
+            }))
         }
         .instrument(span.clone())
         .await;
         let took = started.elapsed();
         match result {
-            Ok(a) => {
+            Ok(Ok(a)) => {
                 record_status(&span, a.status);
                 self.count(c.route, &a.status.to_string(), took);
                 Ok(a)
+            }
+            Ok(Err((limit, setting))) => {
+                record_error(&span, "too_large", "answer over its size cap");
+                self.count(c.route, "too_large", took);
+                let endpoint = origin(url).to_owned();
+                tracing::warn!(route = c.route, %endpoint, limit, setting, "answer over its size cap; abandoned");
+                Err(ClientError::TooLarge {
+                    route: c.route.to_owned(),
+                    endpoint,
+                    limit,
+                    setting,
+                })
             }
             Err(e) if e.is_timeout() => {
                 record_error(&span, "timeout", "no answer in time");
@@ -425,7 +470,8 @@ impl EcsClient {
                 self.count(c.route, "error", took);
                 Err(ClientError::Transport {
                     route: c.route.to_owned(),
-                    endpoint: self.base.clone(),
+                    // The host asked: the management API, or a node's port.
+                    endpoint: origin(url).to_owned(),
                     message,
                 })
             }
@@ -681,8 +727,8 @@ impl EcsClient {
         let route = c.route.to_owned();
         let private = c.redact_query;
         let a = self.call(c).await?;
-        serde_json::from_slice(&a.body).map_err(|e| ClientError::Malformed {
-            route,
+        let v = serde_json::from_slice(&a.body).map_err(|e| ClientError::Malformed {
+            route: route.clone(),
             message: if private {
                 // The body may hold what the call's privacy is for (a policy document).
                 format!("invalid JSON ({e}); {} bytes", a.body.len())
@@ -693,7 +739,11 @@ impl EcsClient {
                     String::from_utf8_lossy(&a.body[..a.body.len().min(60)])
                 )
             },
-        })
+        })?;
+        // The text is no longer needed: let it go before the caller works on the tree.
+        drop(a);
+        required::check(&route, &v)?;
+        Ok(v)
     }
 
     /// A plain GET to a node port (9101, 9020): no session, no in-flight limit (nodes are
@@ -749,6 +799,75 @@ impl EcsClient {
     }
 }
 
+/// `scheme://host:port` of `url`, without its path and query (which may be private).
+fn origin(url: &str) -> &str {
+    let rest = url.find("://").map_or(0, |i| i + 3);
+    match url[rest..].find(['/', '?']) {
+        Some(i) => &url[..rest + i],
+        None => url,
+    }
+}
+
+/// The bytes one read holds of the client's budget for answers in flight.
+struct Budget<'a> {
+    reading: &'a AtomicU64,
+    limit: u64,
+    held: u64,
+}
+
+impl Budget<'_> {
+    /// Takes `n` more bytes; `false` when that passes the budget.
+    fn take(&mut self, n: u64) -> bool {
+        self.held += n;
+        self.reading.fetch_add(n, Ordering::Relaxed) + n <= self.limit
+    }
+}
+
+impl Drop for Budget<'_> {
+    fn drop(&mut self) {
+        self.reading.fetch_sub(self.held, Ordering::Relaxed);
+    }
+}
+
+/// The body of `resp`, read as it arrives; once it passes `limit` bytes (or the answers
+/// in flight pass their budget), `Err` with the cap that stopped it (`None`: the
+/// answer's own), and the rest is never read: the connection is dropped. An announced
+/// length past the cap is refused before any of the body is read.
+async fn read_capped(
+    resp: &mut reqwest::Response,
+    limit: u64,
+    mut budget: Budget<'_>,
+) -> Result<Result<Bytes, Option<(u64, &'static str)>>, reqwest::Error> {
+    if resp.content_length().is_some_and(|n| n > limit) {
+        return Ok(Err(None));
+    }
+    // Chunks are kept as they came and joined once at the end: a growing buffer would
+    // hold up to twice the answer while it doubles.
+    let mut chunks = Vec::new();
+    let mut len = 0u64;
+    while let Some(chunk) = resp.chunk().await? {
+        len += chunk.len() as u64;
+        if len > limit {
+            return Ok(Err(None));
+        }
+        if !budget.take(chunk.len() as u64) {
+            return Ok(Err(Some((budget.limit, "in_flight"))));
+        }
+        chunks.push(chunk);
+    }
+    Ok(Ok(match chunks.len() {
+        0 => Bytes::new(),
+        1 => chunks.swap_remove(0),
+        _ => {
+            let mut all = Vec::with_capacity(len as usize);
+            for c in &chunks {
+                all.extend_from_slice(c);
+            }
+            Bytes::from(all)
+        }
+    }))
+}
+
 /// ECS's error code and message of an answer; the message is withheld for private calls
 /// (ECS echoes parameters in it: "The access key AKIA… cannot be found").
 fn details(c: &Call<'_>, body: &[u8]) -> (Option<u32>, String) {
@@ -766,6 +885,20 @@ fn details(c: &Call<'_>, body: &[u8]) -> (Option<u32>, String) {
 #[cfg(test)]
 mod backoff_tests {
     use super::*;
+
+    #[test]
+    fn the_origin_of_a_url_leaves_out_path_and_query() {
+        assert_eq!(
+            origin("http://10.0.0.1:9101/stats/dt/DTInitStat"),
+            "http://10.0.0.1:9101"
+        );
+        assert_eq!(
+            origin("http://[fd00::10]:9020/?ping"),
+            "http://[fd00::10]:9020"
+        );
+        assert_eq!(origin("https://ecs:4443"), "https://ecs:4443");
+        assert_eq!(origin("https://ecs:4443?x=1"), "https://ecs:4443");
+    }
 
     #[test]
     fn the_login_wait_doubles_from_the_base_up_to_ten_minutes() {
