@@ -5,10 +5,10 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::time::Duration;
-
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Request, Response};
@@ -16,7 +16,9 @@ use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
@@ -106,6 +108,53 @@ where
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Why the server closed a connection on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    /// Accepted past `max_connections`: answered 503 (plain HTTP) or closed (TLS).
+    ConnectionLimit,
+    /// A response was not written within `write_timeout` (a client that does not read).
+    WriteTimeout,
+}
+
+impl CloseReason {
+    /// A bounded attribute value for self-telemetry.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseReason::ConnectionLimit => "connection_limit",
+            CloseReason::WriteTimeout => "write_timeout",
+        }
+    }
+}
+
+/// Told of every connection the server closes on its own.
+pub type OnClose = Arc<dyn Fn(CloseReason, SocketAddr) + Send + Sync>;
+
+/// What one client may hold. The defaults are unlimited, as before these limits existed;
+/// the Prometheus endpoint sets both.
+#[derive(Clone, Default)]
+pub struct ServerLimits {
+    /// A response (from its request to its last byte handed to the kernel) that takes
+    /// longer is abandoned and its connection closed, releasing the body it pinned.
+    pub write_timeout: Option<Duration>,
+    /// Connections served at once; more are refused and reported.
+    pub max_connections: Option<usize>,
+    pub on_close: Option<OnClose>,
+}
+
+impl ServerLimits {
+    fn closed(&self, reason: CloseReason, peer: SocketAddr) {
+        tracing::debug!(%peer, reason = reason.as_str(), "connection closed by the server");
+        if let Some(f) = &self.on_close {
+            f(reason, peer);
+        }
+    }
+}
+
+/// The client's address, in every request's extensions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerAddr(pub SocketAddr);
+
 /// Binds `addr`; the error names the address so that a port clash is obvious.
 pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr)
@@ -113,14 +162,31 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
         .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))
 }
 
-/// Serves `handler` on `listener` until `shutdown` is cancelled.
+/// Serves `handler` on `listener` until `shutdown` is cancelled, without limits.
 pub fn spawn(
     listener: TcpListener,
     tls: Option<Arc<rustls::ServerConfig>>,
     handler: Arc<dyn Handler>,
     shutdown: CancellationToken,
 ) -> JoinHandle<()> {
+    spawn_limited(listener, tls, handler, shutdown, ServerLimits::default())
+}
+
+/// What a refused plain-HTTP client reads, if its socket takes it at once.
+const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\nContent-Length: 0\r\n\r\n";
+
+/// [`spawn`], with per-connection limits.
+pub fn spawn_limited(
+    listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    handler: Arc<dyn Handler>,
+    shutdown: CancellationToken,
+    limits: ServerLimits,
+) -> JoinHandle<()> {
     let acceptor = tls.map(TlsAcceptor::from);
+    let slots = limits
+        .max_connections
+        .map(|n| Arc::new(tokio::sync::Semaphore::new(n)));
     tokio::spawn(async move {
         loop {
             let accepted = tokio::select! {
@@ -136,51 +202,217 @@ pub fn spawn(
                     continue;
                 }
             };
+            let slot = match &slots {
+                None => None,
+                Some(s) => match s.clone().try_acquire_owned() {
+                    Ok(permit) => Some(permit),
+                    Err(_) => {
+                        // Never wait on a refused client: one non-blocking write, then close.
+                        if acceptor.is_none() {
+                            let _ = stream.try_write(BUSY);
+                        }
+                        drop(stream);
+                        limits.closed(CloseReason::ConnectionLimit, peer);
+                        continue;
+                    }
+                },
+            };
             let handler = handler.clone();
             let acceptor = acceptor.clone();
             let shutdown = shutdown.clone();
+            let limits = limits.clone();
             tokio::spawn(async move {
+                let _slot = slot;
                 match acceptor {
                     Some(acceptor) => {
                         match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream))
                             .await
                         {
-                            Ok(Ok(tls)) => serve_conn(TokioIo::new(tls), handler, shutdown).await,
+                            Ok(Ok(tls)) => serve_conn(tls, peer, handler, shutdown, &limits).await,
                             Ok(Err(e)) => {
                                 tracing::debug!(%peer, error = %e, "TLS handshake failed")
                             }
                             Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                         }
                     }
-                    None => serve_conn(TokioIo::new(stream), handler, shutdown).await,
+                    None => serve_conn(stream, peer, handler, shutdown, &limits).await,
                 }
             });
         }
     })
 }
 
-async fn serve_conn<I>(io: I, handler: Arc<dyn Handler>, shutdown: CancellationToken)
-where
-    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+/// The write deadline of the response in progress on one connection, if any.
+#[derive(Default)]
+struct Deadline {
+    at: Mutex<Option<tokio::time::Instant>>,
+    /// The body of the response in progress was handed over whole: the next successful
+    /// flush means every byte reached the kernel.
+    body_done: AtomicBool,
+    changed: Notify,
+}
+
+impl Deadline {
+    fn set(&self, at: Option<tokio::time::Instant>) {
+        *self.at.lock().unwrap_or_else(|p| p.into_inner()) = at;
+        self.changed.notify_one();
+    }
+
+    fn get(&self) -> Option<tokio::time::Instant> {
+        *self.at.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The connection's socket, telling the deadline when a response was flushed whole.
+struct Watched<S> {
+    io: S,
+    deadline: Arc<Deadline>,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let r = Pin::new(&mut self.io).poll_flush(cx);
+        // hyper flushes once its own buffer is empty: with the body over, the response is
+        // written.
+        if matches!(r, Poll::Ready(Ok(()))) && self.deadline.body_done.swap(false, Ordering::AcqRel)
+        {
+            self.deadline.set(None);
+        }
+        r
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+/// A response body that marks its response's body as handed over when dropped (hyper
+/// drops it after its last frame).
+struct Tracked {
+    body: Body,
+    deadline: Option<Arc<Deadline>>,
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        if let Some(d) = &self.deadline {
+            d.body_done.store(true, Ordering::Release);
+        }
+    }
+}
+
+impl http_body::Body for Tracked {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+async fn serve_conn<S>(
+    io: S,
+    peer: SocketAddr,
+    handler: Arc<dyn Handler>,
+    shutdown: CancellationToken,
+    limits: &ServerLimits,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let service = service_fn(move |req| {
-        let handler = handler.clone();
-        async move { Ok::<_, Infallible>(handler.call(req).await) }
+    let deadline = Arc::new(Deadline::default());
+    let write_timeout = limits.write_timeout;
+    let service = {
+        let deadline = deadline.clone();
+        service_fn(move |mut req: Request<Incoming>| {
+            let handler = handler.clone();
+            let deadline = write_timeout.map(|t| {
+                deadline.body_done.store(false, Ordering::Release);
+                deadline.set(Some(tokio::time::Instant::now() + t));
+                deadline.clone()
+            });
+            req.extensions_mut().insert(PeerAddr(peer));
+            async move {
+                let (parts, body) = handler.call(req).await.into_parts();
+                Ok::<_, Infallible>(Response::from_parts(parts, Tracked { body, deadline }))
+            }
+        })
+    };
+    let io = TokioIo::new(Watched {
+        io,
+        deadline: deadline.clone(),
     });
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
         .serve_connection(io, service);
     tokio::pin!(conn);
-    tokio::select! {
-        r = conn.as_mut() => {
-            if let Err(e) = r {
-                tracing::debug!(error = %e, "connection ended with an error");
+    loop {
+        let at = deadline.get();
+        let expired = async {
+            match at {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
             }
-        }
-        _ = shutdown.cancelled() => {
-            conn.as_mut().graceful_shutdown();
-            let _ = tokio::time::timeout(Duration::from_secs(2), conn).await;
+        };
+        tokio::select! {
+            r = conn.as_mut() => {
+                if let Err(e) = r {
+                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                }
+                return;
+            }
+            _ = deadline.changed.notified() => {}
+            _ = expired => {
+                // Dropping the connection drops the body and what hyper buffered of it.
+                limits.closed(CloseReason::WriteTimeout, peer);
+                return;
+            }
+            _ = shutdown.cancelled() => {
+                conn.as_mut().graceful_shutdown();
+                let _ = tokio::time::timeout(Duration::from_secs(2), conn).await;
+                return;
+            }
         }
     }
 }

@@ -285,6 +285,8 @@ pub struct PipelineStats {
     series: Mutex<BTreeMap<String, u64>>,
     overflow: Mutex<BTreeMap<(String, String), u64>>,
     dropped_metrics: Mutex<BTreeMap<(String, &'static str), u64>>,
+    auth_failures: Mutex<BTreeMap<(String, &'static str), u64>>,
+    closed_connections: Mutex<BTreeMap<(String, &'static str), u64>>,
 }
 
 impl Default for PipelineStats {
@@ -297,6 +299,8 @@ impl Default for PipelineStats {
             series: Mutex::default(),
             overflow: Mutex::default(),
             dropped_metrics: Mutex::default(),
+            auth_failures: Mutex::default(),
+            closed_connections: Mutex::default(),
         }
     }
 }
@@ -368,6 +372,30 @@ impl PipelineStats {
 
     pub fn dropped_metrics(&self) -> BTreeMap<(String, &'static str), u64> {
         lock(&self.dropped_metrics).clone()
+    }
+
+    /// A request to an exporter's endpoint refused for its credentials (`reason` is one of
+    /// a few fixed words).
+    pub fn add_auth_failure(&self, exporter: &str, reason: &'static str) {
+        *lock(&self.auth_failures)
+            .entry((exporter.to_owned(), reason))
+            .or_insert(0) += 1;
+    }
+
+    pub fn auth_failures(&self) -> BTreeMap<(String, &'static str), u64> {
+        lock(&self.auth_failures).clone()
+    }
+
+    /// A connection an exporter's endpoint closed on its own (over its connection limit, a
+    /// response not written in time).
+    pub fn add_closed_connection(&self, exporter: &str, reason: &'static str) {
+        *lock(&self.closed_connections)
+            .entry((exporter.to_owned(), reason))
+            .or_insert(0) += 1;
+    }
+
+    pub fn closed_connections(&self) -> BTreeMap<(String, &'static str), u64> {
+        lock(&self.closed_connections).clone()
     }
 }
 

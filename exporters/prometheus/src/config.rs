@@ -25,6 +25,12 @@ pub struct PrometheusConfig {
     pub resource_to_telemetry_conversion: ResourceToTelemetry,
     /// Series one metric of one source may have; the excess is dropped and counted.
     pub max_series_per_metric: usize,
+    /// A response not written whole within this long (a scraper that does not read) is
+    /// abandoned and its connection closed, releasing the page it pinned.
+    #[serde(with = "duration")]
+    pub write_timeout: Duration,
+    /// Connections served at once; more are refused with a 503 and counted.
+    pub max_connections: usize,
     /// user → bcrypt hash, as in Prometheus' web configuration.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub basic_auth_users: BTreeMap<String, String>,
@@ -49,6 +55,8 @@ impl Default for PrometheusConfig {
             scope_labels: true,
             resource_to_telemetry_conversion: ResourceToTelemetry::default(),
             max_series_per_metric: 50_000,
+            write_timeout: Duration::from_secs(30),
+            max_connections: 64,
             basic_auth_users: BTreeMap::new(),
             tls: None,
         }
@@ -69,6 +77,10 @@ impl Validate for PrometheusConfig {
         problems.positive(join(path, "metric_expiration"), self.metric_expiration);
         if self.max_series_per_metric == 0 {
             problems.push(join(path, "max_series_per_metric"), "must be at least 1");
+        }
+        problems.positive(join(path, "write_timeout"), self.write_timeout);
+        if self.max_connections == 0 {
+            problems.push(join(path, "max_connections"), "must be at least 1");
         }
         for (user, hash) in &self.basic_auth_users {
             if !is_bcrypt_hash(hash) {

@@ -13,6 +13,7 @@ pub mod render;
 
 use std::collections::hash_map::RandomState;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -26,7 +27,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use config::PrometheusConfig;
-use registry::{Exposition, Registry};
+use registry::{Exposition, Registry, Variants};
 use render::RenderOptions;
 
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +44,9 @@ struct Shared {
     name: String,
     registry: Mutex<Registry>,
     stats: Arc<PipelineStats>,
+    /// The encodings scrapers have asked for: each new exposition is prepared in them
+    /// before it is served.
+    wanted: AtomicU8,
 }
 
 impl Shared {
@@ -52,10 +56,28 @@ impl Shared {
 
     fn expire(&self, now: Instant) {
         let gone = self.registry().expire(now);
+        if gone.is_empty() {
+            return;
+        }
         for source in gone {
             tracing::info!(exporter = %self.name, source = %source, "source stopped reporting; its series expired");
             self.stats.set_series(&source, 0);
         }
+        self.prepare_and_publish();
+    }
+
+    /// Makes the newest exposition's wanted encodings (gzip is CPU work: off the async
+    /// runtime), then serves it. Scrapes meanwhile get the previous one, whole.
+    fn prepare_and_publish(&self) {
+        let next = self.registry().current();
+        let wanted = Variants(self.wanted.load(Ordering::Relaxed) | Variants::IDENTITY.0);
+        next.prepare(wanted);
+        self.registry().publish(&next);
+    }
+
+    fn want(&self, format: registry::Format, gzip: bool) {
+        self.wanted
+            .fetch_or(Variants::bit(format, gzip), Ordering::Relaxed);
     }
 }
 
@@ -96,6 +118,7 @@ impl PrometheusExporter {
             name: name.to_owned(),
             registry: Mutex::new(Registry::default()),
             stats,
+            wanted: AtomicU8::new(0),
         });
         let auth = if cfg.basic_auth_users.is_empty() {
             None
@@ -114,7 +137,18 @@ impl PrometheusExporter {
             path: cfg.metrics_path.clone(),
             auth,
         });
-        let server = http_server::spawn(
+        let on_close: http_server::OnClose = {
+            let shared = shared.clone();
+            Arc::new(move |reason: http_server::CloseReason, peer| {
+                if reason == http_server::CloseReason::ConnectionLimit {
+                    tracing::debug!(exporter = %shared.name, %peer, "connection refused: max_connections reached");
+                }
+                shared
+                    .stats
+                    .add_closed_connection(&shared.name, reason.as_str());
+            })
+        };
+        let server = http_server::spawn_limited(
             listener,
             tls,
             Arc::new(move |req| {
@@ -122,6 +156,11 @@ impl PrometheusExporter {
                 async move { h.handle(req).await }
             }),
             shutdown.clone(),
+            http_server::ServerLimits {
+                write_timeout: Some(cfg.write_timeout),
+                max_connections: Some(cfg.max_connections),
+                on_close: Some(on_close),
+            },
         );
         let expirer = {
             let shared = shared.clone();
@@ -134,7 +173,10 @@ impl PrometheusExporter {
                 loop {
                     tokio::select! {
                         _ = shutdown.cancelled() => return,
-                        _ = interval.tick() => shared.expire(Instant::now()),
+                        _ = interval.tick() => {
+                            let shared = shared.clone();
+                            let _ = tokio::task::spawn_blocking(move || shared.expire(Instant::now())).await;
+                        }
                     }
                 }
             })
@@ -162,9 +204,14 @@ impl PrometheusExporter {
         self.local_addr
     }
 
-    /// The current exposition, as a scrape would get it.
+    /// The newest exposition (what a scrape gets once its encodings are prepared).
     pub fn exposition(&self) -> Arc<Exposition> {
         self.shared.registry().current()
+    }
+
+    /// The exposition a scrape gets right now.
+    pub fn served(&self) -> Arc<Exposition> {
+        self.shared.registry().served()
     }
 
     /// Renders `batch` and makes it the latest snapshot of its source.
@@ -179,6 +226,7 @@ impl PrometheusExporter {
         }
         let render = render::render(batch, &self.opts, &self.hasher);
         self.store(batch, render, now);
+        self.shared.prepare_and_publish();
     }
 
     /// Drops the sources whose time to live has run out at `now`, as the expiry timer does.
@@ -230,6 +278,11 @@ impl Exporter for PrometheusExporter {
             .await
             .map_err(|e| ExportError::new("internal", format!("render task failed: {e}")))?;
         self.store(&batch, render, Instant::now());
+        // So is gzip, made here once per change rather than by the first scrape after it.
+        let shared = self.shared.clone();
+        tokio::task::spawn_blocking(move || shared.prepare_and_publish())
+            .await
+            .map_err(|e| ExportError::new("internal", format!("gzip task failed: {e}")))?;
         Ok(())
     }
 
@@ -268,24 +321,10 @@ impl MetricsHandler {
                 .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
             return r;
         }
-        if let Some(auth) = &self.auth {
-            let header = req
-                .headers()
-                .get(header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
-            let auth = auth.clone();
-            let ok = tokio::task::spawn_blocking(move || auth.check(header.as_deref()))
-                .await
-                .unwrap_or(false);
-            if !ok {
-                let mut r = http_server::text(StatusCode::UNAUTHORIZED, "Unauthorized\n");
-                r.headers_mut().insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Basic realm=\"ecs-otel-agent\""),
-                );
-                return r;
-            }
+        if let Some(auth) = &self.auth
+            && let Some(refused) = self.authenticate(auth, &req).await
+        {
+            return refused;
         }
         let header_str = |h| {
             req.headers()
@@ -294,7 +333,12 @@ impl MetricsHandler {
         };
         let format = negotiate::format(header_str(header::ACCEPT));
         let gzip = negotiate::gzip(header_str(header::ACCEPT_ENCODING));
-        let exposition = self.shared.registry().current();
+        self.shared.want(format, gzip);
+        let exposition = self.shared.registry().served();
+        // Ready unless this encoding was never asked for before: then it is made here, once.
+        if exposition.is_ready(format, gzip) {
+            return respond(&req, format, gzip, exposition.body(format, gzip));
+        }
         let rope = match tokio::task::spawn_blocking(move || exposition.body(format, gzip)).await {
             Ok(b) => b,
             Err(e) => {
@@ -302,27 +346,86 @@ impl MetricsHandler {
                 return http_server::text(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n");
             }
         };
-        let head = req.method() == Method::HEAD;
-        let body = Body::chunks(rope);
-        let len = body.len();
-        let mut r = Response::new(if head { Body::empty() } else { body });
-        let h = r.headers_mut();
-        h.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(format.content_type()),
-        );
-        h.insert(
-            header::VARY,
-            HeaderValue::from_static("Accept, Accept-Encoding"),
-        );
-        if gzip {
-            h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-        }
-        if head {
-            h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-        }
-        r
+        respond(&req, format, gzip, rope)
     }
+
+    /// `None` when the request may go on; the refusal otherwise (counted, and logged at
+    /// most once per client per minute).
+    async fn authenticate(
+        &self,
+        auth: &Arc<auth::BasicAuth>,
+        req: &Request<Incoming>,
+    ) -> Option<Response<Body>> {
+        let header = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let client = req
+            .extensions()
+            .get::<http_server::PeerAddr>()
+            .map(|p| p.0.ip());
+        let verdict = match auth.begin(header, client, Instant::now()) {
+            auth::Step::Done(v) => v,
+            auth::Step::Bcrypt(pending) => {
+                let auth = auth.clone();
+                tokio::task::spawn_blocking(move || auth.finish(pending, Instant::now()))
+                    .await
+                    .unwrap_or(auth::Verdict::WrongCredentials)
+            }
+        };
+        let reason = verdict.reason()?;
+        self.shared
+            .stats
+            .add_auth_failure(&self.shared.name, reason);
+        if let Some(unlogged) = auth.should_log(client, Instant::now()) {
+            let client = client.map(|c| c.to_string()).unwrap_or_default();
+            tracing::warn!(exporter = %self.shared.name, %client, reason, unlogged, "scrape refused: basic auth failed (at most one line per client per minute)");
+        }
+        let mut r = if verdict == auth::Verdict::RateLimited {
+            let mut r =
+                http_server::text(StatusCode::TOO_MANY_REQUESTS, "Too many failed attempts\n");
+            r.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(auth::REFILL.as_secs().max(1)),
+            );
+            r
+        } else {
+            http_server::text(StatusCode::UNAUTHORIZED, "Unauthorized\n")
+        };
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"ecs-otel-agent\""),
+        );
+        Some(r)
+    }
+}
+
+fn respond(
+    req: &Request<Incoming>,
+    format: registry::Format,
+    gzip: bool,
+    rope: registry::Rope,
+) -> Response<Body> {
+    let head = req.method() == Method::HEAD;
+    let body = Body::chunks(rope);
+    let len = body.len();
+    let mut r = Response::new(if head { Body::empty() } else { body });
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(format.content_type()),
+    );
+    h.insert(
+        header::VARY,
+        HeaderValue::from_static("Accept, Accept-Encoding"),
+    );
+    if gzip {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    if head {
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    }
+    r
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The latest rendered snapshot of every source, and the exposition made from their union.
-//! The exposition is assembled lazily, once per change and format, and shared by every
-//! scrape until the next change.
+//! The exposition is assembled once per change and format, and shared by every scrape until
+//! the next change. A new exposition is served only once the encodings scrapers asked for
+//! are made ([`Exposition::prepare`]), so that no scrape ever waits for gzip.
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
@@ -95,6 +96,54 @@ impl Exposition {
 
     pub fn series(&self) -> usize {
         self.sources.iter().map(|s| s.series).sum()
+    }
+
+    /// Whether the body in `format` (gzip or not) is already made.
+    pub fn is_ready(&self, format: Format, gzip: bool) -> bool {
+        match (format, gzip) {
+            (Format::Text, false) => self.text.get().is_some(),
+            (Format::OpenMetrics, false) => self.om.get().is_some(),
+            (Format::Text, true) => self.text_gz.get().is_some(),
+            (Format::OpenMetrics, true) => self.om_gz.get().is_some(),
+        }
+    }
+
+    /// Makes the bodies in `wanted` now. CPU work (gzip): call it off the async runtime.
+    pub fn prepare(&self, wanted: Variants) {
+        for (format, gzip) in Variants::ALL {
+            if wanted.contains(format, gzip) {
+                let _ = self.body(format, gzip);
+            }
+        }
+    }
+}
+
+/// A set of (format, gzip) encodings, as a bit set that fits an atomic.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Variants(pub u8);
+
+impl Variants {
+    const ALL: [(Format, bool); 4] = [
+        (Format::Text, false),
+        (Format::OpenMetrics, false),
+        (Format::Text, true),
+        (Format::OpenMetrics, true),
+    ];
+
+    /// The identity encodings: cheap (a list of shared chunks), always made ahead.
+    pub const IDENTITY: Variants = Variants(0b0011);
+
+    pub fn bit(format: Format, gzip: bool) -> u8 {
+        match (format, gzip) {
+            (Format::Text, false) => 1,
+            (Format::OpenMetrics, false) => 2,
+            (Format::Text, true) => 4,
+            (Format::OpenMetrics, true) => 8,
+        }
+    }
+
+    pub fn contains(self, format: Format, gzip: bool) -> bool {
+        self.0 & Self::bit(format, gzip) != 0
     }
 }
 
@@ -261,17 +310,21 @@ pub struct Update {
     pub type_conflicts: Vec<String>,
 }
 
-/// All sources, and the current exposition.
+/// All sources, the newest exposition, and the one scrapes are served.
 pub struct Registry {
     sources: BTreeMap<Arc<str>, Entry>,
     current: Arc<Exposition>,
+    /// `current` once it is prepared; until then the previous one.
+    served: Arc<Exposition>,
 }
 
 impl Default for Registry {
     fn default() -> Self {
+        let empty = Arc::new(Exposition::new(Vec::new()));
         Self {
             sources: BTreeMap::new(),
-            current: Arc::new(Exposition::new(Vec::new())),
+            current: empty.clone(),
+            served: empty,
         }
     }
 }
@@ -337,8 +390,25 @@ impl Registry {
         gone
     }
 
+    /// The newest exposition, prepared or not.
     pub fn current(&self) -> Arc<Exposition> {
         self.current.clone()
+    }
+
+    /// What a scrape gets: the newest exposition that was published.
+    pub fn served(&self) -> Arc<Exposition> {
+        self.served.clone()
+    }
+
+    /// Serves `exposition` from now on, unless a newer one was made meanwhile (that one
+    /// is published by whoever made it). Returns whether it was published.
+    pub fn publish(&mut self, exposition: &Arc<Exposition>) -> bool {
+        if Arc::ptr_eq(exposition, &self.current) {
+            self.served = exposition.clone();
+            true
+        } else {
+            false
+        }
     }
 
     pub fn sources(&self) -> usize {

@@ -157,6 +157,18 @@ metric!(
     "{series}",
     "Series refused by the per-metric cardinality limit"
 );
+metric!(
+    PROMETHEUS_AUTH_FAILURES,
+    "ecs_otel_agent.prometheus.auth.failures",
+    "{request}",
+    "Scrapes refused for their credentials, by reason (no_credentials, wrong_credentials, rate_limited)"
+);
+metric!(
+    PROMETHEUS_CLOSED_CONNECTIONS,
+    "ecs_otel_agent.prometheus.connections.closed",
+    "{connection}",
+    "Connections the endpoint closed on its own, by reason (connection_limit, write_timeout)"
+);
 
 const PROCESS: &str = "the agent's process (sysinfo, /proc)";
 const SCHEDULER: &str = "the agent's scheduler";
@@ -270,6 +282,18 @@ pub const CATALOG: Catalog = Catalog {
             PROMETHEUS_OVERFLOW,
             Instrument::Counter,
             &["source", "metric"],
+            EXPORTERS,
+        ),
+        entry(
+            PROMETHEUS_AUTH_FAILURES,
+            Instrument::Counter,
+            &["exporter", "reason"],
+            EXPORTERS,
+        ),
+        entry(
+            PROMETHEUS_CLOSED_CONNECTIONS,
+            Instrument::Counter,
+            &["exporter", "reason"],
             EXPORTERS,
         ),
     ],

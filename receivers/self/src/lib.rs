@@ -226,6 +226,22 @@ impl SelfReceiver {
                 [kv("source", source), kv("metric", metric)],
             );
         }
+        for ((exporter, reason), n) in self.stats.auth_failures() {
+            b.counter(
+                &PROMETHEUS_AUTH_FAILURES,
+                n,
+                start,
+                [kv("exporter", exporter), kv("reason", reason)],
+            );
+        }
+        for ((exporter, reason), n) in self.stats.closed_connections() {
+            b.counter(
+                &PROMETHEUS_CLOSED_CONNECTIONS,
+                n,
+                start,
+                [kv("exporter", exporter), kv("reason", reason)],
+            );
+        }
     }
 }
 
@@ -278,6 +294,8 @@ mod tests {
         stats.register_exporter("otlp", 100).record_dropped(2);
         stats.set_series("ecs/prod", 1234);
         stats.add_overflow("ecs/prod", "emcecs_bucket_storage_bytes", 5);
+        stats.add_auth_failure("prometheus", "rate_limited");
+        stats.add_closed_connection("prometheus", "write_timeout");
         let recv = SelfReceiver::new(
             stats,
             pipeline::resource([kv("service.name", "ecs-otel-agent")]),
@@ -333,6 +351,17 @@ mod tests {
                 "emcecs_bucket_storage_bytes"
             ),
             5.0
+        );
+        assert_eq!(
+            value_of("ecs_otel_agent.prometheus.auth.failures", "rate_limited"),
+            1.0
+        );
+        assert_eq!(
+            value_of(
+                "ecs_otel_agent.prometheus.connections.closed",
+                "write_timeout"
+            ),
+            1.0
         );
         assert_eq!(
             value_of("ecs_otel_agent.receiver.interval", "ecs/prod"),
