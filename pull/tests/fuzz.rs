@@ -37,8 +37,14 @@ fn json_value() -> impl Strategy<Value = Value> {
         any::<u64>().prop_map(Value::from),
         any::<f64>().prop_map(Value::from),
         "[ 0-9.eE+-]{0,12}".prop_map(Value::String),
-        prop_oneof![Just("N/A"), Just("null"), Just("true"), Just("no"), Just(" 4 ")]
-            .prop_map(|s| Value::String(s.into())),
+        prop_oneof![
+            Just("N/A"),
+            Just("null"),
+            Just("true"),
+            Just("no"),
+            Just(" 4 ")
+        ]
+        .prop_map(|s| Value::String(s.into())),
         any::<String>().prop_map(Value::String),
     ];
     leaf.prop_recursive(4, 64, 6, move |inner| {

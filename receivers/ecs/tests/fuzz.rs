@@ -35,10 +35,29 @@ fn timestamp() -> impl Strategy<Value = String> {
 fn json_value() -> impl Strategy<Value = Value> {
     let key = prop_oneof![
         prop::sample::select(vec![
-            "Series", "Columns", "Values", "_time", "_value", "_field", "head", "auditevents",
-            "auditevent", "alerts", "alert", "id", "timestamp", "NextMarker", "namespace",
-            "symptomCode", "acknowledged", "Statement", "Effect", "Action", "NotAction",
-            "Resource", "Condition",
+            "Series",
+            "Columns",
+            "Values",
+            "_time",
+            "_value",
+            "_field",
+            "head",
+            "auditevents",
+            "auditevent",
+            "alerts",
+            "alert",
+            "id",
+            "timestamp",
+            "NextMarker",
+            "namespace",
+            "symptomCode",
+            "acknowledged",
+            "Statement",
+            "Effect",
+            "Action",
+            "NotAction",
+            "Resource",
+            "Condition",
         ])
         .prop_map(str::to_owned),
         "[a-zA-Z_]{0,4}",
@@ -68,15 +87,31 @@ fn json_value() -> impl Strategy<Value = Value> {
 /// XML-shaped text with DTInitStat's and ping's element names.
 fn xmlish() -> impl Strategy<Value = String> {
     let name = prop::sample::select(vec![
-        "entry", "type", "total_dt_num", "unready_dt_num", "unknown_dt_num", "PingList",
-        "PingItem", "Name", "Value", "Status", "x",
+        "entry",
+        "type",
+        "total_dt_num",
+        "unready_dt_num",
+        "unknown_dt_num",
+        "PingList",
+        "PingItem",
+        "Name",
+        "Value",
+        "Status",
+        "x",
     ]);
     let piece = prop_oneof![
         name.clone().prop_map(|n| format!("<{n}>")),
         name.prop_map(|n| format!("</{n}>")),
         "[ 0-9.eE+-]{0,22}",
-        prop::sample::select(vec!["LOAD_FACTOR", "MAINTENANCE_MODE", "ON", "off", "&amp;", "<x/>"])
-            .prop_map(str::to_owned),
+        prop::sample::select(vec![
+            "LOAD_FACTOR",
+            "MAINTENANCE_MODE",
+            "ON",
+            "off",
+            "&amp;",
+            "<x/>"
+        ])
+        .prop_map(str::to_owned),
         "[^<&]{0,6}",
         "[<>&/]",
     ];
@@ -90,7 +125,9 @@ fn xmlish() -> impl Strategy<Value = String> {
 fn dt_document(entries: &[(u64, u64, u64)], total: Option<(u64, u64, u64)>) -> String {
     let entry = |(t, r, k): (u64, u64, u64), ty: Option<&str>| {
         let ty = ty.map(|t| format!("<type>{t}</type>")).unwrap_or_default();
-        format!("<entry>{ty}<total_dt_num>{t}</total_dt_num><unready_dt_num>{r}</unready_dt_num><unknown_dt_num>{k}</unknown_dt_num></entry>")
+        format!(
+            "<entry>{ty}<total_dt_num>{t}</total_dt_num><unready_dt_num>{r}</unready_dt_num><unknown_dt_num>{k}</unknown_dt_num></entry>"
+        )
     };
     let mut s = String::from("<?xml version=\"1.0\"?><ns2:DirectoryTableInitStat xmlns:ns2=\"x\">");
     for (i, e) in entries.iter().enumerate() {

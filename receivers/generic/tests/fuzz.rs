@@ -47,7 +47,9 @@ fn render_value(v: f64) -> String {
 }
 
 fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 type Series = Vec<(Vec<(String, String)>, f64)>;
