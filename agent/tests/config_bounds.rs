@@ -27,7 +27,7 @@ service:
 /// 9 levels of 9 aliases each to the level below: 9^10 leaves from 341 bytes.
 fn alias_bomb() -> String {
     let name = |l: usize| char::from(b'a' + l as u8);
-    let mut s = format!("a: &a [{}]\n", vec!["x"; 9].join(","));
+    let mut s = format!("a: &a [{}]\n", ["x"; 9].join(","));
     for l in 1..=9 {
         let aliases = vec![format!("*{}", name(l - 1)); 9].join(",");
         s.push_str(&format!("{0}: &{0} [{aliases}]\n", name(l)));
