@@ -220,6 +220,15 @@ pub fn resolve_secret(
             );
             None
         }
+        // Empty inline (`""`, or a `${env:VAR}` with VAR set to nothing) is refused as an
+        // empty file is: either way the login would fail at every cycle.
+        (Some(s), None) if s.is_empty() => {
+            problems.push(
+                join(path, inline_key),
+                "is empty; give the secret (if it comes from ${env:VAR}, VAR is set but empty)",
+            );
+            None
+        }
         (Some(s), None) => Some(s.clone()),
         (None, Some(f)) => match Secret::from_file(f) {
             Ok(s) if s.is_empty() => {

@@ -79,17 +79,19 @@ pub fn parse_minute(s: &str) -> Option<i64> {
         return None;
     }
     let mut tp = time.split(':');
-    let hh: i64 = tp.next()?.parse().ok()?;
-    let mm: i64 = tp.next()?.parse().ok()?;
+    // Unsigned: a negative hour or minute is no time of day, and `-9223372036854775808`
+    // would overflow the arithmetic below.
+    let hh: u32 = tp.next()?.parse().ok()?;
+    let mm: u32 = tp.next()?.parse().ok()?;
     // Seconds may carry a fraction (`11.957`), which is dropped.
-    let ss: i64 = match tp.next() {
+    let ss: u32 = match tp.next() {
         Some(x) => x.split('.').next()?.parse().ok()?,
         None => 0,
     };
     if tp.next().is_some() || hh > 23 || mm > 59 || ss > 59 {
         return None;
     }
-    Some(days_from_civil(y, m, d) * 86_400 + hh * 3600 + mm * 60 + ss)
+    Some(days_from_civil(y, m, d) * 86_400 + i64::from(hh * 3600 + mm * 60 + ss))
 }
 
 /// `YYYY-MM-DDTHH:MM`, the form of billing sample bounds.
@@ -135,6 +137,18 @@ mod tests {
         );
         assert_eq!(parse_minute("2015-06-15T18:39:11"), Some(1_434_393_551));
         assert_eq!(minute(1_428_913_560), "2015-04-13T08:26");
+    }
+
+    /// Found by the fuzz test: a negative minute read as a time before year 1, and a
+    /// negative hour of 19 digits overflowed (a panic in debug builds).
+    #[test]
+    fn negative_hours_minutes_and_seconds_are_refused() {
+        assert_eq!(parse_minute("1-1-1T0:-1"), None);
+        assert_eq!(parse_minute("2020-01-01T-5:00"), None);
+        assert_eq!(parse_minute("2020-01-01T00:00:-1"), None);
+        assert_eq!(parse_minute("2020-01-01T-9223372036854775808:00"), None);
+        assert_eq!(parse_minute("2020-01-01T00:-9223372036854775808"), None);
+        assert_eq!(parse_minute("1-1-1T-0:-200000000000000000"), None);
     }
 
     #[test]

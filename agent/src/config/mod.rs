@@ -2,8 +2,11 @@
 //! `exporters`, `extensions`, `service`), loaded with the `config` crate, `${env:VAR}`
 //! expanded, unknown keys rejected, and every problem reported with its path.
 
+mod bounds;
 mod expand;
 mod yaml;
+
+pub use bounds::{MAX_DEPTH, MAX_DOCUMENT_BYTES, MAX_NODES, MAX_SCALAR_BYTES};
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -399,15 +402,55 @@ fn components<T>(
 const TOP_LEVEL: &[&str] = &["receivers", "exporters", "extensions", "service"];
 
 /// Loads and checks a configuration file. Either a configuration with no problem, or
-/// every problem found.
+/// every problem found. A file past [`MAX_DOCUMENT_BYTES`], or whose aliases or nesting go
+/// past the other bounds, is refused before it is built, with the file named.
 pub fn load(path: &Path) -> Result<AgentConfig, Vec<ConfigProblem>> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let refused = |message: String| {
         vec![ConfigProblem {
             path: String::new(),
-            message: format!("cannot read {}: {e}", path.display()),
+            message: format!("{}: {message}", path.display()),
         }]
+    };
+    let text = read_bounded(path).map_err(|e| match e {
+        ReadError::TooLarge(len) => refused(bounds::too_large(len)),
+        ReadError::Io(e) => vec![ConfigProblem {
+            path: String::new(),
+            message: format!("cannot read {}: {e}", path.display()),
+        }],
     })?;
+    bounds::check(&text).map_err(refused)?;
     from_yaml(&text, &|name| std::env::var(name).ok())
+}
+
+enum ReadError {
+    TooLarge(u64),
+    Io(std::io::Error),
+}
+
+/// The file's text, never reading more than one byte past the bound (the file may be a
+/// pipe or a device that never ends).
+fn read_bounded(path: &Path) -> Result<String, ReadError> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(ReadError::Io)?;
+    if let Ok(meta) = file.metadata()
+        && meta.is_file()
+        && meta.len() > MAX_DOCUMENT_BYTES
+    {
+        return Err(ReadError::TooLarge(meta.len()));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_DOCUMENT_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(ReadError::Io)?;
+    if bytes.len() as u64 > MAX_DOCUMENT_BYTES {
+        return Err(ReadError::TooLarge(bytes.len() as u64));
+    }
+    String::from_utf8(bytes).map_err(|_| {
+        ReadError::Io(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        ))
+    })
 }
 
 /// A configuration from YAML text, with the agent's receiver kinds.
@@ -424,6 +467,12 @@ pub fn from_yaml_with(
     env: &dyn Fn(&str) -> Option<String>,
     registry: &Registry,
 ) -> Result<AgentConfig, Vec<ConfigProblem>> {
+    if let Err(e) = bounds::check(text) {
+        return Err(vec![ConfigProblem {
+            path: String::new(),
+            message: e,
+        }]);
+    }
     let parse_err = |e: config::ConfigError| {
         vec![ConfigProblem {
             path: String::new(),
@@ -519,9 +568,11 @@ pub fn from_yaml_with(
     }
 
     let service_value = root.get("service").cloned().unwrap_or(Value::Null);
-    let service = decoder
-        .decode::<ServiceConfig>(&service_value, "service")
-        .unwrap_or_default();
+    let service = decoder.decode::<ServiceConfig>(&service_value, "service");
+    // A service that did not decode has its problem reported at its path; checking the
+    // defaults in its place would add problems the file does not have ("no pipeline").
+    let service_decoded = service.is_some();
+    let service = service.unwrap_or_default();
 
     let mut cfg = AgentConfig {
         receivers,
@@ -530,7 +581,9 @@ pub fn from_yaml_with(
         service,
         warnings: Vec::new(),
     };
-    check_service(&cfg, &root, &mut problems);
+    if service_decoded {
+        check_service(&cfg, &root, &mut problems);
+    }
     cfg.warnings = problems.take_warnings();
     if problems.is_empty() {
         Ok(cfg)
