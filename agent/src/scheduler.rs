@@ -32,7 +32,8 @@ fn jitter(interval: Duration) -> Duration {
 }
 
 /// Starts one loop per job. Cancelling `stop` ends the loops; a run in progress gets
-/// `grace` to finish (its context's token is cancelled at once) before it is aborted.
+/// `grace` to finish and hand its batch over, undisturbed: its context's token is
+/// cancelled only when the grace is over, and the run aborted then.
 pub fn start(
     jobs: Vec<Job>,
     fanout: Arc<Fanout>,
@@ -51,7 +52,8 @@ async fn run_loop(job: Job, fanout: Arc<Fanout>, stop: CancellationToken, grace:
     ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut running: Option<JoinHandle<()>> = None;
     let mut run = 0u64;
-    let run_cancel = stop.child_token();
+    // Not a child of `stop`: a run in progress at shutdown is let finish within the grace.
+    let run_cancel = CancellationToken::new();
     loop {
         tokio::select! {
             _ = stop.cancelled() => break,
@@ -70,8 +72,12 @@ async fn run_loop(job: Job, fanout: Arc<Fanout>, stop: CancellationToken, grace:
             run_cancel.clone(),
         )));
     }
-    if let Some(mut h) = running {
+    if let Some(mut h) = running
+        && !h.is_finished()
+    {
+        tracing::info!(receiver = %job.id, within = ?grace, "letting the run in progress finish");
         if tokio::time::timeout(grace, &mut h).await.is_err() {
+            run_cancel.cancel();
             h.abort();
             tracing::warn!(receiver = %job.id, "run still going at shutdown; cancelled");
         }
