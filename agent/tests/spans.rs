@@ -108,9 +108,9 @@ fn no_span_or_metric_is_lost_while_the_otlp_receiver_is_down() {
     let runs = "ecs_otel_agent_receiver_runs_total{receiver=\"self\"";
     let at_kill = scraped(prom, runs);
     wait_until(
-        Duration::from_secs(30),
-        "five cycles during the outage",
-        || scraped(prom, runs) >= at_kill + 5.0,
+        Duration::from_secs(120),
+        "sixty cycles during the outage",
+        || scraped(prom, runs) >= at_kill + 60.0,
     );
     let rotel = Rotel::start(port);
 
@@ -147,7 +147,7 @@ fn no_span_or_metric_is_lost_while_the_otlp_receiver_is_down() {
         "traces missing at rotel\n{out}\n--- rotel before ---\n{before}"
     );
     assert!(
-        max as f64 >= at_kill + 5.0,
+        max as f64 >= at_kill + 60.0,
         "{max} runs, {at_kill} at the outage"
     );
     // Every cycle's snapshot arrived too (the metrics queue had room).
