@@ -10,6 +10,7 @@ Standard library only.
 
 import argparse
 import csv
+import gzip
 import json
 import os
 import shutil
@@ -122,7 +123,6 @@ receivers:
     password: ${{env:SOAK_ECS_PASSWORD}}
     tls:
       ca_file: {self.ca}
-      insecure_skip_verify: false
   self:
     collection_interval: 10s
 exporters:
@@ -151,10 +151,13 @@ service:
             self.health_port, "/health/ready")[0] == 200, 300)
 
     # --- HTTP --------------------------------------------------------------------------
-    def http(self, port, path, method="GET", body=None, tls=False, timeout=5):
+    def http(self, port, path, method="GET", body=None, tls=False, timeout=5, gz=False):
         scheme = "https" if tls else "http"
         req = urllib.request.Request(f"{scheme}://127.0.0.1:{port}{path}", data=body,
                                      method=method)
+        if gz:
+            # As Prometheus asks; the body is read whole but left compressed.
+            req.add_header("accept-encoding", "gzip")
         if body is not None:
             req.add_header("content-type", "application/json")
         try:
@@ -180,7 +183,7 @@ service:
         next_at = time.time()
         while not self.stop.is_set():
             t0 = time.time()
-            status, _ = self.http(self.prom_port, "/metrics", timeout=5)
+            status, _ = self.http(self.prom_port, "/metrics", timeout=5, gz=True)
             took = time.time() - t0
             with self.lock:
                 if status == 200:
@@ -240,9 +243,11 @@ service:
         if status == 200:
             tokens = sum(json.loads(body)["sessions"]["tokens"].values())
         queue = span_queue = -1
-        status, body = self.http(self.prom_port, "/metrics", timeout=10)
+        status, body = self.http(self.prom_port, "/metrics", timeout=10, gz=True)
         if status == 200:
             queue = span_queue = 0
+            if body[:2] == b"\x1f\x8b":
+                body = gzip.decompress(body)
             for line in body.decode().splitlines():
                 if line.startswith("ecs_otel_agent_exporter_queue_size{"):
                     queue += float(line.rsplit(" ", 1)[1])

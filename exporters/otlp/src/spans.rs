@@ -197,11 +197,11 @@ impl Sender {
                 s.log_drops();
                 last_log = Instant::now();
             }
-            let empty = lock(&s.queue).is_empty();
-            if draining && empty {
+            let queued = lock(&s.queue).len();
+            if draining && queued == 0 {
                 return;
             }
-            if empty || lock(&s.queue).len() < MAX_BATCH {
+            if !draining && queued < MAX_BATCH {
                 tokio::select! {
                     _ = s.wake.notified() => {}
                     _ = tokio::time::sleep(FLUSH_EVERY) => {}
@@ -278,6 +278,10 @@ impl SpanDelivery {
             );
         }
         s.closed.store(true, Ordering::Release);
+        // Spans that ended while the worker was finishing: too late to send.
+        let late = std::mem::take(&mut *lock(&s.queue)).len();
+        s.set_queue_len(0);
+        s.drop_spans("shutdown", late as u64, None);
         s.log_drops();
     }
 }
