@@ -42,8 +42,9 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
     on_listening: impl FnOnce(&Listening),
 ) -> anyhow::Result<()> {
-    let telemetry = Telemetry::init(&cfg)?;
-    let result = run_inner(&cfg, shutdown, on_listening).await;
+    let stats = PipelineStats::new();
+    let mut telemetry = Telemetry::init(&cfg, &stats)?;
+    let result = run_inner(&cfg, stats, &mut telemetry, shutdown, on_listening).await;
     if let Err(e) = &result {
         tracing::error!(error = %format!("{e:#}"), "agent stopped on an error");
     }
@@ -53,13 +54,14 @@ pub async fn run(
 
 async fn run_inner(
     cfg: &AgentConfig,
+    stats: Arc<PipelineStats>,
+    telemetry: &mut Telemetry,
     shutdown: impl Future<Output = ()>,
     on_listening: impl FnOnce(&Listening),
 ) -> anyhow::Result<()> {
     for w in &cfg.warnings {
         tracing::warn!(path = %w.path, "{}", w.message);
     }
-    let stats = PipelineStats::new();
     let scheduled = cfg.scheduled_jobs();
     let mut listening = Listening::default();
 
@@ -204,9 +206,13 @@ async fn run_inner(
     for l in loops {
         let _ = tokio::time::timeout_at(deadline, l).await;
     }
-    let left = deadline.saturating_duration_since(Instant::now());
+    // The collections are over (or were cut at half the timeout): their batches and spans
+    // are queued; the rest of the timeout is for delivering them.
+    let left = deadline
+        .saturating_duration_since(Instant::now())
+        .max(Duration::from_millis(500));
     tracing::info!(within = ?left, "delivering what the exporters still hold");
-    fanout.shutdown(left.max(Duration::from_millis(500))).await;
+    tokio::join!(fanout.shutdown(left), telemetry.drain(left));
     for c in collectors {
         c.shutdown().await;
     }

@@ -32,7 +32,8 @@ fn jitter(interval: Duration) -> Duration {
 }
 
 /// Starts one loop per job. Cancelling `stop` ends the loops; a run in progress gets
-/// `grace` to finish (its context's token is cancelled at once) before it is aborted.
+/// `grace` to finish and hand its batch over, undisturbed: its context's token is
+/// cancelled only when the grace is over, and the run aborted then.
 pub fn start(
     jobs: Vec<Job>,
     fanout: Arc<Fanout>,
@@ -51,7 +52,8 @@ async fn run_loop(job: Job, fanout: Arc<Fanout>, stop: CancellationToken, grace:
     ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut running: Option<JoinHandle<()>> = None;
     let mut run = 0u64;
-    let run_cancel = stop.child_token();
+    // Not a child of `stop`: a run in progress at shutdown is let finish within the grace.
+    let run_cancel = CancellationToken::new();
     loop {
         tokio::select! {
             _ = stop.cancelled() => break,
@@ -70,8 +72,12 @@ async fn run_loop(job: Job, fanout: Arc<Fanout>, stop: CancellationToken, grace:
             run_cancel.clone(),
         )));
     }
-    if let Some(mut h) = running {
+    if let Some(mut h) = running
+        && !h.is_finished()
+    {
+        tracing::info!(receiver = %job.id, within = ?grace, "letting the run in progress finish");
         if tokio::time::timeout(grace, &mut h).await.is_err() {
+            run_cancel.cancel();
             h.abort();
             tracing::warn!(receiver = %job.id, "run still going at shutdown; cancelled");
         }
@@ -417,6 +423,63 @@ mod tests {
         assert_eq!(r.failures().get("unavailable"), Some(&1));
         assert_eq!(*metrics.0.lock().unwrap(), [(1, 1, 0)]);
         assert_eq!(*logs.0.lock().unwrap(), [(1, 0, 1)]);
+    }
+
+    /// Works `work`, unless its run's token is cancelled first: then fails as cancelled.
+    struct HonoursCancel {
+        work: Duration,
+        cancelled: AtomicU64,
+    }
+
+    #[async_trait]
+    impl Collector for HonoursCancel {
+        async fn scrape(&self, ctx: &ScrapeContext) -> Result<Snapshot, ReceiverError> {
+            tokio::select! {
+                _ = tokio::time::sleep(self.work) => Ok(Snapshot::default()),
+                _ = ctx.cancel.cancelled() => {
+                    self.cancelled.fetch_add(1, Ordering::SeqCst);
+                    Err(ReceiverError::new("cancelled", "stopped"))
+                }
+            }
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_run_in_progress_at_stop_finishes_within_the_grace_and_hands_its_batch_over() {
+        let t0 = Instant::now();
+        let receiver = Arc::new(HonoursCancel {
+            work: 2 * SECOND,
+            cancelled: AtomicU64::new(0),
+        });
+        let (fanout, sink, job) = setup(receiver.clone(), 10 * SECOND, 5 * SECOND);
+        let r = job.stats.clone();
+        let token = CancellationToken::new();
+        let loops = start(vec![job], fanout.clone(), token.clone(), 3 * SECOND);
+        // The run starts within the first second and needs 2 s: stop in the middle of it.
+        until(t0, AFTER_JITTER).await;
+        assert_eq!(r.runs(), 0);
+        stop(token, loops).await;
+        fanout.shutdown(SECOND).await;
+        assert_eq!(receiver.cancelled.load(Ordering::SeqCst), 0);
+        assert_eq!(r.runs(), 1);
+        assert_eq!(sink.seqs(), vec![1]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_run_past_the_grace_is_cancelled_then() {
+        let t0 = Instant::now();
+        let receiver = Arc::new(HonoursCancel {
+            work: 60 * SECOND,
+            cancelled: AtomicU64::new(0),
+        });
+        let (fanout, sink, job) = setup(receiver.clone(), 100 * SECOND, 80 * SECOND);
+        let token = CancellationToken::new();
+        let loops = start(vec![job], fanout, token.clone(), 3 * SECOND);
+        until(t0, AFTER_JITTER).await;
+        let stopped = Instant::now();
+        stop(token, loops).await;
+        assert_eq!(stopped.elapsed(), 3 * SECOND, "the grace, no more");
+        assert!(sink.seqs().is_empty());
     }
 
     #[test]

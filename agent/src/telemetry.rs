@@ -1,10 +1,13 @@
 //! The agent's own logs and traces. Logs go to stderr (text or JSON). Spans of every
 //! collection cycle and outbound call go through `tracing-opentelemetry` to the OTLP
-//! exporter named by the traces pipeline.
+//! exporter named by the traces pipeline, through that exporter's bounded span queue and
+//! retries (`exporter_otlp::spans`).
 
+use exporter_otlp::spans::SpanDelivery;
 use opentelemetry::KeyValue;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::SdkTracerProvider;
+use pipeline::PipelineStats;
 use tracing::level_filters::LevelFilter;
 use tracing_subscriber::Layer;
 use tracing_subscriber::filter::Targets;
@@ -44,12 +47,13 @@ pub fn agent_resource(cfg: &AgentConfig) -> Vec<(String, String)> {
 
 pub struct Telemetry {
     provider: Option<SdkTracerProvider>,
+    delivery: Option<SpanDelivery>,
 }
 
 impl Telemetry {
-    /// Sets the global subscriber. Must run inside the Tokio runtime (the span exporter's
-    /// channel lives there).
-    pub fn init(cfg: &AgentConfig) -> anyhow::Result<Telemetry> {
+    /// Sets the global subscriber. Must run inside the Tokio runtime (the span delivery's
+    /// task and channel live there). Span counters go to `stats`.
+    pub fn init(cfg: &AgentConfig, stats: &PipelineStats) -> anyhow::Result<Telemetry> {
         let level = match cfg.service.telemetry.logs.level {
             LogLevel::Trace => LevelFilter::TRACE,
             LogLevel::Debug => LevelFilter::DEBUG,
@@ -77,11 +81,12 @@ impl Telemetry {
         }
         .with_filter(targets);
 
-        let (provider, otel) = match cfg.traces_exporter() {
+        let (provider, delivery, otel) = match cfg.traces_exporter() {
             Some((name, otlp)) => {
-                let exporter = exporter_otlp::span_exporter(otlp).map_err(|e| {
-                    anyhow::anyhow!("exporters.{name}: cannot build the span exporter: {e}")
-                })?;
+                let (queue, delivery) = exporter_otlp::spans::span_delivery(name, otlp, stats)
+                    .map_err(|e| {
+                        anyhow::anyhow!("exporters.{name}: cannot build the span exporter: {e}")
+                    })?;
                 let resource = opentelemetry_sdk::Resource::builder_empty()
                     .with_attributes(
                         agent_resource(cfg)
@@ -90,7 +95,7 @@ impl Telemetry {
                     )
                     .build();
                 let provider = SdkTracerProvider::builder()
-                    .with_batch_exporter(exporter)
+                    .with_span_processor(queue)
                     .with_resource(resource)
                     .build();
                 let tracer = provider.tracer("ecs-otel-agent");
@@ -108,24 +113,34 @@ impl Telemetry {
                     .with_target(false)
                     .with_tracked_inactivity(false)
                     .with_filter(only_ours);
-                (Some(provider), Some(layer))
+                (Some(provider), Some(delivery), Some(layer))
             }
-            None => (None, None),
+            None => (None, None, None),
         };
         tracing_subscriber::registry()
             .with(fmt)
             .with(otel)
             .try_init()
             .map_err(|e| anyhow::anyhow!("cannot install the log subscriber: {e}"))?;
-        Ok(Telemetry { provider })
+        Ok(Telemetry { provider, delivery })
     }
 
-    /// Flushes the spans still buffered; blocking, so it runs off the async workers.
-    pub async fn shutdown(self) {
+    /// Sends the spans still queued within `within` (what is left then is dropped,
+    /// counted and logged). Later spans are counted as dropped.
+    pub async fn drain(&mut self, within: std::time::Duration) {
+        if let Some(d) = self.delivery.take() {
+            d.drain(within).await;
+        }
+    }
+
+    /// Drains what is still queued (if [`Self::drain`] was not called: the agent stopped
+    /// on an error) and shuts the tracer provider down.
+    pub async fn shutdown(mut self) {
+        self.drain(std::time::Duration::from_secs(2)).await;
         if let Some(p) = self.provider {
             let r = tokio::task::spawn_blocking(move || p.shutdown()).await;
             if let Ok(Err(e)) = r {
-                eprintln!("flushing traces at shutdown failed: {e}");
+                eprintln!("stopping the tracer provider failed: {e}");
             }
         }
     }

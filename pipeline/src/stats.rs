@@ -163,7 +163,32 @@ pub struct ExporterStats {
     sent_log_records: AtomicU64,
     rejected_log_records: AtomicU64,
     carries_logs: AtomicBool,
+    spans: SpanCounters,
     state: Mutex<ExporterState>,
+}
+
+/// What the exporter of the traces pipeline did with the agent's own spans.
+#[derive(Debug, Default)]
+struct SpanCounters {
+    /// 0 until the exporter carries spans.
+    queue_capacity: AtomicU64,
+    queue_len: AtomicU64,
+    sent: AtomicU64,
+    retried: AtomicU64,
+    dropped: Mutex<BTreeMap<&'static str, u64>>,
+}
+
+/// The span counters of an exporter, read at one instant.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SpanCounts {
+    pub queue_capacity: u64,
+    pub queue_len: u64,
+    pub sent: u64,
+    /// Spans in requests that failed and were tried again, once per new attempt.
+    pub retried: u64,
+    /// Spans given up on, by reason (`queue_full`, `retries_exhausted`, `permanent`,
+    /// `rejected`, `shutdown`).
+    pub dropped: BTreeMap<&'static str, u64>,
 }
 
 /// Counters of one exporter, read at one instant.
@@ -197,6 +222,7 @@ impl ExporterStats {
             sent_log_records: AtomicU64::new(0),
             rejected_log_records: AtomicU64::new(0),
             carries_logs: AtomicBool::new(false),
+            spans: SpanCounters::default(),
             state: Mutex::new(ExporterState::default()),
         }
     }
@@ -255,6 +281,44 @@ impl ExporterStats {
     pub fn carries_logs(&self) -> bool {
         self.carries_logs.load(Ordering::Relaxed)
     }
+    /// The exporter carries the agent's spans through a queue of `capacity` spans: its span
+    /// counters are worth reporting.
+    pub fn set_carries_spans(&self, capacity: usize) {
+        self.spans
+            .queue_capacity
+            .store(capacity.max(1) as u64, Ordering::Relaxed);
+    }
+
+    pub fn carries_spans(&self) -> bool {
+        self.spans.queue_capacity.load(Ordering::Relaxed) > 0
+    }
+
+    pub fn set_span_queue_len(&self, n: usize) {
+        self.spans.queue_len.store(n as u64, Ordering::Relaxed);
+    }
+
+    pub fn record_sent_spans(&self, n: usize) {
+        self.spans.sent.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    pub fn record_retried_spans(&self, n: usize) {
+        self.spans.retried.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    pub fn record_dropped_spans(&self, reason: &'static str, n: u64) {
+        *lock(&self.spans.dropped).entry(reason).or_insert(0) += n;
+    }
+
+    pub fn span_counts(&self) -> SpanCounts {
+        SpanCounts {
+            queue_capacity: self.spans.queue_capacity.load(Ordering::Relaxed),
+            queue_len: self.spans.queue_len.load(Ordering::Relaxed),
+            sent: self.spans.sent.load(Ordering::Relaxed),
+            retried: self.spans.retried.load(Ordering::Relaxed),
+            dropped: lock(&self.spans.dropped).clone(),
+        }
+    }
+
     pub fn counts(&self) -> ExporterCounts {
         ExporterCounts {
             queue_len: self.queue_len.load(Ordering::Relaxed),

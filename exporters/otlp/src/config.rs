@@ -40,6 +40,9 @@ pub struct SendingQueue {
     /// Batches (one receiver snapshot each) waiting to be sent; when full, the oldest is
     /// dropped and counted.
     pub queue_size: usize,
+    /// The agent's own spans waiting to be sent, when this exporter is the traces
+    /// pipeline's; when full, the oldest span is dropped and counted.
+    pub span_queue_size: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -77,7 +80,10 @@ impl Default for OtlpConfig {
 
 impl Default for SendingQueue {
     fn default() -> Self {
-        Self { queue_size: 100 }
+        Self {
+            queue_size: 100,
+            span_queue_size: 8192,
+        }
     }
 }
 
@@ -172,6 +178,12 @@ impl Validate for OtlpConfig {
         problems.positive(join(path, "timeout"), self.timeout);
         if self.sending_queue.queue_size == 0 {
             problems.push(join(path, "sending_queue.queue_size"), "must be at least 1");
+        }
+        if self.sending_queue.span_queue_size == 0 {
+            problems.push(
+                join(path, "sending_queue.span_queue_size"),
+                "must be at least 1",
+            );
         }
         let r = &self.retry_on_failure;
         let rp = join(path, "retry_on_failure");

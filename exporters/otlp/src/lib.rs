@@ -2,18 +2,18 @@
 //! `opentelemetry-proto`. Batches wait in the fan-out's bounded queue (oldest dropped and
 //! counted when full); each is cut into requests under the server's size limit and sent with
 //! the retries the OTLP specification prescribes, metrics and log records alike, over one
-//! channel. The same endpoint settings build the span exporter that carries the agent's own
-//! traces.
+//! channel. The same endpoint settings and retry rules carry the agent's own spans
+//! ([`spans`]).
 
 pub mod config;
 pub mod retry;
+pub mod spans;
 pub mod split;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use opentelemetry_otlp::{WithExportConfig, WithTonicConfig};
 use pipeline::otlp::collector::logs::v1::ExportLogsServiceRequest;
 use pipeline::otlp::collector::logs::v1::logs_service_client::LogsServiceClient;
 use pipeline::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
@@ -42,8 +42,6 @@ pub enum BuildError {
     Transport(#[from] tonic::transport::Error),
     #[error("{0}")]
     Header(String),
-    #[error("{0}")]
-    Trace(String),
 }
 
 fn read(path: &std::path::Path) -> Result<Vec<u8>, BuildError> {
@@ -91,20 +89,6 @@ pub fn metadata(cfg: &OtlpConfig) -> Result<MetadataMap, BuildError> {
         md.insert(key, value);
     }
     Ok(md)
-}
-
-/// The span exporter for the agent's own traces, on the same endpoint, TLS, headers and
-/// compression as the metrics.
-pub fn span_exporter(cfg: &OtlpConfig) -> Result<opentelemetry_otlp::SpanExporter, BuildError> {
-    let mut b = opentelemetry_otlp::SpanExporter::builder()
-        .with_tonic()
-        .with_channel(channel(cfg)?)
-        .with_metadata(metadata(cfg)?)
-        .with_timeout(cfg.timeout);
-    if cfg.compression == Compression::Gzip {
-        b = b.with_compression(opentelemetry_otlp::Compression::Gzip);
-    }
-    b.build().map_err(|e| BuildError::Trace(e.to_string()))
 }
 
 pub struct OtlpExporter {
@@ -168,7 +152,7 @@ impl OtlpExporter {
             exporter: &self.name,
             endpoint: &self.endpoint,
         };
-        retry_loop(to, &self.cfg.retry_on_failure, &self.stats, call).await
+        retry_loop(to, &self.cfg.retry_on_failure, &*self.stats, call).await
     }
 
     async fn send_metrics(&self, req: ExportMetricsServiceRequest) -> Result<(), ExportError> {

@@ -1,6 +1,6 @@
 //! Which gRPC failures are worth retrying, per the OTLP specification, how long to wait
-//! before the next try, and the loop that sends one request (metrics or logs) until it gets
-//! through or retrying is no longer worth it.
+//! before the next try, and the loop that sends one request (metrics, logs or spans) until
+//! it gets through or retrying is no longer worth it.
 
 use std::future::Future;
 use std::time::Duration;
@@ -8,6 +8,7 @@ use std::time::Duration;
 use pipeline::ExportError;
 use pipeline::otlp::collector::logs::v1::ExportLogsPartialSuccess;
 use pipeline::otlp::collector::metrics::v1::ExportMetricsPartialSuccess;
+use pipeline::otlp::collector::trace::v1::ExportTracePartialSuccess;
 use pipeline::stats::ExporterStats;
 use prost::Message;
 use tokio::time::Instant;
@@ -158,6 +159,43 @@ impl PartialSuccess for ExportLogsPartialSuccess {
     }
 }
 
+impl PartialSuccess for ExportTracePartialSuccess {
+    const ITEMS: &'static str = "spans";
+    fn rejected(&self) -> i64 {
+        self.rejected_spans
+    }
+    fn error_message(&self) -> &str {
+        &self.error_message
+    }
+    fn count(stats: &ExporterStats, n: u64) {
+        stats.record_dropped_spans("rejected", n);
+    }
+}
+
+/// Where [`retry_loop`] counts what happens to a request. Metrics and logs count against the
+/// exporter's batch counters (and its health); spans have counters of their own, so that
+/// the agent's traces never make its metrics look failing.
+pub trait Tally {
+    /// A transient failure; the request is tried again.
+    fn retried(&self, error: String);
+    /// The destination accepted the request.
+    fn accepted(&self);
+    /// Where the items the destination refused are counted ([`PartialSuccess::count`]).
+    fn exporter(&self) -> &ExporterStats;
+}
+
+impl Tally for ExporterStats {
+    fn retried(&self, error: String) {
+        self.record_retry(error);
+    }
+    fn accepted(&self) {
+        self.record_request();
+    }
+    fn exporter(&self) -> &ExporterStats {
+        self
+    }
+}
+
 /// Where a request goes, for the log lines and error messages of [`retry_loop`].
 #[derive(Debug, Clone, Copy)]
 pub struct Destination<'a> {
@@ -172,7 +210,7 @@ pub struct Destination<'a> {
 pub async fn retry_loop<F, Fut, P>(
     to: Destination<'_>,
     retry: &RetryConfig,
-    stats: &ExporterStats,
+    stats: &(impl Tally + ?Sized),
     mut attempt: F,
 ) -> Result<(), ExportError>
 where
@@ -191,12 +229,12 @@ where
                     && (ps.rejected() > 0 || !ps.error_message().is_empty())
                 {
                     tracing::warn!(exporter = %to.exporter, rejected = ps.rejected(), items = P::ITEMS, message = %ps.error_message(), "collector accepted the request only in part");
-                    P::count(stats, u64::try_from(ps.rejected()).unwrap_or(0));
+                    P::count(stats.exporter(), u64::try_from(ps.rejected()).unwrap_or(0));
                 }
                 if attempts > 1 {
                     tracing::info!(exporter = %to.exporter, attempts, "export succeeded after retrying");
                 }
-                stats.record_request();
+                stats.accepted();
                 return Ok(());
             }
             Err(status) => status,
@@ -230,7 +268,7 @@ where
         } else {
             tracing::debug!(exporter = %to.exporter, error = %what, attempts, retry_in = ?delay, "export failed again; retrying");
         }
-        stats.record_retry(what);
+        stats.retried(what);
         tokio::time::sleep(delay).await;
     }
 }
@@ -292,7 +330,7 @@ mod tests {
             exporter: "otlp",
             endpoint: "http://collector:4317",
         };
-        let result = retry_loop(to, cfg, &stats, || {
+        let result = retry_loop(to, cfg, &*stats, || {
             attempts.push(t0.elapsed());
             let reply = replies.pop_front().unwrap_or_else(after);
             async move { reply }
@@ -513,7 +551,7 @@ mod tests {
             exporter: "otlp",
             endpoint: "http://collector:4317",
         };
-        let result = retry_loop(to, &RetryConfig::default(), &stats, || async {
+        let result = retry_loop(to, &RetryConfig::default(), &*stats, || async {
             Ok(Some(ExportLogsPartialSuccess {
                 rejected_log_records: 2,
                 error_message: "bad records".into(),

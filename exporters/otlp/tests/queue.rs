@@ -44,7 +44,10 @@ fn config(port: u16, queue_size: usize) -> OtlpConfig {
     OtlpConfig {
         endpoint: format!("http://127.0.0.1:{port}"),
         timeout: Duration::from_secs(2),
-        sending_queue: exporter_otlp::config::SendingQueue { queue_size },
+        sending_queue: exporter_otlp::config::SendingQueue {
+            queue_size,
+            ..Default::default()
+        },
         retry_on_failure: RetryConfig {
             initial_interval: Duration::from_millis(100),
             max_interval: Duration::from_millis(300),

@@ -170,6 +170,37 @@ metric!(
     "Connections the endpoint closed on its own, by reason (connection_limit, write_timeout)"
 );
 
+metric!(
+    EXPORTER_SPAN_QUEUE_SIZE,
+    "ecs_otel_agent.exporter.span_queue.size",
+    "{span}",
+    "The agent's own spans waiting in the exporter's span queue (the traces pipeline's exporter)"
+);
+metric!(
+    EXPORTER_SPAN_QUEUE_CAPACITY,
+    "ecs_otel_agent.exporter.span_queue.capacity",
+    "{span}",
+    "Capacity of the exporter's span queue (the traces pipeline's exporter)"
+);
+metric!(
+    EXPORTER_SENT_SPANS,
+    "ecs_otel_agent.exporter.sent.spans",
+    "{span}",
+    "The agent's own spans the exporter delivered (the traces pipeline's exporter)"
+);
+metric!(
+    EXPORTER_RETRIED_SPANS,
+    "ecs_otel_agent.exporter.retried.spans",
+    "{span}",
+    "Spans in export requests that failed and were tried again, once per retry (the traces pipeline's exporter)"
+);
+metric!(
+    EXPORTER_DROPPED_SPANS,
+    "ecs_otel_agent.exporter.dropped.spans",
+    "{span}",
+    "The agent's own spans given up on, by reason: queue_full, retries_exhausted, permanent, retry_disabled, rejected, shutdown"
+);
+
 const PROCESS: &str = "the agent's process (sysinfo, /proc)";
 const SCHEDULER: &str = "the agent's scheduler";
 const EXPORTERS: &str = "the agent's exporters";
@@ -292,6 +323,36 @@ pub const CATALOG: Catalog = Catalog {
         ),
         entry(
             PROMETHEUS_CLOSED_CONNECTIONS,
+            Instrument::Counter,
+            &["exporter", "reason"],
+            EXPORTERS,
+        ),
+        entry(
+            EXPORTER_SPAN_QUEUE_SIZE,
+            Instrument::Gauge,
+            &["exporter"],
+            EXPORTERS,
+        ),
+        entry(
+            EXPORTER_SPAN_QUEUE_CAPACITY,
+            Instrument::Gauge,
+            &["exporter"],
+            EXPORTERS,
+        ),
+        entry(
+            EXPORTER_SENT_SPANS,
+            Instrument::Counter,
+            &["exporter"],
+            EXPORTERS,
+        ),
+        entry(
+            EXPORTER_RETRIED_SPANS,
+            Instrument::Counter,
+            &["exporter"],
+            EXPORTERS,
+        ),
+        entry(
+            EXPORTER_DROPPED_SPANS,
             Instrument::Counter,
             &["exporter", "reason"],
             EXPORTERS,

@@ -207,6 +207,26 @@ impl SelfReceiver {
                 );
             }
         }
+        for (id, e) in self.stats.exporters() {
+            // Only the traces pipeline's exporter carries spans.
+            if !e.carries_spans() {
+                continue;
+            }
+            let c = e.span_counts();
+            let attrs = || [kv("exporter", id.as_str())];
+            b.gauge(&EXPORTER_SPAN_QUEUE_SIZE, c.queue_len, attrs());
+            b.gauge(&EXPORTER_SPAN_QUEUE_CAPACITY, c.queue_capacity, attrs());
+            b.counter(&EXPORTER_SENT_SPANS, c.sent, start, attrs());
+            b.counter(&EXPORTER_RETRIED_SPANS, c.retried, start, attrs());
+            for (reason, n) in c.dropped {
+                b.counter(
+                    &EXPORTER_DROPPED_SPANS,
+                    n,
+                    start,
+                    [kv("exporter", id.as_str()), kv("reason", reason)],
+                );
+            }
+        }
         for ((exporter, reason), n) in self.stats.dropped_metrics() {
             b.counter(
                 &EXPORTER_DROPPED_METRICS,
@@ -376,6 +396,59 @@ mod tests {
             !metrics.iter().any(|m| m.name.ends_with(".log_records")),
             "no exporter carries logs"
         );
+    }
+
+    #[tokio::test]
+    async fn span_counters_are_reported_for_the_traces_exporter_only() {
+        let stats = PipelineStats::new();
+        stats.register_exporter("prometheus", 64);
+        let otlp = stats.register_exporter("otlp", 100);
+        otlp.set_carries_spans(8192);
+        otlp.set_span_queue_len(3);
+        otlp.record_sent_spans(40);
+        otlp.record_retried_spans(12);
+        otlp.record_dropped_spans("queue_full", 5);
+        let recv = SelfReceiver::new(
+            stats,
+            pipeline::resource([kv("service.name", "ecs-otel-agent")]),
+            vec![],
+        )
+        .unwrap();
+        let snap = recv.scrape(&ctx()).await.unwrap();
+        let metrics = &snap.resource_metrics[0].scope_metrics[0].metrics;
+        let values = |name: &str| -> Vec<(String, i64)> {
+            let m = metrics.iter().find(|m| m.name == name).unwrap();
+            let points = match &m.data {
+                Some(Data::Sum(s)) => &s.data_points,
+                Some(Data::Gauge(g)) => &g.data_points,
+                other => panic!("{name}: {other:?}"),
+            };
+            points
+                .iter()
+                .map(|p| {
+                    let attrs = format!("{:?}", p.attributes);
+                    let Some(pipeline::otlp::metrics::v1::number_data_point::Value::AsInt(v)) =
+                        p.value
+                    else {
+                        panic!("{name}: {p:?}")
+                    };
+                    (attrs, v)
+                })
+                .collect()
+        };
+        let one = |name: &str| {
+            let v = values(name);
+            assert_eq!(v.len(), 1, "{name}: {v:?}");
+            assert!(v[0].0.contains("otlp"), "{name}: {v:?}");
+            v[0].1
+        };
+        assert_eq!(one("ecs_otel_agent.exporter.span_queue.size"), 3);
+        assert_eq!(one("ecs_otel_agent.exporter.span_queue.capacity"), 8192);
+        assert_eq!(one("ecs_otel_agent.exporter.sent.spans"), 40);
+        assert_eq!(one("ecs_otel_agent.exporter.retried.spans"), 12);
+        let dropped = values("ecs_otel_agent.exporter.dropped.spans");
+        assert_eq!(dropped.len(), 1, "{dropped:?}");
+        assert!(dropped[0].0.contains("queue_full") && dropped[0].1 == 5);
     }
 
     #[tokio::test]
