@@ -19,7 +19,8 @@ pub struct ScrapeContext {
     /// call a timeout that ends before it.
     pub deadline: Instant,
     pub interval: Duration,
-    /// Cancelled when the agent shuts down.
+    /// Cancelled when a shutdown has left the run half of `service.shutdown_timeout` and it
+    /// is still going: a collector may stop early then and hand over what it has.
     pub cancel: CancellationToken,
     /// 1 for the first run, then increasing.
     pub run: u64,
