@@ -288,6 +288,29 @@ mod tests {
     use std::time::SystemTime;
     use tokio_util::sync::CancellationToken;
 
+    /// The integer points of `name` in a self snapshot, each with its attributes as
+    /// text, and whether the metric is a sum.
+    fn int_points(snap: &pipeline::Snapshot, name: &str) -> (bool, Vec<(String, i64)>) {
+        let metrics = &snap.resource_metrics[0].scope_metrics[0].metrics;
+        let m = metrics.iter().find(|m| m.name == name).unwrap();
+        let (sum, points) = match &m.data {
+            Some(Data::Sum(s)) => (true, &s.data_points),
+            Some(Data::Gauge(g)) => (false, &g.data_points),
+            other => panic!("{name}: {other:?}"),
+        };
+        let values = points
+            .iter()
+            .map(|p| {
+                let Some(pipeline::otlp::metrics::v1::number_data_point::Value::AsInt(v)) = p.value
+                else {
+                    panic!("{name}: {p:?}")
+                };
+                (format!("{:?}", p.attributes), v)
+            })
+            .collect();
+        (sum, values)
+    }
+
     fn ctx() -> ScrapeContext {
         ScrapeContext {
             job: "self".into(),
@@ -415,27 +438,7 @@ mod tests {
         )
         .unwrap();
         let snap = recv.scrape(&ctx()).await.unwrap();
-        let metrics = &snap.resource_metrics[0].scope_metrics[0].metrics;
-        let values = |name: &str| -> Vec<(String, i64)> {
-            let m = metrics.iter().find(|m| m.name == name).unwrap();
-            let points = match &m.data {
-                Some(Data::Sum(s)) => &s.data_points,
-                Some(Data::Gauge(g)) => &g.data_points,
-                other => panic!("{name}: {other:?}"),
-            };
-            points
-                .iter()
-                .map(|p| {
-                    let attrs = format!("{:?}", p.attributes);
-                    let Some(pipeline::otlp::metrics::v1::number_data_point::Value::AsInt(v)) =
-                        p.value
-                    else {
-                        panic!("{name}: {p:?}")
-                    };
-                    (attrs, v)
-                })
-                .collect()
-        };
+        let values = |name: &str| int_points(&snap, name).1;
         let one = |name: &str| {
             let v = values(name);
             assert_eq!(v.len(), 1, "{name}: {v:?}");
@@ -466,24 +469,10 @@ mod tests {
         )
         .unwrap();
         let snap = recv.scrape(&ctx()).await.unwrap();
-        let metrics = &snap.resource_metrics[0].scope_metrics[0].metrics;
-        let points = |name: &str| -> Vec<(String, i64)> {
-            let m = metrics.iter().find(|m| m.name == name).unwrap();
-            let Some(Data::Sum(s)) = &m.data else {
-                panic!("{name} is not a sum")
-            };
-            s.data_points
-                .iter()
-                .map(|p| {
-                    let exporter = format!("{:?}", p.attributes[0].value);
-                    let Some(pipeline::otlp::metrics::v1::number_data_point::Value::AsInt(v)) =
-                        p.value
-                    else {
-                        panic!("{name}: {p:?}")
-                    };
-                    (exporter, v)
-                })
-                .collect()
+        let points = |name: &str| {
+            let (sum, v) = int_points(&snap, name);
+            assert!(sum, "{name} is not a sum");
+            v
         };
         let sent = points("ecs_otel_agent.exporter.sent.log_records");
         assert_eq!(sent.len(), 1, "{sent:?}");
