@@ -2,8 +2,11 @@
 """Soak run: the agent (release build) against `ecs-sim --preset large` for a while, with
 faults cycling through the simulator's admin API and the OTLP receiver (rotel) restarted,
 and a scraper on /metrics. RSS, open file descriptors, ECS tokens and queue sizes are
-sampled every 10 s into a CSV; the summary says whether each stayed flat (the last third's
-maximum against the first third's). Run it through scripts/soak, which builds first.
+sampled every 10 s into a CSV, with the RSS peak of each 10 s window (VmHWM, reset after
+each sample) and the collectors that finished a run in it. The summary says whether each
+figure stayed flat: the baseline (outside faults) of the last third against the first
+third's, and the peak of each fault against the same fault's peak in the first cycle.
+Run it through scripts/soak, which builds first.
 
 Standard library only.
 """
@@ -75,7 +78,9 @@ class Soak:
         self.scrapes_ok = 0
         self.scrapes_failed = 0
         self.latencies = []
-        self.phase = "none"
+        self.phase = "quiet"
+        self.cycle = 0
+        self.runs = {}
 
     # --- processes -------------------------------------------------------------------
     def spawn(self, name, cmd, env=None):
@@ -202,6 +207,7 @@ service:
             return
         while not self.stop.is_set():
             fault = FAULTS[i % len(FAULTS)]
+            self.cycle = i // len(FAULTS)
             i += 1
             self.phase = fault
             print(f"soak: {time.strftime('%H:%M:%S')} fault {fault}", file=sys.stderr)
@@ -226,17 +232,27 @@ service:
                 self.stop.wait(min(held, 60))
                 self.start_rotel()
             self.admin("DELETE", "/faults")
-            self.phase = "none"
+            # The time after a fault is compared with the same time after the same fault.
+            self.phase = f"after_{fault}"
             self.stop.wait(every - held)
 
     # --- sampling ----------------------------------------------------------------------
     def sample(self):
         pid = self.procs["agent"].pid
-        rss_kb = 0
+        rss_kb = peak_kb = 0
         with open(f"/proc/{pid}/status") as f:
             for line in f:
                 if line.startswith("VmRSS:"):
                     rss_kb = int(line.split()[1])
+                elif line.startswith("VmHWM:"):
+                    peak_kb = int(line.split()[1])
+        # Resets VmHWM to the current RSS: the next sample's peak is that window's own, so
+        # a spike between two samples is seen whenever it happens.
+        try:
+            with open(f"/proc/{pid}/clear_refs", "w") as f:
+                f.write("5")
+        except OSError:
+            pass
         fds = len(os.listdir(f"/proc/{pid}/fd"))
         status, body = self.http(self.sim_port, "/__sim/stats", tls=True)
         tokens = -1
@@ -248,18 +264,27 @@ service:
             queue = span_queue = 0
             if body[:2] == b"\x1f\x8b":
                 body = gzip.decompress(body)
+            runs = {}
             for line in body.decode().splitlines():
+                if line.startswith("ecs_otel_agent_receiver_runs_total{"):
+                    name = line.split('receiver="', 1)[1].split('"', 1)[0]
+                    runs[name] = float(line.rsplit(" ", 1)[1])
                 if line.startswith("ecs_otel_agent_exporter_queue_size{"):
                     queue += float(line.rsplit(" ", 1)[1])
                 elif line.startswith("ecs_otel_agent_exporter_span_queue_size{"):
                     span_queue += float(line.rsplit(" ", 1)[1])
+            ran = sorted(n.rsplit("/", 1)[-1] for n, v in runs.items()
+                         if v > self.runs.get(n, 0) and n != "self")
+            self.runs = runs
+        else:
+            ran = []
         with self.lock:
             lat = sorted(self.latencies)
             self.latencies = []
             ok, failed = self.scrapes_ok, self.scrapes_failed
         p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000 if lat else -1
         return {
-            "rss_kb": rss_kb, "open_fds": fds, "ecs_tokens": tokens,
+            "rss_kb": rss_kb, "peak_rss_kb": peak_kb, "ran": "+".join(ran), "open_fds": fds, "ecs_tokens": tokens,
             "queue_batches": queue, "span_queue": span_queue,
             "scrapes_ok": ok, "scrapes_failed": failed, "scrape_p99_ms": round(p99, 1),
         }
@@ -279,7 +304,8 @@ service:
                 self.stop.wait(self.args.sample_every)
                 if self.procs["agent"].poll() is not None:
                     sys.exit(f"soak: the agent exited ({self.procs['agent'].returncode}); see {self.out}/agent.log")
-                row = {"t_s": round(time.time() - started), "fault": self.phase, **self.sample()}
+                row = {"t_s": round(time.time() - started), "cycle": self.cycle,
+                       "fault": self.phase, **self.sample()}
                 rows.append(row)
                 if w is None:
                     w = csv.DictWriter(f, fieldnames=list(row))
@@ -299,23 +325,53 @@ service:
         return rows, path, code
 
 
+FLOORS = {"rss_kb": 8192, "peak_rss_kb": 8192, "open_fds": 4, "ecs_tokens": 1,
+          "queue_batches": 2, "span_queue": 64}
+
+
+def median(xs):
+    xs = sorted(xs)
+    return xs[len(xs) // 2] if xs else 0
+
+
+def calm(row):
+    return row["fault"] == "quiet" or row["fault"].startswith("after_")
+
+
 def summarize(rows, tolerance):
-    """Flat: the last third's maximum within `tolerance` (relative, with an absolute
-    floor per figure) of the first third's maximum."""
+    """Flat, per figure: (1) the baseline, the median outside faults (the quiet start and
+    the time after each fault has cleared), of the last third within `tolerance` (relative,
+    plus an absolute floor per figure) of the first third's; (2) for each fault, its peak
+    in the last cycle that met it within the same bound of its peak in the first cycle.
+    A fault may cost memory or queue while it lasts (an OTLP outage queues batches by
+    design); what it costs must not grow from one cycle to the next."""
     n = len(rows)
     third = max(1, n // 3)
-    first, last = rows[:third], rows[-third:]
-    floors = {"rss_kb": 8192, "open_fds": 4, "ecs_tokens": 1, "queue_batches": 2,
-              "span_queue": 64}
     lines, flat_all = [], True
-    for key, floor in floors.items():
-        a = max(r[key] for r in first)
-        b = max(r[key] for r in last)
-        peak = max(r[key] for r in rows)
-        flat = b <= a * (1 + tolerance) + floor
-        flat_all &= flat
-        lines.append(f"{key:14} first-third max {a:>10} last-third max {b:>10} "
-                     f"overall max {peak:>10}  {'flat' if flat else 'GROWING'}")
+    for key, floor in FLOORS.items():
+        a = median(r[key] for r in rows[:third] if calm(r))
+        b = median(r[key] for r in rows[-third:] if calm(r))
+        ok = b <= a * (1 + tolerance) + floor
+        flat_all &= ok
+        lines.append(f"{key:14} baseline median: first third {a:>9}, last third {b:>9}; "
+                     f"overall max {max(r[key] for r in rows):>9}  {'flat' if ok else 'GROWING'}")
+    phases = sorted({r["fault"] for r in rows if r["fault"] != "quiet"})
+    for phase in phases:
+        cycles = sorted({r["cycle"] for r in rows if r["fault"] == phase})
+        if len(cycles) < 2:
+            continue
+        first, last = cycles[0], cycles[-1]
+        parts = []
+        for key in ("peak_rss_kb", "open_fds", "ecs_tokens", "queue_batches", "span_queue"):
+            a = max(r[key] for r in rows if r["fault"] == phase and r["cycle"] == first)
+            b = max(r[key] for r in rows if r["fault"] == phase and r["cycle"] == last)
+            ok = b <= a * (1 + tolerance) + FLOORS[key]
+            flat_all &= ok
+            parts.append(f"{key} {a}->{b}{'' if ok else ' GROWING'}")
+        lines.append(f"{phase:22} peak, cycle {first} -> {last}: " + ", ".join(parts))
+    spike = max(rows, key=lambda r: r["peak_rss_kb"])
+    lines.append(f"highest window peak: {spike['peak_rss_kb']} kB at {spike['t_s']} s "
+                 f"({spike['fault']}, runs finished: {spike['ran'] or 'none'})")
     last_row = rows[-1]
     lines.append(f"scrapes: {last_row['scrapes_ok']} ok, {last_row['scrapes_failed']} failed; "
                  f"worst 10 s p99 {max(r['scrape_p99_ms'] for r in rows)} ms")

@@ -5,7 +5,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -30,6 +30,44 @@ pub struct Body {
     chunks: Arc<[Bytes]>,
     next: usize,
     remaining: u64,
+    generation: Option<Arc<Generation>>,
+}
+
+/// One version of a page that responses are made from. Once a newer version is served the
+/// old one is superseded: a response still writing it to a client that stopped reading is
+/// what holds its memory (see [`ServerLimits::stall_timeout`]).
+#[derive(Debug, Default)]
+pub struct Generation {
+    superseded: AtomicBool,
+    changed: Notify,
+}
+
+impl Generation {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    pub fn supersede(&self) {
+        self.superseded.store(true, Ordering::Release);
+        self.changed.notify_waiters();
+    }
+
+    pub fn is_superseded(&self) -> bool {
+        self.superseded.load(Ordering::Acquire)
+    }
+
+    async fn superseded(&self) {
+        loop {
+            let notified = self.changed.notified();
+            tokio::pin!(notified);
+            // Registered before the check, so a supersede in between is not missed.
+            notified.as_mut().enable();
+            if self.is_superseded() {
+                return;
+            }
+            notified.await;
+        }
+    }
 }
 
 impl Body {
@@ -47,7 +85,14 @@ impl Body {
             chunks,
             next: 0,
             remaining,
+            generation: None,
         }
+    }
+
+    /// The same body, made from `generation` of its page.
+    pub fn of_generation(mut self, generation: Arc<Generation>) -> Self {
+        self.generation = Some(generation);
+        self
     }
 
     pub fn len(&self) -> u64 {
@@ -115,6 +160,8 @@ pub enum CloseReason {
     ConnectionLimit,
     /// A response was not written within `write_timeout` (a client that does not read).
     WriteTimeout,
+    /// A response of a superseded page whose client took no byte for `stall_timeout`.
+    Stalled,
 }
 
 impl CloseReason {
@@ -123,6 +170,7 @@ impl CloseReason {
         match self {
             CloseReason::ConnectionLimit => "connection_limit",
             CloseReason::WriteTimeout => "write_timeout",
+            CloseReason::Stalled => "stalled",
         }
     }
 }
@@ -137,6 +185,10 @@ pub struct ServerLimits {
     /// A response (from its request to its last byte handed to the kernel) that takes
     /// longer is abandoned and its connection closed, releasing the body it pinned.
     pub write_timeout: Option<Duration>,
+    /// A response whose page was superseded, and whose client took no byte for this long,
+    /// is abandoned before `write_timeout`: each client that stops reading would otherwise
+    /// keep a whole old page alive, one page per such client.
+    pub stall_timeout: Option<Duration>,
     /// Connections served at once; more are refused and reported.
     pub max_connections: Option<usize>,
     pub on_close: Option<OnClose>,
@@ -243,16 +295,55 @@ pub fn spawn_limited(
 }
 
 /// The write deadline of the response in progress on one connection, if any.
-#[derive(Default)]
 struct Deadline {
     at: Mutex<Option<tokio::time::Instant>>,
     /// The body of the response in progress was handed over whole: the next successful
     /// flush means every byte reached the kernel.
     body_done: AtomicBool,
     changed: Notify,
+    /// The page version the response in progress writes, if it has one.
+    pinned: Mutex<Option<Arc<Generation>>>,
+    /// When the client last took bytes, in milliseconds from `start`.
+    progress_ms: AtomicU64,
+    start: tokio::time::Instant,
+}
+
+impl Default for Deadline {
+    fn default() -> Self {
+        Self {
+            at: Mutex::default(),
+            body_done: AtomicBool::default(),
+            changed: Notify::default(),
+            pinned: Mutex::default(),
+            progress_ms: AtomicU64::default(),
+            start: tokio::time::Instant::now(),
+        }
+    }
 }
 
 impl Deadline {
+    fn pin(&self, generation: Option<Arc<Generation>>) {
+        *self.pinned.lock().unwrap_or_else(|p| p.into_inner()) = generation;
+        self.changed.notify_one();
+    }
+
+    fn pinned(&self) -> Option<Arc<Generation>> {
+        self.pinned
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn progressed(&self) {
+        let ms = self.start.elapsed().as_millis() as u64;
+        self.progress_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// When the client will have taken nothing for `t`, as things stand.
+    fn stalled_at(&self, t: Duration) -> tokio::time::Instant {
+        self.start + Duration::from_millis(self.progress_ms.load(Ordering::Relaxed)) + t
+    }
+
     fn set(&self, at: Option<tokio::time::Instant>) {
         *self.at.lock().unwrap_or_else(|p| p.into_inner()) = at;
         self.changed.notify_one();
@@ -285,7 +376,11 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, buf)
+        let r = Pin::new(&mut self.io).poll_write(cx, buf);
+        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
+            self.deadline.progressed();
+        }
+        r
     }
 
     fn poll_write_vectored(
@@ -293,7 +388,11 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+        let r = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
+        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
+            self.deadline.progressed();
+        }
+        r
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -306,6 +405,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
         // written.
         if matches!(r, Poll::Ready(Ok(()))) && self.deadline.body_done.swap(false, Ordering::AcqRel)
         {
+            self.deadline.pin(None);
             self.deadline.set(None);
         }
         r
@@ -362,18 +462,26 @@ async fn serve_conn<S>(
 {
     let deadline = Arc::new(Deadline::default());
     let write_timeout = limits.write_timeout;
+    let stall_timeout = limits.stall_timeout;
     let service = {
         let deadline = deadline.clone();
         service_fn(move |mut req: Request<Incoming>| {
             let handler = handler.clone();
-            let deadline = write_timeout.map(|t| {
+            let watched = write_timeout.is_some() || stall_timeout.is_some();
+            let deadline = watched.then(|| {
                 deadline.body_done.store(false, Ordering::Release);
-                deadline.set(Some(tokio::time::Instant::now() + t));
+                deadline.set(write_timeout.map(|t| tokio::time::Instant::now() + t));
                 deadline.clone()
             });
             req.extensions_mut().insert(PeerAddr(peer));
             async move {
                 let (parts, body) = handler.call(req).await.into_parts();
+                if let Some(d) = &deadline
+                    && stall_timeout.is_some()
+                {
+                    d.progressed();
+                    d.pin(body.generation.clone());
+                }
                 Ok::<_, Infallible>(Response::from_parts(parts, Tracked { body, deadline }))
             }
         })
@@ -395,6 +503,21 @@ async fn serve_conn<S>(
                 None => std::future::pending().await,
             }
         };
+        let pinned = deadline.pinned();
+        let stalled = async {
+            let (Some(generation), Some(t)) = (pinned, stall_timeout) else {
+                return std::future::pending().await;
+            };
+            generation.superseded().await;
+            // Progress moves the moment on; only a client idle for all of `t` is cut.
+            loop {
+                let at = deadline.stalled_at(t);
+                if tokio::time::Instant::now() >= at {
+                    return;
+                }
+                tokio::time::sleep_until(at).await;
+            }
+        };
         tokio::select! {
             r = conn.as_mut() => {
                 if let Err(e) = r {
@@ -406,6 +529,10 @@ async fn serve_conn<S>(
             _ = expired => {
                 // Dropping the connection drops the body and what hyper buffered of it.
                 limits.closed(CloseReason::WriteTimeout, peer);
+                return;
+            }
+            _ = stalled => {
+                limits.closed(CloseReason::Stalled, peer);
                 return;
             }
             _ = shutdown.cancelled() => {
@@ -441,4 +568,92 @@ pub fn basic_credentials(header: &str) -> Option<(String, String)> {
     let s = String::from_utf8(decoded).ok()?;
     let (u, p) = s.split_once(':')?;
     Some((u.to_owned(), p.to_owned()))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A server answering every request with `page`, of generation `generation`, telling
+    /// `closed` why it closed a connection.
+    async fn serve(
+        page: Bytes,
+        generation: Arc<Generation>,
+        limits: ServerLimits,
+    ) -> (SocketAddr, Arc<Mutex<Vec<CloseReason>>>, CancellationToken) {
+        let listener = bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let closed = Arc::new(Mutex::new(Vec::new()));
+        let on_close: OnClose = {
+            let closed = closed.clone();
+            Arc::new(move |r, _| closed.lock().unwrap().push(r))
+        };
+        let shutdown = CancellationToken::new();
+        let page = Mutex::new(Some(page));
+        spawn_limited(
+            listener,
+            None,
+            Arc::new(move |_req| {
+                // Handed out once, so that only the response holds it.
+                let page = page.lock().unwrap().take().unwrap_or_default();
+                let body = Body::full(page).of_generation(generation.clone());
+                async move { Response::new(body) }
+            }),
+            shutdown.clone(),
+            ServerLimits {
+                on_close: Some(on_close),
+                ..limits
+            },
+        );
+        (addr, closed, shutdown)
+    }
+
+    /// Sends a request and reads the status line only, leaving the body unread.
+    async fn stuck_client(addr: SocketAddr) -> tokio::net::TcpStream {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let mut s = socket.connect(addr).await.unwrap();
+        s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let mut head = [0u8; 12];
+        s.read_exact(&mut head).await.unwrap();
+        s
+    }
+
+    async fn eventually(what: &str, cond: impl Fn() -> bool) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while !cond() {
+            assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_client_stalled_on_a_superseded_page_is_cut_and_its_page_released() {
+        // Far more than a stalled socket's buffers take.
+        let page = Bytes::from(vec![b'x'; 32 << 20]);
+        let generation = Generation::new();
+        let (addr, closed, shutdown) = serve(
+            page.clone(),
+            generation.clone(),
+            ServerLimits {
+                write_timeout: Some(Duration::from_secs(600)),
+                stall_timeout: Some(Duration::from_millis(200)),
+                ..ServerLimits::default()
+            },
+        )
+        .await;
+        let _client = stuck_client(addr).await;
+        assert!(!page.is_unique(), "the response holds the page");
+        generation.supersede();
+        eventually("the stalled client cut", || {
+            closed.lock().unwrap().as_slice() == [CloseReason::Stalled]
+        })
+        .await;
+        eventually("the page released", || page.is_unique()).await;
+        shutdown.cancel();
+    }
 }

@@ -4,8 +4,8 @@
 //!                                             a new snapshot every 5 s; latency percentiles
 //!   scrape_load stuck SERIES CLIENTS          CLIENTS scrapers that send GET /metrics and
 //!                                             never read, a new snapshot after each; RSS
-//!                                             before, while they hang, and once the write
-//!                                             timeout has passed
+//!                                             before, while they hang (at once and past the
+//!                                             stall timeout) and past the write timeout
 //!
 //!   scrape_load auth SERIES SECONDS           40 clients sending a wrong password as fast
 //!                                             as they are answered, one authenticated
@@ -175,18 +175,24 @@ async fn stuck(series: usize, clients: usize, same_page: bool) {
     let hanging = Instant::now();
     pipeline::memory::release_free_memory();
     let during = rss().0;
+    // Past the default stall timeout (5 s): the clients still hang, their pages are old.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    pipeline::memory::release_free_memory();
+    let stalled = rss().0;
     // Past the default write timeout (30 s), then one more snapshot as the agent would get.
-    tokio::time::sleep(Duration::from_secs(35)).await;
+    tokio::time::sleep(Duration::from_secs(30)).await;
     snapshot(&exporter, series).await;
     let after = rss().0;
     println!(
-        "mode=stuck series={series} clients={clients} new_page_per_client={} rss_before_mb={:.1} rss_hanging_mb={:.1} rss_after_{}s_mb={:.1} increase_hanging_mb={:.1} increase_after_mb={:.1} peak_rss_mb={:.1}",
+        "mode=stuck series={series} clients={clients} new_page_per_client={} rss_before_mb={:.1} rss_hanging_mb={:.1} rss_hanging_6s_mb={:.1} rss_after_{}s_mb={:.1} increase_hanging_mb={:.1} increase_hanging_6s_mb={:.1} increase_after_mb={:.1} peak_rss_mb={:.1}",
         !same_page,
         mb(before),
         mb(during),
+        mb(stalled),
         hanging.elapsed().as_secs(),
         mb(after),
         mb(during) - mb(before),
+        mb(stalled) - mb(before),
         mb(after) - mb(before),
         mb(rss().1),
     );

@@ -328,3 +328,70 @@ pub fn span_delivery(
         SpanDelivery { shared, worker },
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
+    use opentelemetry_sdk::trace::SdkTracerProvider;
+
+    /// A queue with no delivery task behind it, so that nothing leaves it during the test.
+    fn queue(capacity: usize) -> (SpanQueue, Arc<ExporterStats>) {
+        let exporter_stats = PipelineStats::new().register_exporter("otlp", 10);
+        exporter_stats.set_carries_spans(capacity);
+        let q = SpanQueue {
+            shared: Arc::new(Shared {
+                exporter: "otlp".into(),
+                queue: Mutex::new(VecDeque::new()),
+                capacity,
+                in_flight: AtomicUsize::new(0),
+                wake: Notify::new(),
+                draining: AtomicBool::new(false),
+                closed: AtomicBool::new(false),
+                resource: Mutex::new(ResourceAttributesWithSchema::default()),
+                stats: exporter_stats.clone(),
+                unlogged: Mutex::new(BTreeMap::new()),
+            }),
+        };
+        (q, exporter_stats)
+    }
+
+    #[test]
+    fn a_full_queue_drops_its_oldest_spans_and_counts_them() {
+        let (q, stats) = queue(3);
+        let provider = SdkTracerProvider::builder()
+            .with_span_processor(q.clone())
+            .build();
+        let tracer = provider.tracer("test");
+        for i in 0..5 {
+            tracer.start(format!("span {i}")).end();
+        }
+        let names: Vec<String> = lock(&q.shared.queue)
+            .iter()
+            .map(|s| s.name.to_string())
+            .collect();
+        assert_eq!(names, ["span 2", "span 3", "span 4"]);
+        let counts = stats.span_counts();
+        assert_eq!(counts.queue_len, 3);
+        assert_eq!(counts.dropped.get("queue_full"), Some(&2));
+        // Counted once, logged once.
+        assert_eq!(
+            lock(&q.shared.unlogged).get("queue_full").map(|e| e.0),
+            Some(2)
+        );
+        q.shared.log_drops();
+        assert!(lock(&q.shared.unlogged).is_empty());
+    }
+
+    #[test]
+    fn spans_ended_after_the_delivery_stopped_are_counted_as_dropped() {
+        let (q, stats) = queue(3);
+        q.shared.closed.store(true, Ordering::Release);
+        let provider = SdkTracerProvider::builder()
+            .with_span_processor(q.clone())
+            .build();
+        provider.tracer("test").start("late").end();
+        assert!(lock(&q.shared.queue).is_empty());
+        assert_eq!(stats.span_counts().dropped.get("shutdown"), Some(&1));
+    }
+}

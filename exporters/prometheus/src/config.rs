@@ -29,6 +29,11 @@ pub struct PrometheusConfig {
     /// abandoned and its connection closed, releasing the page it pinned.
     #[serde(with = "duration")]
     pub write_timeout: Duration,
+    /// A response of a page that a newer one has replaced, whose scraper took no byte for
+    /// this long, is abandoned at once rather than at `write_timeout`: otherwise every
+    /// scraper that stops reading keeps a whole old page in memory.
+    #[serde(with = "duration")]
+    pub stall_timeout: Duration,
     /// Connections served at once; more are refused with a 503 and counted.
     pub max_connections: usize,
     /// user → bcrypt hash, as in Prometheus' web configuration.
@@ -56,6 +61,7 @@ impl Default for PrometheusConfig {
             resource_to_telemetry_conversion: ResourceToTelemetry::default(),
             max_series_per_metric: 50_000,
             write_timeout: Duration::from_secs(30),
+            stall_timeout: Duration::from_secs(5),
             max_connections: 64,
             basic_auth_users: BTreeMap::new(),
             tls: None,
@@ -79,6 +85,7 @@ impl Validate for PrometheusConfig {
             problems.push(join(path, "max_series_per_metric"), "must be at least 1");
         }
         problems.positive(join(path, "write_timeout"), self.write_timeout);
+        problems.positive(join(path, "stall_timeout"), self.stall_timeout);
         if self.max_connections == 0 {
             problems.push(join(path, "max_connections"), "must be at least 1");
         }

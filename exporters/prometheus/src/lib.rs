@@ -21,7 +21,7 @@ use async_trait::async_trait;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use pipeline::config::parse_socket_addr;
-use pipeline::http_server::{self, Body};
+use pipeline::http_server::{self, Body, Generation};
 use pipeline::{Batch, ExportError, Exporter, PipelineStats, QueuePolicy};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -158,6 +158,7 @@ impl PrometheusExporter {
             shutdown.clone(),
             http_server::ServerLimits {
                 write_timeout: Some(cfg.write_timeout),
+                stall_timeout: Some(cfg.stall_timeout),
                 max_connections: Some(cfg.max_connections),
                 on_close: Some(on_close),
             },
@@ -336,8 +337,15 @@ impl MetricsHandler {
         self.shared.want(format, gzip);
         let exposition = self.shared.registry().served();
         // Ready unless this encoding was never asked for before: then it is made here, once.
+        let generation = exposition.generation().clone();
         if exposition.is_ready(format, gzip) {
-            return respond(&req, format, gzip, exposition.body(format, gzip));
+            return respond(
+                &req,
+                format,
+                gzip,
+                exposition.body(format, gzip),
+                generation,
+            );
         }
         let rope = match tokio::task::spawn_blocking(move || exposition.body(format, gzip)).await {
             Ok(b) => b,
@@ -346,7 +354,7 @@ impl MetricsHandler {
                 return http_server::text(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n");
             }
         };
-        respond(&req, format, gzip, rope)
+        respond(&req, format, gzip, rope, generation)
     }
 
     /// `None` when the request may go on; the refusal otherwise (counted, and logged at
@@ -405,9 +413,10 @@ fn respond(
     format: registry::Format,
     gzip: bool,
     rope: registry::Rope,
+    generation: Arc<Generation>,
 ) -> Response<Body> {
     let head = req.method() == Method::HEAD;
-    let body = Body::chunks(rope);
+    let body = Body::chunks(rope).of_generation(generation);
     let len = body.len();
     let mut r = Response::new(if head { Body::empty() } else { body });
     let h = r.headers_mut();

@@ -12,6 +12,8 @@ use bytes::{Bytes, BytesMut};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 
+use pipeline::http_server::Generation;
+
 use crate::naming::FamilyKind;
 use crate::render::{Family, SourceRender};
 
@@ -45,6 +47,9 @@ pub type Rope = Arc<[Bytes]>;
 /// One immutable view of all sources, with its encodings made on first use.
 pub struct Exposition {
     sources: Vec<Arc<SourceRender>>,
+    /// Superseded when a newer exposition is served: responses still writing this one to
+    /// clients that stopped reading are then cut (see the exporter's `stall_timeout`).
+    generation: Arc<Generation>,
     text: OnceLock<Rope>,
     om: OnceLock<Rope>,
     text_gz: OnceLock<Rope>,
@@ -55,6 +60,7 @@ impl Exposition {
     fn new(sources: Vec<Arc<SourceRender>>) -> Self {
         Self {
             sources,
+            generation: Generation::new(),
             text: OnceLock::new(),
             om: OnceLock::new(),
             text_gz: OnceLock::new(),
@@ -96,6 +102,10 @@ impl Exposition {
 
     pub fn series(&self) -> usize {
         self.sources.iter().map(|s| s.series).sum()
+    }
+
+    pub fn generation(&self) -> &Arc<Generation> {
+        &self.generation
     }
 
     /// Whether the body in `format` (gzip or not) is already made.
@@ -404,7 +414,10 @@ impl Registry {
     /// is published by whoever made it). Returns whether it was published.
     pub fn publish(&mut self, exposition: &Arc<Exposition>) -> bool {
         if Arc::ptr_eq(exposition, &self.current) {
-            self.served = exposition.clone();
+            let old = std::mem::replace(&mut self.served, exposition.clone());
+            if !Arc::ptr_eq(&old, exposition) {
+                old.generation.supersede();
+            }
             true
         } else {
             false

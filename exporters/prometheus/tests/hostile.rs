@@ -125,6 +125,104 @@ async fn a_page_pinned_by_clients_that_never_read_is_released_after_the_write_ti
     exp.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_superseded_page_is_released_by_clients_that_stopped_reading_not_by_slow_readers() {
+    let stats = PipelineStats::new();
+    let stall = Duration::from_secs(2);
+    let cfg = PrometheusConfig {
+        // Far beyond the test: only the stall rule may cut anyone here.
+        write_timeout: Duration::from_secs(600),
+        stall_timeout: stall,
+        ..config()
+    };
+    let exp = PrometheusExporter::start("prometheus", &cfg, stats.clone())
+        .await
+        .unwrap();
+    // About 20 MB: several times what the kernel's socket buffers hold.
+    let series = 50_000;
+    exp.export(big_batch(series, 1)).await.unwrap();
+    let addr = exp.local_addr();
+    let old_body = exp.served().body_bytes(Format::Text, false);
+    let page: Vec<bytes::Bytes> = exp.served().body(Format::Text, false).to_vec();
+
+    let mut stuck = Vec::new();
+    for _ in 0..2 {
+        let mut s = send_get(addr, "").await;
+        let mut head = [0u8; 12];
+        s.read_exact(&mut head).await.unwrap();
+        assert_eq!(&head, b"HTTP/1.1 200");
+        stuck.push(s);
+    }
+    // While their page is the one served, stuck clients cost nothing extra: nobody is cut.
+    tokio::time::sleep(stall * 2).await;
+    assert_eq!(
+        stats
+            .closed_connections()
+            .get(&("prometheus".into(), "stalled")),
+        None
+    );
+
+    // A reader that keeps reading, slowly: the kernel tells the server of its progress in
+    // steps of about half a send buffer (megabytes), each well within the stall timeout.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(64 * 1024).unwrap();
+    let mut slow = socket.connect(addr).await.unwrap();
+    slow.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut head = [0u8; 12];
+    slow.read_exact(&mut head).await.unwrap();
+    let slow_reader = tokio::spawn(async move {
+        let mut raw = head.to_vec();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            // At most 64 KB per 10 ms: about 6 MB/s, a few seconds for the page.
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            match slow.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => raw.extend_from_slice(&buf[..n]),
+            }
+        }
+        raw
+    });
+
+    exp.export(big_batch(series, 2)).await.unwrap();
+    assert!(
+        !slow_reader.is_finished(),
+        "the slow reader must still be reading when its page is superseded"
+    );
+    eventually(Duration::from_secs(10), "the stuck clients cut", || {
+        stats
+            .closed_connections()
+            .get(&("prometheus".into(), "stalled"))
+            .is_some_and(|n| *n >= 2)
+    })
+    .await;
+    let raw = tokio::time::timeout(Duration::from_secs(60), slow_reader)
+        .await
+        .expect("the slow reader finished")
+        .unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    assert_eq!(
+        &raw[split + 4..],
+        &old_body[..],
+        "the slow reader was cut off"
+    );
+    assert_eq!(
+        stats
+            .closed_connections()
+            .get(&("prometheus".into(), "stalled")),
+        Some(&2)
+    );
+    // Once the slow reader is done, nothing holds the old page.
+    eventually(Duration::from_secs(10), "the old page released", || {
+        page.iter().all(bytes::Bytes::is_unique)
+    })
+    .await;
+    drop(stuck);
+    exp.shutdown().await;
+}
+
 #[tokio::test]
 async fn connections_past_the_limit_are_refused_and_counted() {
     let stats = PipelineStats::new();

@@ -167,7 +167,7 @@ metric!(
     PROMETHEUS_CLOSED_CONNECTIONS,
     "ecs_otel_agent.prometheus.connections.closed",
     "{connection}",
-    "Connections the endpoint closed on its own, by reason (connection_limit, write_timeout)"
+    "Connections the endpoint closed on its own, by reason (connection_limit, write_timeout, stalled)"
 );
 
 metric!(
