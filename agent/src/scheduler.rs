@@ -1,6 +1,7 @@
 //! Drives every job (one collector of a receiver) on its interval. A first run comes soon
 //! after start (after the job's initial delay plus a little jitter, so that jobs do not all
-//! fire at once); each run has a timeout below the interval; a run still going when the
+//! fire at once; the same collector of several clusters is spread over its interval, see
+//! [`phases`]); each run has a timeout below the interval; a run still going when the
 //! next one is due makes the next one skipped and counted, never stacked. Each run is a
 //! trace.
 
@@ -31,6 +32,36 @@ fn jitter(interval: Duration) -> Duration {
     max.mul_f64(fastrand::f64())
 }
 
+/// What makes two jobs the same work for different sources: the receiver's type (`ecs` of
+/// `ecs/prod/billing`), the collector (`billing`) and the interval.
+fn kind(job: &Job) -> (&str, &str, Duration) {
+    let id: &str = &job.id;
+    let first = id.split('/').next().unwrap_or(id);
+    let last = id.rsplit('/').next().unwrap_or(id);
+    (first, last, job.interval)
+}
+
+/// Each job's offset within its interval. Jobs of one kind (the billing collectors of ten
+/// clusters, say) would otherwise run at the same instants, every interval, their peaks of
+/// memory and CPU adding up in this one process: the i-th of n (by id) starts at i/n of
+/// the interval, so their runs are evenly spread. A lone job has no offset.
+pub fn phases(jobs: &[Job]) -> Vec<Duration> {
+    let mut groups: std::collections::BTreeMap<(&str, &str, Duration), Vec<(&str, usize)>> =
+        std::collections::BTreeMap::new();
+    for (i, job) in jobs.iter().enumerate() {
+        groups.entry(kind(job)).or_default().push((&*job.id, i));
+    }
+    let mut out = vec![Duration::ZERO; jobs.len()];
+    for ((_, _, interval), mut members) in groups {
+        members.sort();
+        let n = members.len() as u32;
+        for (k, (_, i)) in members.into_iter().enumerate() {
+            out[i] = interval * k as u32 / n;
+        }
+    }
+    out
+}
+
 /// Starts one loop per job. Cancelling `stop` ends the loops; a run in progress gets
 /// `grace` to finish and hand its batch over, undisturbed: its context's token is
 /// cancelled only when the grace is over, and the run aborted then.
@@ -40,14 +71,27 @@ pub fn start(
     stop: CancellationToken,
     grace: Duration,
 ) -> Vec<JoinHandle<()>> {
+    let phases = phases(&jobs);
     jobs.into_iter()
-        .map(|job| tokio::spawn(run_loop(job, fanout.clone(), stop.clone(), grace)))
+        .zip(phases)
+        .map(|(job, phase)| {
+            if !phase.is_zero() {
+                tracing::debug!(receiver = %job.id, ?phase, "runs offset within the interval, spread among jobs of the same kind");
+            }
+            tokio::spawn(run_loop(job, phase, fanout.clone(), stop.clone(), grace))
+        })
         .collect()
 }
 
-async fn run_loop(job: Job, fanout: Arc<Fanout>, stop: CancellationToken, grace: Duration) {
+async fn run_loop(
+    job: Job,
+    phase: Duration,
+    fanout: Arc<Fanout>,
+    stop: CancellationToken,
+    grace: Duration,
+) {
     let job = Arc::new(job);
-    let first = Instant::now() + job.initial_delay + jitter(job.interval);
+    let first = Instant::now() + job.initial_delay + phase + jitter(job.interval);
     let mut ticker = tokio::time::interval_at(first, job.interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut running: Option<JoinHandle<()>> = None;
@@ -480,6 +524,58 @@ mod tests {
         stop(token, loops).await;
         assert_eq!(stopped.elapsed(), 3 * SECOND, "the grace, no more");
         assert!(sink.seqs().is_empty());
+    }
+
+    fn job(id: &str, interval: Duration) -> Job {
+        let (_, _, mut job) = setup(Gated::new(None, Duration::ZERO), interval, interval / 2);
+        job.id = id.into();
+        job
+    }
+
+    #[tokio::test]
+    async fn jobs_of_one_kind_are_spread_over_their_interval() {
+        let jobs = vec![
+            job("ecs/c/billing", 300 * SECOND),
+            job("ecs/a/billing", 300 * SECOND),
+            job("ecs/b/billing", 300 * SECOND),
+            job("ecs/a/dashboard", 60 * SECOND),
+            job("ecs/b/dashboard", 60 * SECOND),
+            // Another interval: another kind.
+            job("ecs/c/dashboard", 30 * SECOND),
+            job("self", 10 * SECOND),
+        ];
+        assert_eq!(
+            phases(&jobs),
+            [
+                200 * SECOND,
+                Duration::ZERO,
+                100 * SECOND,
+                Duration::ZERO,
+                30 * SECOND,
+                Duration::ZERO,
+                Duration::ZERO
+            ]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_second_cluster_s_collector_first_runs_half_an_interval_later() {
+        let t0 = Instant::now();
+        let a = Gated::new(None, Duration::ZERO);
+        let b = Gated::new(None, Duration::ZERO);
+        let (fanout, _sink, mut job_a) = setup(a.clone(), 10 * SECOND, 5 * SECOND);
+        let (_, _, mut job_b) = setup(b.clone(), 10 * SECOND, 5 * SECOND);
+        job_a.id = "ecs/a/billing".into();
+        job_b.id = "ecs/b/billing".into();
+        let token = CancellationToken::new();
+        let loops = start(vec![job_b, job_a], fanout, token.clone(), SECOND);
+        until(t0, AFTER_JITTER).await;
+        assert_eq!((a.calls(), b.calls()), (1, 0));
+        until(t0, 5 * SECOND + AFTER_JITTER).await;
+        assert_eq!((a.calls(), b.calls()), (1, 1));
+        until(t0, 15 * SECOND + AFTER_JITTER).await;
+        assert_eq!((a.calls(), b.calls()), (2, 2));
+        stop(token, loops).await;
     }
 
     #[test]
