@@ -34,7 +34,9 @@ fn jitter(interval: Duration) -> Duration {
 
 /// What makes two jobs the same work for different sources: the receiver's type (`ecs` of
 /// `ecs/prod/billing`), the collector (`billing`) and the interval.
-fn kind(job: &Job) -> (&str, &str, Duration) {
+type Kind<'a> = (&'a str, &'a str, Duration);
+
+fn kind(job: &Job) -> Kind<'_> {
     let id: &str = &job.id;
     let first = id.split('/').next().unwrap_or(id);
     let last = id.rsplit('/').next().unwrap_or(id);
@@ -46,7 +48,7 @@ fn kind(job: &Job) -> (&str, &str, Duration) {
 /// memory and CPU adding up in this one process: the i-th of n (by id) starts at i/n of
 /// the interval, so their runs are evenly spread. A lone job has no offset.
 pub fn phases(jobs: &[Job]) -> Vec<Duration> {
-    let mut groups: std::collections::BTreeMap<(&str, &str, Duration), Vec<(&str, usize)>> =
+    let mut groups: std::collections::BTreeMap<Kind<'_>, Vec<(&str, usize)>> =
         std::collections::BTreeMap::new();
     for (i, job) in jobs.iter().enumerate() {
         groups.entry(kind(job)).or_default().push((&*job.id, i));
