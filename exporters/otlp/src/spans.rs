@@ -132,7 +132,8 @@ impl SpanProcessor for SpanQueue {
         if dropped {
             s.drop_spans("queue_full", 1, None);
         }
-        if len >= MAX_BATCH {
+        // The first span wakes the sender, which sleeps without a timer while nothing waits.
+        if len >= MAX_BATCH || len == 1 {
             s.wake.notify_one();
         }
     }
@@ -202,6 +203,24 @@ impl Sender {
                 return;
             }
             if !draining && queued < MAX_BATCH {
+                if queued == 0 {
+                    // An idle agent's spans come once a cycle: no wakeup every second for
+                    // an empty queue. A span or the drain wakes this (a permit is kept if
+                    // it came since the queue was read).
+                    if lock(&s.unlogged).is_empty() {
+                        s.wake.notified().await;
+                    } else {
+                        // Drops not logged yet are logged on time, queue empty or not.
+                        tokio::select! {
+                            _ = s.wake.notified() => {}
+                            _ = tokio::time::sleep_until(last_log + DROP_LOG_EVERY) => continue,
+                        }
+                    }
+                    if s.draining.load(Ordering::Acquire) {
+                        continue;
+                    }
+                }
+                // Spans ending together (a cycle's) share a request.
                 tokio::select! {
                     _ = s.wake.notified() => {}
                     _ = tokio::time::sleep(FLUSH_EVERY) => {}
