@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use ecs_sim::{SimConfig, Version};
 use testkit::{Proc, Prometheus, Rotel, TempDir, free_port, http_get, loopback, wait_until};
-use yaml_rust2::{Yaml, YamlLoader};
+use yaml_rust2::YamlLoader;
 
 fn root() -> PathBuf {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).to_path_buf()
@@ -172,7 +172,8 @@ service:
         Command::new(env!("CARGO_BIN_EXE_ecs-otel-agent"))
             .arg("--config")
             .arg(&cfg)
-            .env("E2E_ECS_PASSWORD", "monitor-pass"),
+            .env("E2E_ECS_PASSWORD", "monitor-pass")
+            .env("RUST_LOG", "warn"),
     );
     wait_until(Duration::from_secs(30), "the agent to be ready", || {
         http_get(health, "/health/ready", &[]).is_ok_and(|(s, _)| s == 200)
@@ -219,10 +220,12 @@ service:
     }
     assert!(
         missing.is_empty(),
-        "{} of {} queries answer nothing:\n{}",
+        "{} of {} queries answer nothing:\n{}\n/health: {}\nagent: {}",
         missing.len(),
         queries.len() + recorded.len(),
-        missing.join("\n")
+        missing.join("\n"),
+        http_get(health, "/health", &[]).map(|(_, b)| b).unwrap_or_default(),
+        agent.output()
     );
     agent.kill();
     rt.block_on(sim.stop());

@@ -156,8 +156,8 @@ OPERATIONS = dashboard(
         panel("timeseries", "Pending replication", f"emcecs_replication_pending_bytes{{{C}}}", "bytes", legend="{{replication_group}} {{type}}"),
         panel("timeseries", "Replication traffic", [f"emcecs_replication_ingress_bytes_per_second{{{C}}}", f"emcecs_replication_egress_bytes_per_second{{{C}}}"], "Bps"),
         row("Alerts"),
-        panel("bargauge", "Unacknowledged ECS alerts", f"sum by (instance, severity) (emcecs_alerts_unacknowledged{{{C}}})", w=8, legend="{{instance}} {{severity}}"),
-        panel("timeseries", "ECS alerts raised", f"sum by (instance, severity) (increase(emcecs_alerts_raised_total{{{C}}}[$__rate_interval]))", w=16, legend="{{instance}} {{severity}}"),
+        panel("bargauge", "Unacknowledged ECS alerts by severity", f"sum by (instance, severity) (emcecs_alerts_unacknowledged{{{C}}})", w=8, legend="{{instance}} {{severity}}"),
+        panel("table", "Unacknowledged ECS alerts by type", f"emcecs_alerts_unacknowledged{{{C}}}", w=16),
         alertlist("Prometheus alerts (deploy/prometheus/alerts.yml)"),
         row("Performance (Flux, ECS 3.6+)"),
         panel("timeseries", "Requests", f"emcecs_transaction_request_rate_per_second{{{C}}}", "reqps", legend="{{instance}} {{result}}"),
@@ -216,7 +216,7 @@ TENANTS = dashboard(
         row("IAM health by tenant"),
         panel("bargauge", "Over-privileged users and roles", f"instance_namespace:emcecs_iam_overprivileged:count{{{CN}}}", legend="{{instance}} {{namespace}}"),
         panel("bargauge", "Access keys by status", f"emcecs_iam_access_keys{{{CN}}}", legend="{{namespace}} {{status}}"),
-        panel("bargauge", "Unreadable policy documents", f"emcecs_iam_policy_documents_unreadable{{{CN}}}", legend="{{instance}} {{namespace}}"),
+        panel("bargauge", "IAM roles and groups", [f"emcecs_iam_roles{{{CN}}}", f"emcecs_iam_groups{{{CN}}}"]),
     ],
 )
 
