@@ -191,7 +191,9 @@ service:
         .collect();
     assert!(recorded.len() >= 10, "{recorded:?}");
     let all_answer = || {
-        queries.iter().all(|(_, q)| has_series(&server, compared(q)))
+        queries
+            .iter()
+            .all(|(_, q)| has_series(&server, compared(q)))
             && recorded.iter().all(|r| has_series(&server, r))
     };
     // Rates and the rules need a few scrapes and evaluations; the IAM and audit cycles
@@ -224,7 +226,9 @@ service:
         missing.len(),
         queries.len() + recorded.len(),
         missing.join("\n"),
-        http_get(health, "/health", &[]).map(|(_, b)| b).unwrap_or_default(),
+        http_get(health, "/health", &[])
+            .map(|(_, b)| b)
+            .unwrap_or_default(),
         agent.output()
     );
     agent.kill();
