@@ -53,7 +53,20 @@ def alertlist(title):
     return {
         "type": "alertlist",
         "title": title,
-        "options": {"showOptions": "current", "maxItems": 20, "stateFilter": {"firing": True, "pending": True}},
+        # Grafana's unified alert list: the rules Prometheus evaluates (deploy/prometheus)
+        # show here through the Prometheus data source, firing and pending ones.
+        "options": {
+            "viewMode": "list",
+            "groupMode": "default",
+            "groupBy": [],
+            "maxItems": 20,
+            "sortOrder": 1,
+            "dashboardAlerts": False,
+            "alertName": "",
+            "alertInstanceLabelFilter": "",
+            "datasource": "",
+            "stateFilter": {"firing": True, "pending": True, "noData": False, "normal": False, "error": True},
+        },
         "_w": 24,
         "_h": 6,
     }
