@@ -900,23 +900,34 @@ fn iam_exports_no_secret_key_id_or_policy() {
     assert!(queries.len() >= 5, "{queries:?}");
     run_doc_queries(&server, &queries);
 
-    // The Grafana dashboard's queries and the alert rules parse in a real Prometheus
-    // (their names are checked against the reference in deploy_files.rs).
-    let dash: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../deploy/grafana/ecs-otel-agent.json"
-        ))
-        .unwrap(),
-    )
-    .unwrap();
-    let mut exprs: Vec<String> = dash["panels"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|p| p["targets"].as_array().cloned().unwrap_or_default())
-        .filter_map(|t| t["expr"].as_str().map(|e| e.replace("$cluster", ".*")))
-        .collect();
+    // The Grafana dashboards' queries and the alert rules parse in a real Prometheus
+    // (their names are checked against the reference in deploy_files.rs; deploy_stack.rs
+    // requires series from each).
+    let mut exprs: Vec<String> = Vec::new();
+    for name in ["operations", "cost", "multi-tenant", "security"] {
+        let dash: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(format!(
+                "{}/../deploy/grafana/dashboards/{name}.json",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        exprs.extend(
+            dash["panels"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|p| p["targets"].as_array().cloned().unwrap_or_default())
+                .filter_map(|t| {
+                    t["expr"].as_str().map(|e| {
+                        e.replace("$cluster", ".*")
+                            .replace("$namespace", ".*")
+                            .replace("$__rate_interval", "1m")
+                    })
+                }),
+        );
+    }
     let rules = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../deploy/prometheus/alerts.yml"

@@ -373,6 +373,15 @@ pub struct Prometheus {
 
 impl Prometheus {
     pub fn start(targets: &[SocketAddr], extra_scrape_config: &str) -> Prometheus {
+        Prometheus::start_with_rules(targets, extra_scrape_config, &[])
+    }
+
+    /// As [`Prometheus::start`], also evaluating the rule files every second.
+    pub fn start_with_rules(
+        targets: &[SocketAddr],
+        extra_scrape_config: &str,
+        rule_files: &[&Path],
+    ) -> Prometheus {
         let dir = TempDir::new("prometheus");
         let port = free_port();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
@@ -381,9 +390,15 @@ impl Prometheus {
             .map(|t| format!("'{t}'"))
             .collect::<Vec<_>>()
             .join(", ");
-        let config = format!(
-            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: agent\n    honor_labels: true\n{extra_scrape_config}    static_configs:\n      - targets: [{list}]\n"
+        let mut config = format!(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: agent\n    honor_labels: true\n{extra_scrape_config}    static_configs:\n      - targets: [{list}]\n"
         );
+        if !rule_files.is_empty() {
+            config.push_str("rule_files:\n");
+            for f in rule_files {
+                config.push_str(&format!("  - '{}'\n", f.display()));
+            }
+        }
         let cfg_path = dir.path().join("prometheus.yml");
         std::fs::write(&cfg_path, config).unwrap();
         let proc = Proc::spawn(
