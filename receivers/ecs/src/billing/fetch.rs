@@ -160,21 +160,35 @@ fn malformed(route: &str, message: impl Into<String>) -> ClientError {
     }
 }
 
-/// Reads the rest of a namespace whose bucket list a bulk answer (`first`) cut at a page:
-/// follows `next_marker` with the per-namespace GET of the same `kind` (`info` or
-/// `sample`, with `query` added) and hands each page to `on_page`.
-async fn rest_of_namespace(
+/// One namespace of a bulk answer, and the marker of its next bucket page when ECS cut
+/// its bucket list.
+pub type Item<T> = (Answer<T>, Option<String>);
+
+/// One page of a namespace's bucket detail, and the marker of the next.
+pub type Page<T> = (Vec<T>, Option<String>);
+
+const INFO: &str = "/object/billing/namespace/info";
+const SAMPLE: &str = "/object/billing/namespace/sample";
+
+fn tree(route: &str, body: &[u8]) -> Result<Value, ClientError> {
+    serde_json::from_slice(body).map_err(|e| crate::client::invalid_json(route, false, body, &e))
+}
+
+/// Reads the rest of a namespace whose bucket list a bulk answer cut at a page: follows
+/// `marker` with the per-namespace GET of the same `kind` (`info` or `sample`, with
+/// `query` added), reads each page with `read` and hands its items to `on_page`.
+#[allow(clippy::too_many_arguments)]
+async fn rest_of_namespace<T>(
     cl: &Cluster,
     kind: &str,
     namespace: &str,
-    first: &Value,
+    mut marker: Option<String>,
     query: &str,
     deadline: Instant,
-    mut on_page: impl FnMut(&Value),
+    read: fn(&str, &[u8]) -> Result<Page<T>, ClientError>,
+    mut on_page: impl FnMut(Vec<T>),
 ) -> Result<(), ClientError> {
     let route = format!("/object/billing/namespace/{{namespace}}/{kind}");
-    let root = format!("namespace_billing_{kind}");
-    let mut marker = next_marker(first);
     let mut pages = 0;
     while let Some(m) = marker.take() {
         pages += 1;
@@ -189,13 +203,12 @@ async fn rest_of_namespace(
             crate::percent(namespace),
             crate::percent(&m)
         );
-        let page = cl
+        let (items, next) = cl
             .client
-            .json(Call::get(&route, path).until(deadline))
+            .read_json(Call::get(&route, path).until(deadline), |b| read(&route, b))
             .await?;
-        let page = unwrap(&page, &root);
-        on_page(page);
-        marker = next_marker(page).filter(|n| *n != m);
+        on_page(items);
+        marker = next.filter(|n| *n != m);
     }
     Ok(())
 }
@@ -206,36 +219,36 @@ fn bucket_traffic(page: &Value) -> impl Iterator<Item = (String, Traffic)> + '_ 
         .filter_map(|b| Some((text(&b["name"])?.to_owned(), traffic(b))))
 }
 
-/// Sizes of a batch of namespaces and their buckets.
-pub async fn info(
-    cl: &Cluster,
-    batch: &[String],
-    deadline: Instant,
-) -> Result<Vec<Answer<NamespaceFigures>>, ClientError> {
-    const ROUTE: &str = "/object/billing/namespace/info";
-    let v = cl
-        .client
-        .json(
-            Call::post_json(
-                ROUTE,
-                "/object/billing/namespace/info?sizeunit=KB&include_bucket_detail=true",
-                &json!({ "id": batch }),
-            )
-            .until(deadline),
-        )
-        .await?;
+/// A bulk answer's namespaces, after the check that it carries a list.
+fn bulk_items<T>(
+    route: &str,
+    body: &[u8],
+    root: &str,
+    mut read: impl FnMut(&Value, String) -> Result<T, ClientError>,
+) -> Result<Vec<Item<T>>, ClientError> {
+    let v = tree(route, body)?;
+    crate::client::require(route, v.is_array(), |k| v.get(k).is_some())?;
     let mut out = Vec::new();
-    for item in items(&v, "namespace_billing_info") {
+    for item in items(&v, root) {
         let Some(name) = text(&item["namespace"]).map(str::to_owned) else {
-            return Err(malformed(ROUTE, "an item without a namespace"));
+            return Err(malformed(route, "an item without a namespace"));
         };
         if !valid(item) {
-            out.push(Answer::Gone(name));
+            out.push((Answer::Gone(name), None));
             continue;
         }
-        let mut ns = NamespaceFigures {
+        out.push((Answer::Found(read(item, name)?), next_marker(item)));
+    }
+    Ok(out)
+}
+
+/// The namespaces of a bulk `/object/billing/namespace/info` answer, with the first page
+/// of their buckets.
+pub fn read_info(body: &[u8]) -> Result<Vec<Item<NamespaceFigures>>, ClientError> {
+    bulk_items(INFO, body, "namespace_billing_info", |item, name| {
+        Ok(NamespaceFigures {
             size: kb(&item["total_size"]).ok_or_else(|| {
-                malformed(ROUTE, format!("namespace {name}: no readable total_size"))
+                malformed(INFO, format!("namespace {name}: no readable total_size"))
             })?,
             objects: uint(&item["total_objects"]).unwrap_or(0),
             mpu_size: kb(&item["total_mpu_size"]).unwrap_or(0),
@@ -246,16 +259,68 @@ pub async fn info(
                 .filter_map(bucket_figures)
                 .collect(),
             name,
-        };
-        rest_of_namespace(cl, "info", &ns.name, item, "", deadline, |page| {
-            ns.buckets.extend(
-                list(page, "bucket_billing_info")
-                    .into_iter()
-                    .filter_map(bucket_figures),
-            );
         })
-        .await?;
-        out.push(Answer::Found(ns));
+    })
+}
+
+/// The namespaces of a bulk `/object/billing/namespace/sample` answer, with the first
+/// page of their buckets.
+pub fn read_sample(body: &[u8]) -> Result<Vec<Item<NamespaceSample>>, ClientError> {
+    bulk_items(SAMPLE, body, "namespace_billing_sample", |item, name| {
+        Ok(NamespaceSample {
+            total: traffic(item),
+            end: time(&item["sample_end_time"]),
+            buckets: bucket_traffic(item).collect(),
+            name,
+        })
+    })
+}
+
+/// A page of one namespace's bucket sizes (`GET …/{namespace}/info?marker=`).
+pub fn read_info_page(route: &str, body: &[u8]) -> Result<Page<BucketFigures>, ClientError> {
+    let v = tree(route, body)?;
+    let page = unwrap(&v, "namespace_billing_info");
+    let buckets = list(page, "bucket_billing_info")
+        .into_iter()
+        .filter_map(bucket_figures)
+        .collect();
+    Ok((buckets, next_marker(page)))
+}
+
+/// A page of one namespace's bucket traffic (`GET …/{namespace}/sample?marker=`).
+pub fn read_sample_page(
+    route: &str,
+    body: &[u8],
+) -> Result<Page<(String, Traffic)>, ClientError> {
+    let v = tree(route, body)?;
+    let page = unwrap(&v, "namespace_billing_sample");
+    Ok((bucket_traffic(page).collect(), next_marker(page)))
+}
+
+/// Sizes of a batch of namespaces and their buckets.
+pub async fn info(
+    cl: &Cluster,
+    batch: &[String],
+    deadline: Instant,
+) -> Result<Vec<Answer<NamespaceFigures>>, ClientError> {
+    let call = Call::post_json(
+        INFO,
+        "/object/billing/namespace/info?sizeunit=KB&include_bucket_detail=true",
+        &json!({ "id": batch }),
+    );
+    let read = cl.client.read_json(call.until(deadline), read_info).await?;
+    let mut out = Vec::new();
+    for (answer, marker) in read {
+        if let Answer::Found(mut ns) = answer {
+            let name = ns.name.clone();
+            rest_of_namespace(cl, "info", &name, marker, "", deadline, read_info_page, |b| {
+                ns.buckets.extend(b)
+            })
+            .await?;
+            out.push(Answer::Found(ns));
+        } else {
+            out.push(answer);
+        }
     }
     Ok(out)
 }
@@ -268,45 +333,29 @@ pub async fn sample(
     end: i64,
     deadline: Instant,
 ) -> Result<Vec<Answer<NamespaceSample>>, ClientError> {
-    const ROUTE: &str = "/object/billing/namespace/sample";
     let window = format!(
         "&start_time={}&end_time={}",
         pipeline::timefmt::minute(start),
         pipeline::timefmt::minute(end)
     );
-    let v = cl
-        .client
-        .json(
-            Call::post_json(
-                ROUTE,
-                format!(
-                    "/object/billing/namespace/sample?sizeunit=KB&include_bucket_detail=true{window}"
-                ),
-                &json!({ "id": batch }),
-            )
-            .until(deadline),
-        )
-        .await?;
+    let call = Call::post_json(
+        SAMPLE,
+        format!("/object/billing/namespace/sample?sizeunit=KB&include_bucket_detail=true{window}"),
+        &json!({ "id": batch }),
+    );
+    let read = cl.client.read_json(call.until(deadline), read_sample).await?;
     let mut out = Vec::new();
-    for item in items(&v, "namespace_billing_sample") {
-        let Some(name) = text(&item["namespace"]).map(str::to_owned) else {
-            return Err(malformed(ROUTE, "an item without a namespace"));
-        };
-        if !valid(item) {
-            out.push(Answer::Gone(name));
-            continue;
+    for (answer, marker) in read {
+        if let Answer::Found(mut ns) = answer {
+            let name = ns.name.clone();
+            rest_of_namespace(cl, "sample", &name, marker, &window, deadline, read_sample_page, |b| {
+                ns.buckets.extend(b)
+            })
+            .await?;
+            out.push(Answer::Found(ns));
+        } else {
+            out.push(answer);
         }
-        let mut ns = NamespaceSample {
-            total: traffic(item),
-            end: time(&item["sample_end_time"]),
-            buckets: bucket_traffic(item).collect(),
-            name,
-        };
-        rest_of_namespace(cl, "sample", &ns.name, item, &window, deadline, |page| {
-            ns.buckets.extend(bucket_traffic(page))
-        })
-        .await?;
-        out.push(Answer::Found(ns));
     }
     Ok(out)
 }

@@ -58,6 +58,21 @@ pub struct Table {
     pub skipped: usize,
 }
 
+/// Why an answer could not be read.
+#[derive(Debug)]
+pub enum Unreadable {
+    /// Not JSON (or cut short).
+    Json(serde_json::Error),
+    /// JSON, but not the shape of a Flux answer: what is wrong with it.
+    Shape(String),
+}
+
+/// Reads an answer's bytes.
+pub fn read(body: &[u8], tags: &[&str]) -> Result<Table, Unreadable> {
+    let v: Value = serde_json::from_slice(body).map_err(Unreadable::Json)?;
+    parse(&v, tags).map_err(Unreadable::Shape)
+}
+
 /// Reads an answer. `Err` names what is wrong with its shape.
 pub fn parse(answer: &Value, tags: &[&str]) -> Result<Table, String> {
     let series = answer
