@@ -2,5 +2,5 @@
 //! a made-up zero.
 
 pub mod json;
-pub mod xml;
 pub mod typed;
+pub mod xml;

@@ -47,8 +47,7 @@ impl Scalar<'_> {
         match self {
             Scalar::Str(s) => {
                 let s = s.trim();
-                if s.is_empty() || s.eq_ignore_ascii_case("n/a") || s.eq_ignore_ascii_case("null")
-                {
+                if s.is_empty() || s.eq_ignore_ascii_case("n/a") || s.eq_ignore_ascii_case("null") {
                     None
                 } else {
                     s.parse::<f64>().ok().filter(|f| f.is_finite())
@@ -469,6 +468,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Keyed<T> {
 mod tests {
     use super::*;
     use crate::read::json;
+    use serde::Deserialize;
     use serde_json::{Value, json};
 
     fn scalar(v: &Value) -> Scalar<'static> {
@@ -536,13 +536,13 @@ mod tests {
         let k: Keyed<Item<'_>> = serde_json::from_str(r#"{"name":"a","b":[1,{"c":2}]}"#).unwrap();
         assert_eq!(k.keys, 2);
         #[derive(Deserialize)]
-        struct S {
-            #[serde(default)]
-            a: Seen<Scalar<'static>>,
-            #[serde(default)]
-            b: Seen<Scalar<'static>>,
+        struct S<'a> {
+            #[serde(borrow, default)]
+            a: Seen<Scalar<'a>>,
+            #[serde(borrow, default)]
+            b: Seen<Scalar<'a>>,
         }
-        let s: S = serde_json::from_str(r#"{"a":null}"#).unwrap();
+        let s: S<'_> = serde_json::from_str(r#"{"a":null}"#).unwrap();
         assert!(s.a.is_present());
         assert!(!s.b.is_present());
     }

@@ -114,7 +114,11 @@ pub fn check(route: &str, v: &Value) -> Result<(), ClientError> {
 /// The same check for an answer read straight into typed structures, which keep no tree:
 /// `is_array` when the answer is a bare JSON array, `has(key)` when the answer (or, for a
 /// wrapped answer, its root) carries `key`, even as `null`.
-pub fn check_keys(route: &str, is_array: bool, has: impl Fn(&str) -> bool) -> Result<(), ClientError> {
+pub fn check_keys(
+    route: &str,
+    is_array: bool,
+    has: impl Fn(&str) -> bool,
+) -> Result<(), ClientError> {
     match NEEDS.iter().find(|n| n.route == route) {
         Some(n) => verdict(n, is_array, has),
         None => Ok(()),
