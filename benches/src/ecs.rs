@@ -136,7 +136,12 @@ impl LargeSim {
 
     /// The raw answer of one management call (logged in as the monitor user): what the
     /// agent's client would read, for the parsing benches.
-    pub async fn answer(&self, method: reqwest::Method, path: &str, body: Option<String>) -> Vec<u8> {
+    pub async fn answer(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<String>,
+    ) -> Vec<u8> {
         let login = self
             .http
             .get(format!("{}/login", self.base))

@@ -78,7 +78,10 @@ fn compare<R>(what: &str, body: &[u8], read: impl Fn(&[u8]) -> R) {
 #[tokio::main]
 async fn main() {
     let sim = LargeSim::start();
-    let namespaces = tree(&sim.answer(Method::GET, "/object/namespaces?limit=1000", None).await);
+    let namespaces = tree(
+        &sim.answer(Method::GET, "/object/namespaces?limit=1000", None)
+            .await,
+    );
     let names: Vec<&str> = namespaces["namespace"]
         .as_array()
         .map(|a| a.iter().filter_map(|n| n["name"].as_str()).collect())
@@ -104,13 +107,19 @@ async fn main() {
     let sample = sim
         .answer(
             Method::POST,
-            &format!("/object/billing/namespace/sample?sizeunit=KB&include_bucket_detail=true{window}"),
+            &format!(
+                "/object/billing/namespace/sample?sizeunit=KB&include_bucket_detail=true{window}"
+            ),
             ids,
         )
         .await;
     let query = json!({ "query": "from(bucket: \"monitoring_vdc\") |> range(start: -3600s) |> filter(fn: (r) => r._measurement == \"cq_performance_transaction_ns\")" });
     let hour = sim
-        .answer(Method::POST, "/flux/api/external/v2/query", Some(query.to_string()))
+        .answer(
+            Method::POST,
+            "/flux/api/external/v2/query",
+            Some(query.to_string()),
+        )
         .await;
     // The largest page of buckets: a page of each namespace, the largest kept.
     let mut buckets = Vec::new();
@@ -119,7 +128,10 @@ async fn main() {
         let page = sim
             .answer(
                 Method::GET,
-                &format!("/object/bucket?namespace={}&limit=1000", receiver_ecs::percent(n)),
+                &format!(
+                    "/object/bucket?namespace={}&limit=1000",
+                    receiver_ecs::percent(n)
+                ),
                 None,
             )
             .await;
@@ -131,10 +143,14 @@ async fn main() {
 
     println!("{RUNS} reads each; heap peak: bytes held at once beyond the answer's own");
     compare("billing info, 1,000 ns", &info, |b| {
-        fetch::read_info(b).map(|v| v.len()).unwrap_or_else(|e| panic!("{e}"))
+        fetch::read_info(b)
+            .map(|v| v.len())
+            .unwrap_or_else(|e| panic!("{e}"))
     });
     compare("billing sample, 1,000 ns", &sample, |b| {
-        fetch::read_sample(b).map(|v| v.len()).unwrap_or_else(|e| panic!("{e}"))
+        fetch::read_sample(b)
+            .map(|v| v.len())
+            .unwrap_or_else(|e| panic!("{e}"))
     });
     compare("Flux hour, per namespace", &hour, |b| {
         flux::read(b, &["namespace"])
