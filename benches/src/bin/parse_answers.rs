@@ -157,5 +157,5 @@ async fn main() {
             .map(|t| t.rows.len())
             .unwrap_or_else(|e| panic!("{e:?}"))
     });
-    compare(&format!("bucket page, {ns}"), &buckets, |b| tree(b));
+    compare(&format!("bucket page, {ns}"), &buckets, tree);
 }

@@ -236,17 +236,12 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Obj<T> {
 /// As [`super::json::list`]: an array's items, a single object as a list of one, anything
 /// else as no items. An item of an array that is not an object is `None` (the tree
 /// readers find no field in it).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub enum List<T> {
+    #[default]
     No,
     One(Box<T>),
     Many(Vec<Option<T>>),
-}
-
-impl<T> Default for List<T> {
-    fn default() -> Self {
-        List::No
-    }
 }
 
 impl<T> List<T> {
@@ -374,16 +369,11 @@ impl<'de, A: Deserialize<'de>, O: Deserialize<'de>> Deserialize<'de> for ArrayOr
 
 /// Whether a key was in the object at all (even as `null`), and its value: what the
 /// required-fields check of an answer asks.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub enum Seen<T> {
+    #[default]
     Absent,
     Present(T),
-}
-
-impl<T> Default for Seen<T> {
-    fn default() -> Self {
-        Seen::Absent
-    }
 }
 
 impl<T> Seen<T> {

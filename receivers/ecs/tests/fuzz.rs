@@ -322,7 +322,7 @@ proptest! {
 mod billing_oracle {
     //! The bulk billing reader as it was over a `Value` tree: the oracle the typed reader
     //! must agree with.
-    use receiver_ecs::billing::fetch::{Answer, BucketFigures, NamespaceFigures};
+    use receiver_ecs::billing::fetch::{Answer, BucketFigures, Item, NamespaceFigures};
     use receiver_ecs::client::parse::{list, num, text, uint};
     use serde_json::Value;
 
@@ -374,9 +374,7 @@ mod billing_oracle {
     }
 
     /// The namespaces read, or the kind of error.
-    pub fn read_info(
-        v: &Value,
-    ) -> Result<Vec<(Answer<NamespaceFigures>, Option<String>)>, &'static str> {
+    pub fn read_info(v: &Value) -> Result<Vec<Item<NamespaceFigures>>, &'static str> {
         let keys = [
             "namespace_billing_infos",
             "namespace_billing_info_infos",
