@@ -134,6 +134,54 @@ impl LargeSim {
         }
     }
 
+    /// The raw answer of one management call (logged in as the monitor user): what the
+    /// agent's client would read, for the parsing benches.
+    pub async fn answer(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<String>,
+    ) -> Vec<u8> {
+        let login = self
+            .http
+            .get(format!("{}/login", self.base))
+            .basic_auth("emcmonitor", Some("monitor-pass"))
+            .send()
+            .await;
+        let token = match login {
+            Ok(r) => r
+                .headers()
+                .get("x-sds-auth-token")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+                .unwrap_or_else(|| panic!("/login: no token")),
+            Err(e) => panic!("/login: {e}"),
+        };
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header("X-SDS-AUTH-TOKEN", &token)
+            .header("Accept", "application/json");
+        if let Some(b) = body {
+            req = req.header("Content-Type", "application/json").body(b);
+        }
+        let answer = match req.send().await {
+            Ok(r) => match r.bytes().await {
+                Ok(b) => b.to_vec(),
+                Err(e) => panic!("{path}: {e}"),
+            },
+            Err(e) => panic!("{path}: {e}"),
+        };
+        // One session per call: the user's tokens are limited.
+        let _ = self
+            .http
+            .get(format!("{}/logout", self.base))
+            .header("X-SDS-AUTH-TOKEN", &token)
+            .send()
+            .await;
+        answer
+    }
+
     /// `/__sim/stats`: requests per route, sessions, the model's sizes.
     pub async fn stats(&self) -> Value {
         self.admin(reqwest::Method::GET, "/stats", None).await

@@ -3,6 +3,8 @@
 //! deadline instead of sleeps.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod alloc;
+
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

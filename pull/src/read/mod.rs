@@ -2,4 +2,5 @@
 //! a made-up zero.
 
 pub mod json;
+pub mod typed;
 pub mod xml;

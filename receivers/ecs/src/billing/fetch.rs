@@ -6,10 +6,11 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Value, json};
+use pull::read::typed::{ArrayOr, Keyed, List, Obj, Scalar, Seen};
+use serde_json::json;
 use tokio::time::Instant;
 
-use crate::client::parse::{int, list, num, text, uint, unwrap};
+use super::answer::{self, BucketInfo, BucketSample, InfoItem, InfoTop, SampleItem, SampleTop};
 use crate::client::{Call, ClientError};
 use crate::cluster::Cluster;
 
@@ -18,8 +19,8 @@ use crate::cluster::Cluster;
 const MAX_PAGES: usize = 10_000;
 
 /// Bytes from a KB figure (`"9765.625"` → 10,000,000).
-pub fn kb(v: &Value) -> Option<u64> {
-    num(v)
+pub fn kb(v: &Scalar<'_>) -> Option<u64> {
+    v.num()
         .filter(|k| *k >= 0.0)
         .map(|k| (k * 1024.0).round() as u64)
 }
@@ -78,79 +79,59 @@ pub enum Answer<T> {
     Gone(String),
 }
 
-fn time(v: &Value) -> Option<i64> {
-    text(v).and_then(pipeline::timefmt::parse_minute)
+fn time(v: &Scalar<'_>) -> Option<i64> {
+    v.text().and_then(pipeline::timefmt::parse_minute)
 }
 
-fn bucket_figures(b: &Value) -> Option<BucketFigures> {
-    let tags = list(
-        if b["TagSet"].get("Tag").is_some() {
-            &b["TagSet"]
-        } else {
-            b
-        },
-        if b["TagSet"].get("Tag").is_some() {
-            "Tag"
-        } else {
-            "TagSet"
-        },
-    )
-    .iter()
-    .filter_map(|t| {
-        Some((
-            text(&t["Key"])?.to_owned(),
-            text(&t["Value"]).unwrap_or("").to_owned(),
-        ))
-    })
-    .collect();
+fn bucket_figures(b: &BucketInfo<'_>) -> Option<BucketFigures> {
     Some(BucketFigures {
-        name: text(&b["name"])?.to_owned(),
-        vpool: text(&b["vpool_id"]).unwrap_or("").to_owned(),
-        size: kb(&b["total_size"])?,
-        objects: uint(&b["total_objects"]).unwrap_or(0),
-        mpu_size: kb(&b["total_mpu_size"]).unwrap_or(0),
-        mpu_parts: uint(&b["total_mpu_parts"]).unwrap_or(0),
-        tags,
+        name: b.name.text()?.to_owned(),
+        vpool: b.vpool_id.text().unwrap_or("").to_owned(),
+        size: kb(&b.total_size)?,
+        objects: b.total_objects.uint().unwrap_or(0),
+        mpu_size: kb(&b.total_mpu_size).unwrap_or(0),
+        mpu_parts: b.total_mpu_parts.uint().unwrap_or(0),
+        tags: answer::tags(&b.tag_set),
     })
 }
 
-fn traffic(v: &Value) -> Traffic {
+#[allow(clippy::too_many_arguments)]
+fn traffic(
+    ingress: &Scalar<'_>,
+    egress: &Scalar<'_>,
+    objects_created: &Scalar<'_>,
+    objects_deleted: &Scalar<'_>,
+    bytes_delta: &Scalar<'_>,
+    total_size: &Scalar<'_>,
+) -> Traffic {
     Traffic {
-        ingress: uint(&v["ingress"]).unwrap_or(0),
-        egress: uint(&v["egress"]).unwrap_or(0),
-        objects_created: uint(&v["objects_created"]).unwrap_or(0),
-        objects_deleted: uint(&v["objects_deleted"]).unwrap_or(0),
-        bytes_delta: int(&v["bytes_delta"]).unwrap_or(0),
-        total_size: kb(&v["total_size"]).unwrap_or(0),
+        ingress: ingress.uint().unwrap_or(0),
+        egress: egress.uint().unwrap_or(0),
+        objects_created: objects_created.uint().unwrap_or(0),
+        objects_deleted: objects_deleted.uint().unwrap_or(0),
+        bytes_delta: bytes_delta.int().unwrap_or(0),
+        total_size: kb(total_size).unwrap_or(0),
     }
 }
 
-/// The items of a bulk answer: `{"<root>s":[…]}` (info) or `{"<root>_infos":[…]}`
-/// (samples), `{"<list>":{"<root>":[…]}}` (XML-shaped), or a bare list.
-fn items<'a>(v: &'a Value, root: &str) -> Vec<&'a Value> {
-    let list_key = [format!("{root}s"), format!("{root}_infos")]
-        .into_iter()
-        .find(|k| v.get(k).is_some())
-        .unwrap_or_default();
-    match v.get(&list_key) {
-        Some(Value::Array(a)) => a.iter().collect(),
-        Some(o @ Value::Object(_)) if o.get(root).is_some() => list(o, root),
-        Some(o @ Value::Object(_)) => vec![o],
-        _ => match v {
-            Value::Array(a) => a.iter().collect(),
-            _ => list(v, root),
-        },
-    }
+fn bucket_traffic(b: &BucketSample<'_>) -> Option<(String, Traffic)> {
+    let t = traffic(
+        &b.ingress,
+        &b.egress,
+        &b.objects_created,
+        &b.objects_deleted,
+        &b.bytes_delta,
+        &b.total_size,
+    );
+    Some((b.name.text()?.to_owned(), t))
 }
 
-fn valid(item: &Value) -> bool {
-    text(&item["valid_namespace"]).is_none_or(|v| !v.eq_ignore_ascii_case("false"))
+fn valid(v: &Scalar<'_>) -> bool {
+    v.text().is_none_or(|v| !v.eq_ignore_ascii_case("false"))
 }
 
-fn next_marker(item: &Value) -> Option<String> {
-    text(&item["next_marker"])
-        .or_else(|| text(&item["NextMarker"]))
-        .map(str::to_owned)
+fn next_marker(marker: &Scalar<'_>, xml: &Scalar<'_>) -> Option<String> {
+    marker.text().or_else(|| xml.text()).map(str::to_owned)
 }
 
 fn malformed(route: &str, message: impl Into<String>) -> ClientError {
@@ -160,21 +141,35 @@ fn malformed(route: &str, message: impl Into<String>) -> ClientError {
     }
 }
 
-/// Reads the rest of a namespace whose bucket list a bulk answer (`first`) cut at a page:
-/// follows `next_marker` with the per-namespace GET of the same `kind` (`info` or
-/// `sample`, with `query` added) and hands each page to `on_page`.
-async fn rest_of_namespace(
+/// One namespace of a bulk answer, and the marker of its next bucket page when ECS cut
+/// its bucket list.
+pub type Item<T> = (Answer<T>, Option<String>);
+
+/// One page of a namespace's bucket detail, and the marker of the next.
+pub type Page<T> = (Vec<T>, Option<String>);
+
+const INFO: &str = "/object/billing/namespace/info";
+const SAMPLE: &str = "/object/billing/namespace/sample";
+
+fn typed<'a, T: serde::Deserialize<'a>>(route: &str, body: &'a [u8]) -> Result<T, ClientError> {
+    serde_json::from_slice(body).map_err(|e| crate::client::invalid_json(route, false, body, &e))
+}
+
+/// Reads the rest of a namespace whose bucket list a bulk answer cut at a page: follows
+/// `marker` with the per-namespace GET of the same `kind` (`info` or `sample`, with
+/// `query` added), reads each page with `read` and hands its items to `on_page`.
+#[allow(clippy::too_many_arguments)]
+async fn rest_of_namespace<T>(
     cl: &Cluster,
     kind: &str,
     namespace: &str,
-    first: &Value,
+    mut marker: Option<String>,
     query: &str,
     deadline: Instant,
-    mut on_page: impl FnMut(&Value),
+    read: fn(&str, &[u8]) -> Result<Page<T>, ClientError>,
+    mut on_page: impl FnMut(Vec<T>),
 ) -> Result<(), ClientError> {
     let route = format!("/object/billing/namespace/{{namespace}}/{kind}");
-    let root = format!("namespace_billing_{kind}");
-    let mut marker = next_marker(first);
     let mut pages = 0;
     while let Some(m) = marker.take() {
         pages += 1;
@@ -189,21 +184,224 @@ async fn rest_of_namespace(
             crate::percent(namespace),
             crate::percent(&m)
         );
-        let page = cl
+        let (items, next) = cl
             .client
-            .json(Call::get(&route, path).until(deadline))
+            .read_json(Call::get(&route, path).until(deadline), |b| read(&route, b))
             .await?;
-        let page = unwrap(&page, &root);
-        on_page(page);
-        marker = next_marker(page).filter(|n| *n != m);
+        on_page(items);
+        marker = next.filter(|n| *n != m);
     }
     Ok(())
 }
 
-fn bucket_traffic(page: &Value) -> impl Iterator<Item = (String, Traffic)> + '_ {
-    list(page, "bucket_billing_sample")
-        .into_iter()
-        .filter_map(|b| Some((text(&b["name"])?.to_owned(), traffic(b))))
+/// A bulk answer's namespaces, after the check that it carries a list: each namespace's
+/// name, whether ECS still knows it, and the rest of it.
+fn bulk_items<I, T, O>(
+    route: &str,
+    bulk: ArrayOr<I, T>,
+    lists: impl FnOnce(T) -> Vec<Option<I>>,
+    keys: impl Fn(&T, &str) -> bool,
+    name_of: impl Fn(&I) -> (Option<String>, bool),
+    mut read: impl FnMut(I, String) -> Result<Item<O>, ClientError>,
+) -> Result<Vec<Item<O>>, ClientError> {
+    let items = match bulk {
+        ArrayOr::Array(items) => {
+            crate::client::require(route, true, |_| false)?;
+            items
+        }
+        ArrayOr::Object(top) => {
+            crate::client::require(route, false, |k| keys(&top, k))?;
+            lists(top)
+        }
+        ArrayOr::Other => {
+            crate::client::require(route, false, |_| false)?;
+            Vec::new()
+        }
+    };
+    let mut out = Vec::new();
+    for item in items {
+        let (name, valid) = item.as_ref().map_or((None, true), &name_of);
+        let Some(name) = name else {
+            return Err(malformed(route, "an item without a namespace"));
+        };
+        let Some(item) = item.filter(|_| valid) else {
+            out.push((Answer::Gone(name), None));
+            continue;
+        };
+        out.push(read(item, name)?);
+    }
+    Ok(out)
+}
+
+/// The namespaces of a bulk `/object/billing/namespace/info` answer, with the first page
+/// of their buckets.
+pub fn read_info(body: &[u8]) -> Result<Vec<Item<NamespaceFigures>>, ClientError> {
+    let bulk: ArrayOr<InfoItem<'_>, InfoTop<'_>> = typed(INFO, body)?;
+    bulk_items(
+        INFO,
+        bulk,
+        |top| {
+            answer::bulk_items(
+                [
+                    top.namespace_billing_infos,
+                    top.namespace_billing_info_infos,
+                ],
+                top.namespace_billing_info,
+                |o| o.namespace_billing_info.is_present(),
+                |o| match o.namespace_billing_info {
+                    Seen::Present(l) => l,
+                    Seen::Absent => List::No,
+                },
+            )
+        },
+        |top, k| match k {
+            "namespace_billing_infos" => top.namespace_billing_infos.is_present(),
+            "namespace_billing_info_infos" => top.namespace_billing_info_infos.is_present(),
+            "namespace_billing_info" => top.namespace_billing_info.is_present(),
+            _ => false,
+        },
+        |i| {
+            (
+                i.namespace.text().map(str::to_owned),
+                valid(&i.valid_namespace),
+            )
+        },
+        |item, name| {
+            let ns = NamespaceFigures {
+                size: kb(&item.total_size).ok_or_else(|| {
+                    malformed(INFO, format!("namespace {name}: no readable total_size"))
+                })?,
+                objects: item.total_objects.uint().unwrap_or(0),
+                mpu_size: kb(&item.total_mpu_size).unwrap_or(0),
+                mpu_parts: item.total_mpu_parts.uint().unwrap_or(0),
+                uptodate: time(&item.uptodate_till),
+                buckets: item
+                    .bucket_billing_info
+                    .objects()
+                    .filter_map(bucket_figures)
+                    .collect(),
+                name,
+            };
+            Ok((
+                Answer::Found(ns),
+                next_marker(&item.next_marker, &item.next_marker_xml),
+            ))
+        },
+    )
+}
+
+/// The namespaces of a bulk `/object/billing/namespace/sample` answer, with the first
+/// page of their buckets.
+pub fn read_sample(body: &[u8]) -> Result<Vec<Item<NamespaceSample>>, ClientError> {
+    let bulk: ArrayOr<SampleItem<'_>, SampleTop<'_>> = typed(SAMPLE, body)?;
+    bulk_items(
+        SAMPLE,
+        bulk,
+        |top| {
+            answer::bulk_items(
+                [
+                    top.namespace_billing_samples,
+                    top.namespace_billing_sample_infos,
+                ],
+                top.namespace_billing_sample,
+                |o| o.namespace_billing_sample.is_present(),
+                |o| match o.namespace_billing_sample {
+                    Seen::Present(l) => l,
+                    Seen::Absent => List::No,
+                },
+            )
+        },
+        |top, k| match k {
+            "namespace_billing_samples" => top.namespace_billing_samples.is_present(),
+            "namespace_billing_sample_infos" => top.namespace_billing_sample_infos.is_present(),
+            "namespace_billing_sample" => top.namespace_billing_sample.is_present(),
+            _ => false,
+        },
+        |i| {
+            (
+                i.namespace.text().map(str::to_owned),
+                valid(&i.valid_namespace),
+            )
+        },
+        |item, name| {
+            let ns = NamespaceSample {
+                total: traffic(
+                    &item.ingress,
+                    &item.egress,
+                    &item.objects_created,
+                    &item.objects_deleted,
+                    &item.bytes_delta,
+                    &item.total_size,
+                ),
+                end: time(&item.sample_end_time),
+                buckets: item
+                    .bucket_billing_sample
+                    .objects()
+                    .filter_map(bucket_traffic)
+                    .collect(),
+                name,
+            };
+            Ok((
+                Answer::Found(ns),
+                next_marker(&item.next_marker, &item.next_marker_xml),
+            ))
+        },
+    )
+}
+
+/// A page: the object itself, or the object inside a single-key wrapper `{ "<root>": {…} }`.
+fn page<I>(top: Obj<Keyed<I>>, inner: impl FnOnce(&mut I) -> Option<I>) -> Option<I> {
+    let mut k = top.0?;
+    if k.keys == 1
+        && let Some(i) = inner(&mut k.value)
+    {
+        return Some(i);
+    }
+    Some(k.value)
+}
+
+/// A page of one namespace's bucket sizes (`GET …/{namespace}/info?marker=`).
+pub fn read_info_page(route: &str, body: &[u8]) -> Result<Page<BucketFigures>, ClientError> {
+    let top: Obj<Keyed<InfoItem<'_>>> = typed(route, body)?;
+    let Some(p) = page(top, |o| {
+        match std::mem::take(&mut o.namespace_billing_info) {
+            Seen::Present(List::One(inner)) => Some(*inner),
+            other => {
+                o.namespace_billing_info = other;
+                None
+            }
+        }
+    }) else {
+        return Ok((Vec::new(), None));
+    };
+    let buckets = p
+        .bucket_billing_info
+        .objects()
+        .filter_map(bucket_figures)
+        .collect();
+    Ok((buckets, next_marker(&p.next_marker, &p.next_marker_xml)))
+}
+
+/// A page of one namespace's bucket traffic (`GET …/{namespace}/sample?marker=`).
+pub fn read_sample_page(route: &str, body: &[u8]) -> Result<Page<(String, Traffic)>, ClientError> {
+    let top: Obj<Keyed<SampleItem<'_>>> = typed(route, body)?;
+    let Some(p) = page(top, |o| {
+        match std::mem::take(&mut o.namespace_billing_sample) {
+            Seen::Present(List::One(inner)) => Some(*inner),
+            other => {
+                o.namespace_billing_sample = other;
+                None
+            }
+        }
+    }) else {
+        return Ok((Vec::new(), None));
+    };
+    let buckets = p
+        .bucket_billing_sample
+        .objects()
+        .filter_map(bucket_traffic)
+        .collect();
+    Ok((buckets, next_marker(&p.next_marker, &p.next_marker_xml)))
 }
 
 /// Sizes of a batch of namespaces and their buckets.
@@ -212,50 +410,31 @@ pub async fn info(
     batch: &[String],
     deadline: Instant,
 ) -> Result<Vec<Answer<NamespaceFigures>>, ClientError> {
-    const ROUTE: &str = "/object/billing/namespace/info";
-    let v = cl
-        .client
-        .json(
-            Call::post_json(
-                ROUTE,
-                "/object/billing/namespace/info?sizeunit=KB&include_bucket_detail=true",
-                &json!({ "id": batch }),
-            )
-            .until(deadline),
-        )
-        .await?;
+    let call = Call::post_json(
+        INFO,
+        "/object/billing/namespace/info?sizeunit=KB&include_bucket_detail=true",
+        &json!({ "id": batch }),
+    );
+    let read = cl.client.read_json(call.until(deadline), read_info).await?;
     let mut out = Vec::new();
-    for item in items(&v, "namespace_billing_info") {
-        let Some(name) = text(&item["namespace"]).map(str::to_owned) else {
-            return Err(malformed(ROUTE, "an item without a namespace"));
-        };
-        if !valid(item) {
-            out.push(Answer::Gone(name));
-            continue;
+    for (answer, marker) in read {
+        if let Answer::Found(mut ns) = answer {
+            let name = ns.name.clone();
+            rest_of_namespace(
+                cl,
+                "info",
+                &name,
+                marker,
+                "",
+                deadline,
+                read_info_page,
+                |b| ns.buckets.extend(b),
+            )
+            .await?;
+            out.push(Answer::Found(ns));
+        } else {
+            out.push(answer);
         }
-        let mut ns = NamespaceFigures {
-            size: kb(&item["total_size"]).ok_or_else(|| {
-                malformed(ROUTE, format!("namespace {name}: no readable total_size"))
-            })?,
-            objects: uint(&item["total_objects"]).unwrap_or(0),
-            mpu_size: kb(&item["total_mpu_size"]).unwrap_or(0),
-            mpu_parts: uint(&item["total_mpu_parts"]).unwrap_or(0),
-            uptodate: time(&item["uptodate_till"]),
-            buckets: list(item, "bucket_billing_info")
-                .into_iter()
-                .filter_map(bucket_figures)
-                .collect(),
-            name,
-        };
-        rest_of_namespace(cl, "info", &ns.name, item, "", deadline, |page| {
-            ns.buckets.extend(
-                list(page, "bucket_billing_info")
-                    .into_iter()
-                    .filter_map(bucket_figures),
-            );
-        })
-        .await?;
-        out.push(Answer::Found(ns));
     }
     Ok(out)
 }
@@ -268,45 +447,39 @@ pub async fn sample(
     end: i64,
     deadline: Instant,
 ) -> Result<Vec<Answer<NamespaceSample>>, ClientError> {
-    const ROUTE: &str = "/object/billing/namespace/sample";
     let window = format!(
         "&start_time={}&end_time={}",
         pipeline::timefmt::minute(start),
         pipeline::timefmt::minute(end)
     );
-    let v = cl
+    let call = Call::post_json(
+        SAMPLE,
+        format!("/object/billing/namespace/sample?sizeunit=KB&include_bucket_detail=true{window}"),
+        &json!({ "id": batch }),
+    );
+    let read = cl
         .client
-        .json(
-            Call::post_json(
-                ROUTE,
-                format!(
-                    "/object/billing/namespace/sample?sizeunit=KB&include_bucket_detail=true{window}"
-                ),
-                &json!({ "id": batch }),
-            )
-            .until(deadline),
-        )
+        .read_json(call.until(deadline), read_sample)
         .await?;
     let mut out = Vec::new();
-    for item in items(&v, "namespace_billing_sample") {
-        let Some(name) = text(&item["namespace"]).map(str::to_owned) else {
-            return Err(malformed(ROUTE, "an item without a namespace"));
-        };
-        if !valid(item) {
-            out.push(Answer::Gone(name));
-            continue;
+    for (answer, marker) in read {
+        if let Answer::Found(mut ns) = answer {
+            let name = ns.name.clone();
+            rest_of_namespace(
+                cl,
+                "sample",
+                &name,
+                marker,
+                &window,
+                deadline,
+                read_sample_page,
+                |b| ns.buckets.extend(b),
+            )
+            .await?;
+            out.push(Answer::Found(ns));
+        } else {
+            out.push(answer);
         }
-        let mut ns = NamespaceSample {
-            total: traffic(item),
-            end: time(&item["sample_end_time"]),
-            buckets: bucket_traffic(item).collect(),
-            name,
-        };
-        rest_of_namespace(cl, "sample", &ns.name, item, &window, deadline, |page| {
-            ns.buckets.extend(bucket_traffic(page))
-        })
-        .await?;
-        out.push(Answer::Found(ns));
     }
     Ok(out)
 }
@@ -315,25 +488,46 @@ pub async fn sample(
 mod tests {
     use super::*;
 
+    fn names(v: serde_json::Value) -> Vec<String> {
+        read_info(v.to_string().as_bytes())
+            .unwrap()
+            .into_iter()
+            .map(|(a, _)| match a {
+                Answer::Found(f) => f.name,
+                Answer::Gone(n) => format!("gone:{n}"),
+            })
+            .collect()
+    }
+
     #[test]
     fn kb_is_1024_bytes_and_keeps_fractions() {
-        assert_eq!(kb(&json!("9765.625")), Some(10_000_000));
-        assert_eq!(kb(&json!(10240)), Some(10_485_760));
-        assert_eq!(kb(&json!("N/A")), None);
-        assert_eq!(kb(&json!("-1")), None);
+        let s = |v: serde_json::Value| -> Scalar<'static> {
+            serde_json::from_str(Box::leak(v.to_string().into_boxed_str())).unwrap()
+        };
+        assert_eq!(kb(&s(json!("9765.625"))), Some(10_000_000));
+        assert_eq!(kb(&s(json!(10240))), Some(10_485_760));
+        assert_eq!(kb(&s(json!("N/A"))), None);
+        assert_eq!(kb(&s(json!("-1"))), None);
     }
 
     #[test]
     fn bulk_items_in_every_shape() {
-        let flat = json!({"namespace_billing_infos": [{"namespace": "a"}, {"namespace": "b"}]});
-        assert_eq!(items(&flat, "namespace_billing_info").len(), 2);
-        let xmlish =
-            json!({"namespace_billing_infos": {"namespace_billing_info": [{"namespace": "a"}]}});
-        assert_eq!(items(&xmlish, "namespace_billing_info").len(), 1);
-        let one = json!({"namespace_billing_infos": {"namespace": "a"}});
-        assert_eq!(items(&one, "namespace_billing_info").len(), 1);
+        let ns = |n: &str| json!({"namespace": n, "total_size": "1.0"});
+        let flat = json!({"namespace_billing_infos": [ns("a"), ns("b")]});
+        assert_eq!(names(flat), ["a", "b"]);
+        let xmlish = json!({"namespace_billing_infos": {"namespace_billing_info": [ns("a")]}});
+        assert_eq!(names(xmlish), ["a"]);
+        let one = json!({"namespace_billing_infos": ns("a")});
+        assert_eq!(names(one), ["a"]);
+        let bare = json!([ns("a"), {"namespace": "b", "valid_namespace": "false"}]);
+        assert_eq!(names(bare), ["a", "gone:b"]);
         let samples = json!({"namespace_billing_sample_infos": [{"namespace": "a"}]});
-        assert_eq!(items(&samples, "namespace_billing_sample").len(), 1);
+        let read = read_sample(samples.to_string().as_bytes()).unwrap();
+        assert_eq!(read.len(), 1);
+        let e = read_info(b"{}").unwrap_err();
+        assert_eq!(e.kind(), "missing_fields");
+        let e = read_info(br#"{"namespace_billing_infos": [3]}"#).unwrap_err();
+        assert!(e.to_string().contains("without a namespace"), "{e}");
     }
 
     #[test]
@@ -342,11 +536,25 @@ mod tests {
             json!({"name": "b", "total_size": "1.0", "TagSet": [{"Key": "team", "Value": "x"}]});
         let xml_shape = json!({"name": "b", "total_size": "1.0", "TagSet": {"Tag": [{"Key": "team", "Value": "x"}]}});
         for b in [json_shape, xml_shape] {
+            let text = b.to_string();
+            let b: BucketInfo<'_> = serde_json::from_str(&text).unwrap();
             let f = bucket_figures(&b);
             assert_eq!(
                 f.map(|f| f.tags),
                 Some(vec![("team".to_owned(), "x".to_owned())])
             );
         }
+    }
+
+    #[test]
+    fn pages_wrapped_or_not() {
+        let inner = json!({"bucket_billing_info": [{"name": "b", "total_size": "1.0"}], "next_marker": "m"});
+        for v in [inner.clone(), json!({"namespace_billing_info": inner})] {
+            let (buckets, marker) = read_info_page("/r", v.to_string().as_bytes()).unwrap();
+            assert_eq!(buckets.len(), 1);
+            assert_eq!(marker.as_deref(), Some("m"));
+        }
+        let (buckets, marker) = read_info_page("/r", b"[1]").unwrap();
+        assert!(buckets.is_empty() && marker.is_none());
     }
 }

@@ -9,6 +9,7 @@
 //! that first sees the new month still reports the old month's complete window once, so
 //! its last minutes are not lost to `increase()`.
 
+mod answer;
 pub mod config;
 mod emit;
 pub mod fetch;

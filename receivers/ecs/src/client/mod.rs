@@ -7,8 +7,11 @@
 
 mod required;
 
+pub use required::check_keys as require;
+
 pub use pull::breaker;
 pub use pull::read::json as parse;
+pub use pull::read::typed;
 pub use pull::read::xml;
 pub use pull::telemetry::ClientStats;
 
@@ -727,23 +730,23 @@ impl EcsClient {
         let route = c.route.to_owned();
         let private = c.redact_query;
         let a = self.call(c).await?;
-        let v = serde_json::from_slice(&a.body).map_err(|e| ClientError::Malformed {
-            route: route.clone(),
-            message: if private {
-                // The body may hold what the call's privacy is for (a policy document).
-                format!("invalid JSON ({e}); {} bytes", a.body.len())
-            } else {
-                format!(
-                    "invalid JSON ({e}); {} bytes, starting {:?}",
-                    a.body.len(),
-                    String::from_utf8_lossy(&a.body[..a.body.len().min(60)])
-                )
-            },
-        })?;
+        let v = serde_json::from_slice(&a.body)
+            .map_err(|e| invalid_json(&route, private, &a.body, &e))?;
         // The text is no longer needed: let it go before the caller works on the tree.
         drop(a);
         required::check(&route, &v)?;
         Ok(v)
+    }
+
+    /// A call whose JSON answer `read` turns straight from the bytes into what the caller
+    /// keeps (the large answers: no tree in between).
+    pub async fn read_json<R>(
+        &self,
+        c: Call<'_>,
+        read: impl FnOnce(&[u8]) -> Result<R, ClientError>,
+    ) -> Result<R, ClientError> {
+        let a = self.call(c).await?;
+        read(&a.body)
     }
 
     /// A plain GET to a node port (9101, 9020): no session, no in-flight limit (nodes are
@@ -796,6 +799,24 @@ impl EcsClient {
     /// Whether a session token is held right now.
     pub fn has_session(&self) -> bool {
         lock(&self.token).is_some()
+    }
+}
+
+/// The error of an answer that is not the JSON expected: the parser's words, the size, and
+/// (unless the call is private: the body may hold what its privacy is for, a policy
+/// document) how the answer starts.
+pub fn invalid_json(route: &str, private: bool, body: &[u8], e: &serde_json::Error) -> ClientError {
+    ClientError::Malformed {
+        route: route.to_owned(),
+        message: if private {
+            format!("invalid JSON ({e}); {} bytes", body.len())
+        } else {
+            format!(
+                "invalid JSON ({e}); {} bytes, starting {:?}",
+                body.len(),
+                String::from_utf8_lossy(&body[..body.len().min(60)])
+            )
+        },
     }
 }
 

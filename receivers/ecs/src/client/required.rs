@@ -106,11 +106,29 @@ pub fn check(route: &str, v: &Value) -> Result<(), ClientError> {
     let Some(n) = NEEDS.iter().find(|n| n.route == route) else {
         return Ok(());
     };
-    if n.array_ok && v.is_array() {
-        return Ok(());
-    }
     let inner = n.root.and_then(|r| v.get(r));
     let has = |k: &str| v.get(k).is_some() || inner.is_some_and(|i| i.get(k).is_some());
+    verdict(n, v.is_array(), has)
+}
+
+/// The same check for an answer read straight into typed structures, which keep no tree:
+/// `is_array` when the answer is a bare JSON array, `has(key)` when the answer (or, for a
+/// wrapped answer, its root) carries `key`, even as `null`.
+pub fn check_keys(
+    route: &str,
+    is_array: bool,
+    has: impl Fn(&str) -> bool,
+) -> Result<(), ClientError> {
+    match NEEDS.iter().find(|n| n.route == route) {
+        Some(n) => verdict(n, is_array, has),
+        None => Ok(()),
+    }
+}
+
+fn verdict(n: &Needs, is_array: bool, has: impl Fn(&str) -> bool) -> Result<(), ClientError> {
+    if n.array_ok && is_array {
+        return Ok(());
+    }
     let missing: Vec<String> = n
         .fields
         .iter()
@@ -121,7 +139,7 @@ pub fn check(route: &str, v: &Value) -> Result<(), ClientError> {
         Ok(())
     } else {
         Err(ClientError::Missing {
-            route: route.to_owned(),
+            route: n.route.to_owned(),
             fields: missing,
         })
     }

@@ -280,14 +280,19 @@ async fn query_once(
     deadline: Instant,
 ) -> Result<Table, ClientError> {
     let body = json!({ "query": query.text(range) });
-    let v = cluster
+    let call = Call::post_json(ROUTE, ROUTE, &body).until(deadline);
+    cluster
         .client
-        .json(Call::post_json(ROUTE, ROUTE, &body).until(deadline))
-        .await?;
-    flux::parse(&v, query.tags).map_err(|message| ClientError::Malformed {
-        route: format!("{ROUTE} {}", query.measurement),
-        message,
-    })
+        .read_json(call, |answer| {
+            flux::read(answer, query.tags).map_err(|e| match e {
+                flux::Unreadable::Json(e) => crate::client::invalid_json(ROUTE, false, answer, &e),
+                flux::Unreadable::Shape(message) => ClientError::Malformed {
+                    route: format!("{ROUTE} {}", query.measurement),
+                    message,
+                },
+            })
+        })
+        .await
 }
 
 /// ECS refuses a range over its limit (one hour) with a 400 naming the range.
