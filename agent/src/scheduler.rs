@@ -155,6 +155,7 @@ async fn run_once(job: Arc<Job>, fanout: Arc<Fanout>, run: u64, cancel: Cancella
                 .record_failure(took, "timeout", msg, Impact::Unhealthy);
         }
     }
+    job.stats.set_backlog(job.collector.backlog());
 }
 
 #[cfg(test)]

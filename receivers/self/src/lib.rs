@@ -173,6 +173,18 @@ impl SelfReceiver {
                 b.gauge(&RECEIVER_LAST_SUCCESS, secs, attrs());
             }
         }
+        let now = tokio::time::Instant::now();
+        for (id, r) in self.stats.jobs() {
+            if let Some(backlog) = r.backlog() {
+                let attrs = || [kv("receiver", id.as_str())];
+                b.gauge(
+                    &RECEIVER_BACKLOG_AGE,
+                    backlog.age(now).as_secs_f64(),
+                    attrs(),
+                );
+                b.gauge(&RECEIVER_BACKLOG_PARTS, backlog.parts, attrs());
+            }
+        }
         for (id, interval) in &self.intervals {
             b.gauge(
                 &RECEIVER_INTERVAL,
@@ -419,6 +431,61 @@ mod tests {
             !metrics.iter().any(|m| m.name.ends_with(".log_records")),
             "no exporter carries logs"
         );
+    }
+
+    #[tokio::test]
+    async fn backlogs_are_reported_for_the_collectors_that_have_one() {
+        let stats = PipelineStats::new();
+        let behind = stats.register_job("ecs/prod/iam", Duration::from_secs(600));
+        let up_to_date = stats.register_job("ecs/prod/dashboard", Duration::from_secs(60));
+        stats.register_job("ecs/prod/node_stats", Duration::from_secs(60));
+        behind.set_backlog(Some(pipeline::Backlog {
+            parts: 3,
+            oldest: tokio::time::Instant::now().checked_sub(Duration::from_secs(90)),
+        }));
+        up_to_date.set_backlog(Some(pipeline::Backlog::default()));
+        let recv = SelfReceiver::new(
+            stats,
+            pipeline::resource([kv("service.name", "ecs-otel-agent")]),
+            vec![],
+        )
+        .unwrap();
+        let snap = recv.scrape(&ctx()).await.unwrap();
+        let metrics = &snap.resource_metrics[0].scope_metrics[0].metrics;
+        let gauge = |name: &str| -> Vec<(String, f64)> {
+            let m = metrics.iter().find(|m| m.name == name).unwrap();
+            let Some(Data::Gauge(g)) = &m.data else {
+                panic!("{name}: {:?}", m.data)
+            };
+            g.data_points
+                .iter()
+                .map(|p| {
+                    let v = match p.value {
+                        Some(pipeline::otlp::metrics::v1::number_data_point::Value::AsInt(i)) => {
+                            i as f64
+                        }
+                        Some(pipeline::otlp::metrics::v1::number_data_point::Value::AsDouble(
+                            d,
+                        )) => d,
+                        None => f64::NAN,
+                    };
+                    (format!("{:?}", p.attributes), v)
+                })
+                .collect()
+        };
+        let age = gauge("ecs_otel_agent.receiver.backlog.age");
+        let parts = gauge("ecs_otel_agent.receiver.backlog.parts");
+        assert_eq!(age.len(), 2, "not for node stats: {age:?}");
+        let of = |v: &[(String, f64)], job: &str| {
+            v.iter()
+                .find(|(a, _)| a.contains(&format!("\"{job}\"")))
+                .map(|(_, x)| *x)
+        };
+        let waited = of(&age, "ecs/prod/iam").unwrap();
+        assert!((90.0..100.0).contains(&waited), "{waited}");
+        assert_eq!(of(&parts, "ecs/prod/iam"), Some(3.0));
+        assert_eq!(of(&age, "ecs/prod/dashboard"), Some(0.0));
+        assert_eq!(of(&parts, "ecs/prod/dashboard"), Some(0.0));
     }
 
     #[tokio::test]
