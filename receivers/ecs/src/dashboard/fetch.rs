@@ -4,11 +4,13 @@
 
 use std::time::Duration;
 
+use pipeline::ScrapeContext;
 use serde_json::Value;
 use tokio::time::Instant;
 
 use super::model::BucketSettings;
 use super::{BUCKET_SETTINGS_MAX_AGE, Dashboard};
+
 use crate::client::parse::{list, text};
 use crate::client::{Call, ClientError};
 use crate::cluster::Cluster;
@@ -195,12 +197,13 @@ impl Dashboard {
     /// Reads the bucket settings that are due: every namespace when a round begins (every
     /// `bucket_config_interval`), then, cycle after cycle, the ones not read yet, the
     /// longest unread first, until each has been read.
-    pub(super) async fn refresh_buckets(&self, deadline: Instant, warnings: &mut Vec<String>) {
+    pub(super) async fn refresh_buckets(&self, ctx: &ScrapeContext, warnings: &mut Vec<String>) {
         let cfg = &self.cluster.cfg.collectors.dashboard;
         if !cfg.bucket_config {
             return;
         }
-        self.expire_buckets(warnings);
+        let deadline = ctx.deadline;
+        self.expire_buckets(cfg.bucket_config_interval.max(ctx.interval), warnings);
         // At most half of what is left of the cycle: the dashboard's own figures come
         // first. No namespace starts after 90% of that, and one cut off is postponed.
         let started = Instant::now();
@@ -275,9 +278,9 @@ impl Dashboard {
         c.listed = Some((names, started));
     }
 
-    /// Drops the settings of namespaces not read for `BUCKET_SETTINGS_MAX_AGE` intervals.
-    fn expire_buckets(&self, warnings: &mut Vec<String>) {
-        let interval = self.cluster.cfg.collectors.dashboard.bucket_config_interval;
+    /// Drops the settings of namespaces not read for `BUCKET_SETTINGS_MAX_AGE` intervals
+    /// (`interval`: the longer of the bucket settings' and the dashboard's).
+    fn expire_buckets(&self, interval: Duration, warnings: &mut Vec<String>) {
         let max_age = interval * BUCKET_SETTINGS_MAX_AGE;
         let mut c = self.bucket_cache();
         let before = c.namespaces.kept.len();

@@ -39,8 +39,8 @@ struct BucketCache {
 }
 
 /// A namespace's bucket settings are served until it is read again, for at most this
-/// many `bucket_config_interval`s after its last good read; then they are dropped (its
-/// series end) rather than served on.
+/// many `bucket_config_interval`s (or dashboard intervals, if longer) after its last good
+/// read; then they are dropped (its series end) rather than served on.
 const BUCKET_SETTINGS_MAX_AGE: u32 = 3;
 
 pub struct Dashboard {
@@ -121,7 +121,7 @@ impl Dashboard {
             .find_map(|g| g.error.clone().filter(|e| e.is_login_refused()));
         let anything = all.iter().any(|g| g.value.is_some());
         if auth_error.is_none() && anything {
-            self.refresh_buckets(ctx.deadline, &mut warnings).await;
+            self.refresh_buckets(ctx, &mut warnings).await;
         }
         let read = Read::parse(&answers);
         if let Some(version) = read.nodes.as_ref().and_then(|n| n.version.as_deref()) {
