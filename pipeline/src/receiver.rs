@@ -122,6 +122,11 @@ impl Backlog {
         self.oldest
             .map_or(Duration::ZERO, |t| now.saturating_duration_since(t))
     }
+
+    /// [`age`](Self::age) now.
+    pub fn age_now(&self) -> Duration {
+        self.age(Instant::now())
+    }
 }
 
 /// A collector: the part of a receiver that one job runs. Each call returns the complete

@@ -173,13 +173,12 @@ impl SelfReceiver {
                 b.gauge(&RECEIVER_LAST_SUCCESS, secs, attrs());
             }
         }
-        let now = tokio::time::Instant::now();
         for (id, r) in self.stats.jobs() {
             if let Some(backlog) = r.backlog() {
                 let attrs = || [kv("receiver", id.as_str())];
                 b.gauge(
                     &RECEIVER_BACKLOG_AGE,
-                    backlog.age(now).as_secs_f64(),
+                    backlog.age_now().as_secs_f64(),
                     attrs(),
                 );
                 b.gauge(&RECEIVER_BACKLOG_PARTS, backlog.parts, attrs());
