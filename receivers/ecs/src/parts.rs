@@ -159,48 +159,49 @@ mod tests {
         n.iter().map(|s| (*s).to_owned()).collect()
     }
 
+    /// A run that read `fresh` and failed `failed`, settled now.
+    fn settle(p: &mut Parts<u32>, fresh: &[(&str, u32)], failed: &[&str]) -> usize {
+        let read = Read {
+            fresh: fresh.iter().map(|(n, v)| ((*n).to_owned(), *v)).collect(),
+            failed: failed
+                .iter()
+                .map(|n| ((*n).to_owned(), ClientError::Setup("x".into())))
+                .collect(),
+            postponed: 0,
+        };
+        p.settle(read, Instant::now()).len()
+    }
+
     #[tokio::test(start_paused = true)]
     async fn unread_parts_wait_and_come_first_oldest_first() {
         let mut p: Parts<u32> = Parts::default();
         let t0 = Instant::now();
         p.want(&names(&["a", "b", "c"]), t0);
-        assert_eq!(p.backlog(), Backlog { parts: 3, oldest: Some(t0) });
-        tokio::time::advance(Duration::from_secs(10)).await;
-        let failed = p.settle(
-            Read {
-                fresh: BTreeMap::from([("b".to_owned(), 2)]),
-                failed: Vec::new(),
-                postponed: 2,
-            },
-            Instant::now(),
+        assert_eq!(
+            p.backlog(),
+            Backlog {
+                parts: 3,
+                oldest: Some(t0)
+            }
         );
-        assert!(failed.is_empty());
+        tokio::time::advance(Duration::from_secs(10)).await;
+        assert_eq!(settle(&mut p, &[("b", 2)], &[]), 0);
         // Never read before the ones read.
         p.want(&names(&["a", "b", "c"]), Instant::now());
         assert_eq!(p.due_oldest_first()[2], "b");
         let b = p.backlog();
-        assert_eq!((b.parts, b.oldest), (3, Some(t0)), "a and c still wait since t0");
+        assert_eq!(
+            (b.parts, b.oldest),
+            (3, Some(t0)),
+            "a and c still wait since t0"
+        );
         assert_eq!(b.age(Instant::now()), Duration::from_secs(10));
         p.retain_listed(&names(&["a", "b"]));
         assert_eq!(p.due_oldest_first(), names(&["a", "b"]));
-        let _ = p.settle(
-            Read {
-                fresh: BTreeMap::from([("a".to_owned(), 1)]),
-                failed: vec![("b".to_owned(), ClientError::Setup("x".into()))],
-                postponed: 0,
-            },
-            Instant::now(),
-        );
+        assert_eq!(settle(&mut p, &[("a", 1)], &["b"]), 1);
         assert_eq!(p.kept["b"].value, 2, "a failed part keeps its last read");
         assert_eq!(p.backlog().parts, 1, "and is still due");
-        let _ = p.settle(
-            Read {
-                fresh: BTreeMap::from([("b".to_owned(), 3)]),
-                failed: Vec::new(),
-                postponed: 0,
-            },
-            Instant::now(),
-        );
+        settle(&mut p, &[("b", 3)], &[]);
         assert_eq!(p.backlog(), Backlog::default());
         assert_eq!(p.backlog().age(Instant::now()), Duration::ZERO);
     }

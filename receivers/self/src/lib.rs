@@ -322,6 +322,17 @@ mod tests {
         (sum, values)
     }
 
+    /// One scrape of a self receiver reading `stats`.
+    async fn scraped(stats: Arc<PipelineStats>) -> pipeline::Snapshot {
+        let recv = SelfReceiver::new(
+            stats,
+            pipeline::resource([kv("service.name", "ecs-otel-agent")]),
+            vec![],
+        )
+        .unwrap();
+        recv.scrape(&ctx()).await.unwrap()
+    }
+
     fn ctx() -> ScrapeContext {
         ScrapeContext {
             job: "self".into(),
@@ -443,48 +454,37 @@ mod tests {
             oldest: tokio::time::Instant::now().checked_sub(Duration::from_secs(90)),
         }));
         up_to_date.set_backlog(Some(pipeline::Backlog::default()));
-        let recv = SelfReceiver::new(
-            stats,
-            pipeline::resource([kv("service.name", "ecs-otel-agent")]),
-            vec![],
-        )
-        .unwrap();
-        let snap = recv.scrape(&ctx()).await.unwrap();
+        let snap = scraped(stats).await;
         let metrics = &snap.resource_metrics[0].scope_metrics[0].metrics;
-        let gauge = |name: &str| -> Vec<(String, f64)> {
-            let m = metrics.iter().find(|m| m.name == name).unwrap();
-            let Some(Data::Gauge(g)) = &m.data else {
-                panic!("{name}: {:?}", m.data)
-            };
-            g.data_points
-                .iter()
-                .map(|p| {
-                    let v = match p.value {
-                        Some(pipeline::otlp::metrics::v1::number_data_point::Value::AsInt(i)) => {
-                            i as f64
-                        }
-                        Some(pipeline::otlp::metrics::v1::number_data_point::Value::AsDouble(
-                            d,
-                        )) => d,
-                        None => f64::NAN,
-                    };
-                    (format!("{:?}", p.attributes), v)
-                })
-                .collect()
+        let m = metrics
+            .iter()
+            .find(|m| m.name == "ecs_otel_agent.receiver.backlog.age")
+            .unwrap();
+        let Some(Data::Gauge(g)) = &m.data else {
+            panic!("{:?}", m.data)
         };
-        let age = gauge("ecs_otel_agent.receiver.backlog.age");
-        let parts = gauge("ecs_otel_agent.receiver.backlog.parts");
+        let age: Vec<(String, f64)> = g
+            .data_points
+            .iter()
+            .map(|p| match p.value {
+                Some(pipeline::otlp::metrics::v1::number_data_point::Value::AsDouble(d)) => {
+                    (format!("{:?}", p.attributes), d)
+                }
+                _ => panic!("{p:?}"),
+            })
+            .collect();
+        let (_, parts) = int_points(&snap, "ecs_otel_agent.receiver.backlog.parts");
         assert_eq!(age.len(), 2, "not for node stats: {age:?}");
-        let of = |v: &[(String, f64)], job: &str| {
+        fn of<V: Copy>(v: &[(String, V)], job: &str) -> Option<V> {
             v.iter()
                 .find(|(a, _)| a.contains(&format!("\"{job}\"")))
                 .map(|(_, x)| *x)
-        };
+        }
         let waited = of(&age, "ecs/prod/iam").unwrap();
         assert!((90.0..100.0).contains(&waited), "{waited}");
-        assert_eq!(of(&parts, "ecs/prod/iam"), Some(3.0));
+        assert_eq!(of(&parts, "ecs/prod/iam"), Some(3));
         assert_eq!(of(&age, "ecs/prod/dashboard"), Some(0.0));
-        assert_eq!(of(&parts, "ecs/prod/dashboard"), Some(0.0));
+        assert_eq!(of(&parts, "ecs/prod/dashboard"), Some(0));
     }
 
     #[tokio::test]
@@ -497,13 +497,7 @@ mod tests {
         otlp.record_sent_spans(40);
         otlp.record_retried_spans(12);
         otlp.record_dropped_spans("queue_full", 5);
-        let recv = SelfReceiver::new(
-            stats,
-            pipeline::resource([kv("service.name", "ecs-otel-agent")]),
-            vec![],
-        )
-        .unwrap();
-        let snap = recv.scrape(&ctx()).await.unwrap();
+        let snap = scraped(stats).await;
         let values = |name: &str| int_points(&snap, name).1;
         let one = |name: &str| {
             let v = values(name);
@@ -528,13 +522,7 @@ mod tests {
         otlp.set_carries_logs();
         otlp.record_sent_log_records(7);
         otlp.record_rejected_log_records(2);
-        let recv = SelfReceiver::new(
-            stats,
-            pipeline::resource([kv("service.name", "ecs-otel-agent")]),
-            vec![],
-        )
-        .unwrap();
-        let snap = recv.scrape(&ctx()).await.unwrap();
+        let snap = scraped(stats).await;
         let points = |name: &str| {
             let (sum, v) = int_points(&snap, name);
             assert!(sum, "{name} is not a sum");

@@ -252,7 +252,9 @@ impl Dashboard {
     fn round_due(&self) -> bool {
         let interval = self.cluster.cfg.collectors.dashboard.bucket_config_interval;
         let c = self.bucket_cache();
-        c.listed.as_ref().is_none_or(|(_, t)| t.elapsed() >= interval)
+        c.listed
+            .as_ref()
+            .is_none_or(|(_, t)| t.elapsed() >= interval)
             && c.retry_at.is_none_or(|t| Instant::now() >= t)
     }
 
@@ -284,7 +286,9 @@ impl Dashboard {
         let max_age = interval * BUCKET_SETTINGS_MAX_AGE;
         let mut c = self.bucket_cache();
         let before = c.namespaces.kept.len();
-        c.namespaces.kept.retain(|_, k| k.read_at.elapsed() < max_age);
+        c.namespaces
+            .kept
+            .retain(|_, k| k.read_at.elapsed() < max_age);
         let dropped = before - c.namespaces.kept.len();
         if dropped > 0 {
             warnings.push(format!(
