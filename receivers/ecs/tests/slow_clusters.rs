@@ -121,10 +121,15 @@ async fn a_timed_out_page_does_not_remove_the_counts() {
     env.cfg.collectors.dashboard.bucket_config_interval = Duration::from_millis(1);
     let cs = env.collectors();
     let dash = of(&cs, Dashboard);
-    let (namespaces, names): (usize, Vec<String>) = {
+    // Each namespace with its number of buckets.
+    let names: Vec<(String, usize)> = {
         let m = env.sim.model();
-        (m.namespaces.len(), m.namespaces.keys().cloned().collect())
+        m.namespaces
+            .iter()
+            .map(|(k, ns)| (k.clone(), ns.buckets.len()))
+            .collect()
     };
+    let namespaces = names.len();
     let budget = Duration::from_secs(4);
 
     let first = succeeded(&dash, 1, run(&dash, 1, budget).await);
@@ -159,15 +164,13 @@ async fn a_timed_out_page_does_not_remove_the_counts() {
     });
     let third = succeeded(&dash, 3, run(&dash, 3, budget).await);
     assert_eq!(value(&third, "emcecs.namespaces", &[]), namespaces as f64);
-    let m = env.sim.model();
-    for ns in &names {
+    for (ns, n) in &names {
         assert_eq!(
             value(&third, "emcecs.buckets", &[("namespace", ns)]),
-            m.namespaces[ns].buckets.len() as f64,
+            *n as f64,
             "{ns}"
         );
     }
     assert_eq!(dash.backlog().map(|b| b.parts), Some(1));
-    drop(m);
     finish(&env, &cs).await;
 }
