@@ -201,6 +201,7 @@ async fn run_once(job: Arc<Job>, fanout: Arc<Fanout>, run: u64, cancel: Cancella
                 .record_failure(took, "timeout", msg, Impact::Unhealthy);
         }
     }
+    job.stats.set_backlog(job.collector.backlog());
 }
 
 #[cfg(test)]
@@ -404,7 +405,8 @@ mod tests {
         stop(token, loops).await;
     }
 
-    /// Fails every run, handing over a partial snapshot: a gauge and one log record.
+    /// Fails every run, handing over a partial snapshot (a gauge and one log record), with
+    /// two parts behind.
     struct PartlyFailing;
 
     #[async_trait]
@@ -423,6 +425,13 @@ mod tests {
             };
             let partial = Snapshot::new(vec![b.build()]).with_logs(vec![logs]);
             Err(ReceiverError::new("unavailable", "half down").with_partial(partial))
+        }
+
+        fn backlog(&self) -> Option<pipeline::Backlog> {
+            Some(pipeline::Backlog {
+                parts: 2,
+                oldest: None,
+            })
         }
     }
 
@@ -469,6 +478,11 @@ mod tests {
         assert_eq!(r.failures().get("unavailable"), Some(&1));
         assert_eq!(*metrics.0.lock().unwrap(), [(1, 1, 0)]);
         assert_eq!(*logs.0.lock().unwrap(), [(1, 0, 1)]);
+        assert_eq!(
+            r.backlog().map(|b| b.parts),
+            Some(2),
+            "a failed run's backlog is kept too"
+        );
     }
 
     /// Works `work`, unless its run's token is cancelled first: then fails as cancelled.

@@ -33,7 +33,7 @@ pub use builder::{
     scope, unix_nanos,
 };
 pub use exporter::{ExportError, Exporter, QueuePolicy};
-pub use receiver::{Collector, Impact, ReceiverError, ScrapeContext, Snapshot};
+pub use receiver::{Backlog, Collector, Impact, ReceiverError, ScrapeContext, Snapshot};
 pub use stats::PipelineStats;
 
 /// The OTLP protobuf types the pipeline carries, re-exported so that receivers and

@@ -105,11 +105,41 @@ impl ReceiverError {
     }
 }
 
+/// How far behind a collector that reads its source in parts (one per namespace, say) is:
+/// the parts it wanted and has not read yet, and since when the oldest of them has waited.
+/// A collector that reads everything every cycle has none to report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Backlog {
+    /// Parts due and not read yet.
+    pub parts: u64,
+    /// When the longest-waiting of them became due; `None` when nothing waits.
+    pub oldest: Option<Instant>,
+}
+
+impl Backlog {
+    /// How long the longest-waiting part has waited at `now`: zero when up to date.
+    pub fn age(&self, now: Instant) -> Duration {
+        self.oldest
+            .map_or(Duration::ZERO, |t| now.saturating_duration_since(t))
+    }
+
+    /// [`age`](Self::age) now.
+    pub fn age_now(&self) -> Duration {
+        self.age(Instant::now())
+    }
+}
+
 /// A collector: the part of a receiver that one job runs. Each call returns the complete
 /// snapshot of what it owns, under the resource and scope it reports.
 #[async_trait]
 pub trait Collector: Send + Sync {
     async fn scrape(&self, ctx: &ScrapeContext) -> Result<Snapshot, ReceiverError>;
+
+    /// How far behind the collector is after its latest run; `None` for one that reads
+    /// everything in each run (or cannot tell).
+    fn backlog(&self) -> Option<Backlog> {
+        None
+    }
 
     /// Release what the receiver holds outside the process (sessions, tokens).
     async fn shutdown(&self) {}

@@ -75,6 +75,7 @@ pub struct JobStats {
     failures: Mutex<BTreeMap<&'static str, u64>>,
     duration: DurationHistogram,
     state: Mutex<JobState>,
+    backlog: Mutex<Option<crate::Backlog>>,
 }
 
 impl JobStats {
@@ -86,6 +87,7 @@ impl JobStats {
             failures: Mutex::new(BTreeMap::new()),
             duration: DurationHistogram::default(),
             state: Mutex::new(JobState::default()),
+            backlog: Mutex::new(None),
         }
     }
 
@@ -138,6 +140,13 @@ impl JobStats {
     }
     pub fn state(&self) -> JobState {
         lock(&self.state).clone()
+    }
+    /// What the collector said of its backlog after its latest run.
+    pub fn set_backlog(&self, backlog: Option<crate::Backlog>) {
+        *lock(&self.backlog) = backlog;
+    }
+    pub fn backlog(&self) -> Option<crate::Backlog> {
+        *lock(&self.backlog)
     }
 }
 

@@ -12,6 +12,7 @@ pub mod dashboard;
 mod factory;
 pub mod iam;
 pub mod node_stats;
+mod parts;
 pub mod performance;
 
 use std::sync::Arc;
@@ -58,6 +59,14 @@ impl pipeline::Collector for Collector {
 
     async fn shutdown(&self) {
         self.cluster.shutdown().await;
+    }
+
+    fn backlog(&self) -> Option<pipeline::Backlog> {
+        match &self.inner {
+            Inner::Dashboard(d) => d.backlog(),
+            Inner::Iam(i) => Some(i.backlog()),
+            _ => None,
+        }
     }
 }
 

@@ -200,6 +200,18 @@ metric!(
     "{span}",
     "The agent's own spans given up on, by reason: queue_full, retries_exhausted, permanent, retry_disabled, rejected, shutdown"
 );
+metric!(
+    RECEIVER_BACKLOG_AGE,
+    "ecs_otel_agent.receiver.backlog.age",
+    "s",
+    "How long the oldest part a collector reads in parts (one per namespace) has waited past its due time; 0 when up to date (collectors that read in parts only)"
+);
+metric!(
+    RECEIVER_BACKLOG_PARTS,
+    "ecs_otel_agent.receiver.backlog.parts",
+    "{part}",
+    "Parts (namespaces) due and not read yet, to be read first next run (collectors that read in parts only)"
+);
 
 const PROCESS: &str = "the agent's process (sysinfo, /proc)";
 const SCHEDULER: &str = "the agent's scheduler";
@@ -356,6 +368,18 @@ pub const CATALOG: Catalog = Catalog {
             Instrument::Counter,
             &["exporter", "reason"],
             EXPORTERS,
+        ),
+        entry(
+            RECEIVER_BACKLOG_AGE,
+            Instrument::Gauge,
+            &["receiver"],
+            SCHEDULER,
+        ),
+        entry(
+            RECEIVER_BACKLOG_PARTS,
+            Instrument::Gauge,
+            &["receiver"],
+            SCHEDULER,
         ),
     ],
     unavailable: &[],

@@ -173,6 +173,17 @@ impl SelfReceiver {
                 b.gauge(&RECEIVER_LAST_SUCCESS, secs, attrs());
             }
         }
+        for (id, r) in self.stats.jobs() {
+            if let Some(backlog) = r.backlog() {
+                let attrs = || [kv("receiver", id.as_str())];
+                b.gauge(
+                    &RECEIVER_BACKLOG_AGE,
+                    backlog.age_now().as_secs_f64(),
+                    attrs(),
+                );
+                b.gauge(&RECEIVER_BACKLOG_PARTS, backlog.parts, attrs());
+            }
+        }
         for (id, interval) in &self.intervals {
             b.gauge(
                 &RECEIVER_INTERVAL,
@@ -311,6 +322,17 @@ mod tests {
         (sum, values)
     }
 
+    /// One scrape of a self receiver reading `stats`.
+    async fn scraped(stats: Arc<PipelineStats>) -> pipeline::Snapshot {
+        let recv = SelfReceiver::new(
+            stats,
+            pipeline::resource([kv("service.name", "ecs-otel-agent")]),
+            vec![],
+        )
+        .unwrap();
+        recv.scrape(&ctx()).await.unwrap()
+    }
+
     fn ctx() -> ScrapeContext {
         ScrapeContext {
             job: "self".into(),
@@ -422,6 +444,50 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn backlogs_are_reported_for_the_collectors_that_have_one() {
+        let stats = PipelineStats::new();
+        let behind = stats.register_job("ecs/prod/iam", Duration::from_secs(600));
+        let up_to_date = stats.register_job("ecs/prod/dashboard", Duration::from_secs(60));
+        stats.register_job("ecs/prod/node_stats", Duration::from_secs(60));
+        behind.set_backlog(Some(pipeline::Backlog {
+            parts: 3,
+            oldest: tokio::time::Instant::now().checked_sub(Duration::from_secs(90)),
+        }));
+        up_to_date.set_backlog(Some(pipeline::Backlog::default()));
+        let snap = scraped(stats).await;
+        let metrics = &snap.resource_metrics[0].scope_metrics[0].metrics;
+        let m = metrics
+            .iter()
+            .find(|m| m.name == "ecs_otel_agent.receiver.backlog.age")
+            .unwrap();
+        let Some(Data::Gauge(g)) = &m.data else {
+            panic!("{:?}", m.data)
+        };
+        let age: Vec<(String, f64)> = g
+            .data_points
+            .iter()
+            .map(|p| match p.value {
+                Some(pipeline::otlp::metrics::v1::number_data_point::Value::AsDouble(d)) => {
+                    (format!("{:?}", p.attributes), d)
+                }
+                _ => panic!("{p:?}"),
+            })
+            .collect();
+        let (_, parts) = int_points(&snap, "ecs_otel_agent.receiver.backlog.parts");
+        assert_eq!(age.len(), 2, "not for node stats: {age:?}");
+        fn of<V: Copy>(v: &[(String, V)], job: &str) -> Option<V> {
+            v.iter()
+                .find(|(a, _)| a.contains(&format!("\"{job}\"")))
+                .map(|(_, x)| *x)
+        }
+        let waited = of(&age, "ecs/prod/iam").unwrap();
+        assert!((90.0..100.0).contains(&waited), "{waited}");
+        assert_eq!(of(&parts, "ecs/prod/iam"), Some(3));
+        assert_eq!(of(&age, "ecs/prod/dashboard"), Some(0.0));
+        assert_eq!(of(&parts, "ecs/prod/dashboard"), Some(0));
+    }
+
+    #[tokio::test]
     async fn span_counters_are_reported_for_the_traces_exporter_only() {
         let stats = PipelineStats::new();
         stats.register_exporter("prometheus", 64);
@@ -431,13 +497,7 @@ mod tests {
         otlp.record_sent_spans(40);
         otlp.record_retried_spans(12);
         otlp.record_dropped_spans("queue_full", 5);
-        let recv = SelfReceiver::new(
-            stats,
-            pipeline::resource([kv("service.name", "ecs-otel-agent")]),
-            vec![],
-        )
-        .unwrap();
-        let snap = recv.scrape(&ctx()).await.unwrap();
+        let snap = scraped(stats).await;
         let values = |name: &str| int_points(&snap, name).1;
         let one = |name: &str| {
             let v = values(name);
@@ -462,13 +522,7 @@ mod tests {
         otlp.set_carries_logs();
         otlp.record_sent_log_records(7);
         otlp.record_rejected_log_records(2);
-        let recv = SelfReceiver::new(
-            stats,
-            pipeline::resource([kv("service.name", "ecs-otel-agent")]),
-            vec![],
-        )
-        .unwrap();
-        let snap = recv.scrape(&ctx()).await.unwrap();
+        let snap = scraped(stats).await;
         let points = |name: &str| {
             let (sum, v) = int_points(&snap, name);
             assert!(sum, "{name} is not a sum");

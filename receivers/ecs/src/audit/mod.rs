@@ -245,25 +245,25 @@ impl Audit {
         let s = &self.cluster.cfg.collectors.audit;
         let overlap = i64::try_from(s.overlap.as_secs()).unwrap_or(300);
         let catch_up = i64::try_from(s.max_catch_up.as_secs()).unwrap_or(86_400);
-        let plans: Vec<(String, i64, i64)> = {
+        let mut plans: Vec<(Option<i64>, String, i64, i64)> = {
             let inner = lock(&self.inner);
             targets
                 .all
                 .iter()
                 .map(|ns| {
-                    let (start, gap) = window(
-                        inner.state.namespaces.get(ns).map(|c| c.until),
-                        inner.state.origin,
-                        now,
-                        overlap,
-                        catch_up,
-                    );
-                    (ns.clone(), start, gap)
+                    let until = inner.state.namespaces.get(ns).map(|c| c.until);
+                    let (start, gap) = window(until, inner.state.origin, now, overlap, catch_up);
+                    (until, ns.clone(), start, gap)
                 })
                 .collect()
         };
+        // The longest unread first (never read, then the oldest end of a complete read):
+        // on a cluster too slow to read every namespace in one cycle, the ones the
+        // deadline cut off come first next time instead of being cut off again (the
+        // client's semaphore lets calls in about in the order they ask).
+        plans.sort_by_key(|(until, _, _, _)| *until);
         let mut tasks = tokio::task::JoinSet::new();
-        for (ns, start, gap) in plans {
+        for (_, ns, start, gap) in plans {
             let cluster = self.cluster.clone();
             let limit = s.page_size;
             tasks.spawn(async move {

@@ -332,7 +332,12 @@ pub fn failed_links(b: &mut SnapshotBuilder, groups: &[String], links: &[String]
 }
 
 /// Every bucket's settings, and the namespaces and buckets per namespace they were read from.
-pub fn buckets(b: &mut SnapshotBuilder, namespaces: usize, buckets: &[BucketSettings]) {
+/// `buckets` in (namespace, bucket) order.
+pub fn buckets<'a>(
+    b: &mut SnapshotBuilder,
+    namespaces: usize,
+    buckets: impl IntoIterator<Item = &'a BucketSettings>,
+) {
     NAMESPACES.record(b, namespaces, ());
     let mut per_ns: BTreeMap<&str, u64> = BTreeMap::new();
     for s in buckets {

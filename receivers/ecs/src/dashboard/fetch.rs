@@ -1,17 +1,20 @@
 //! The dashboard's calls: the nine reads of a cycle (all at once), every page of the
-//! unacknowledged alerts, and the bucket settings on their slower cadence.
+//! unacknowledged alerts, and the bucket settings on their slower cadence, a namespace at
+//! a time (what a cycle could not read is read first by the next).
 
 use std::time::Duration;
 
+use pipeline::ScrapeContext;
 use serde_json::Value;
 use tokio::time::Instant;
-use tracing::Instrument;
 
 use super::model::BucketSettings;
-use super::{BUCKET_SETTINGS_MAX_AGE, BucketCache, Dashboard};
+use super::{BUCKET_SETTINGS_MAX_AGE, Dashboard};
+
 use crate::client::parse::{list, text};
 use crate::client::{Call, ClientError};
 use crate::cluster::Cluster;
+use crate::parts;
 
 /// The outcome of one call of the cycle.
 pub struct Got {
@@ -191,108 +194,107 @@ impl Dashboard {
         (all, None, false)
     }
 
-    /// Reads every bucket's settings if the cache is older than `bucket_config_interval`.
-    pub(super) async fn refresh_buckets(&self, deadline: Instant, warnings: &mut Vec<String>) {
-        if !self.buckets_due(warnings) {
-            return;
-        }
-        // At most half of what is left of the cycle: the dashboard's own figures come
-        // first, and a refresh that cannot finish is tried again later, not every cycle.
-        let deadline = Instant::now() + deadline.saturating_duration_since(Instant::now()) / 2;
-        let mut namespaces = Vec::new();
-        let listed = self
-            .cluster
-            .each_namespace(deadline, |n| {
-                namespaces.extend(crate::cluster::namespace_name(n).map(str::to_owned))
-            })
-            .await;
-        if let Err(e) = listed {
-            warnings.push(format!("{e}; bucket settings not refreshed"));
-            self.retry_buckets_later();
-            return;
-        }
-        let Some(mut buckets) = self.read_all_buckets(&namespaces, deadline, warnings).await else {
-            self.retry_buckets_later();
-            return;
-        };
-        buckets.sort_by(|a, b| (&a.namespace, &a.bucket).cmp(&(&b.namespace, &b.bucket)));
-        *self.bucket_cache() = BucketCache {
-            read_at: Some(Instant::now()),
-            retry_at: None,
-            namespaces: namespaces.len(),
-            buckets,
-        };
-    }
-
-    /// Whether the bucket settings are due for a refresh; drops a read too old to serve.
-    fn buckets_due(&self, warnings: &mut Vec<String>) -> bool {
+    /// Reads the bucket settings that are due: every namespace when a round begins (every
+    /// `bucket_config_interval`), then, cycle after cycle, the ones not read yet, the
+    /// longest unread first, until each has been read.
+    pub(super) async fn refresh_buckets(&self, ctx: &ScrapeContext, warnings: &mut Vec<String>) {
         let cfg = &self.cluster.cfg.collectors.dashboard;
         if !cfg.bucket_config {
-            return false;
+            return;
         }
-        let mut c = self.bucket_cache();
-        if c.read_at
-            .is_some_and(|t| t.elapsed() >= cfg.bucket_config_interval * BUCKET_SETTINGS_MAX_AGE)
-        {
+        let deadline = ctx.deadline;
+        self.expire_buckets(cfg.bucket_config_interval.max(ctx.interval), warnings);
+        // At most half of what is left of the cycle: the dashboard's own figures come
+        // first. No namespace starts after 90% of that, and one cut off is postponed.
+        let started = Instant::now();
+        let deadline = started + deadline.saturating_duration_since(started) / 2;
+        let cutoff = started + deadline.saturating_duration_since(started).mul_f32(0.9);
+        if self.round_due() {
+            self.begin_round(started, deadline, warnings).await;
+        }
+        let order = self.bucket_cache().namespaces.due_oldest_first();
+        if order.is_empty() {
+            return;
+        }
+        let cluster = &self.cluster;
+        let in_flight = cluster.cfg.max_concurrent_requests;
+        let span = |_: &str| tracing::Span::current();
+        let read = parts::read(order, in_flight, cutoff, span, |ns| {
+            let cluster = cluster.clone();
+            async move {
+                let mut b = read_buckets(&cluster, &ns, deadline).await?;
+                b.sort_by(|x, y| x.bucket.cmp(&y.bucket));
+                Ok(b)
+            }
+        })
+        .await;
+        let postponed = read.postponed;
+        let failed = self.bucket_cache().namespaces.settle(read, Instant::now());
+        for (ns, e) in failed.iter().take(3) {
+            warnings.push(format!("namespace {ns}: {e}"));
+        }
+        if !failed.is_empty() {
             warnings.push(format!(
-                "bucket settings not refreshed for {BUCKET_SETTINGS_MAX_AGE} intervals; their series end until a refresh succeeds"
+                "{} namespace(s) failed; their last bucket settings are served and they are read again next cycle",
+                failed.len()
             ));
-            c.read_at = None;
-            c.buckets.clear();
         }
-        c.read_at
-            .is_none_or(|t| t.elapsed() >= cfg.bucket_config_interval)
+        if postponed > 0 {
+            warnings.push(format!(
+                "{postponed} namespaces' bucket settings not read within this cycle's time ({:?}); their last read is served and they come first next cycle",
+                cutoff - started
+            ));
+        }
+    }
+
+    /// Whether a round of bucket settings is due: never begun, or begun
+    /// `bucket_config_interval` ago (and no failed listing to wait out).
+    fn round_due(&self) -> bool {
+        let interval = self.cluster.cfg.collectors.dashboard.bucket_config_interval;
+        let c = self.bucket_cache();
+        c.listed
+            .as_ref()
+            .is_none_or(|(_, t)| t.elapsed() >= interval)
             && c.retry_at.is_none_or(|t| Instant::now() >= t)
     }
 
-    fn retry_buckets_later(&self) {
-        let interval = self.cluster.cfg.collectors.dashboard.bucket_config_interval;
-        self.bucket_cache().retry_at =
-            Some(Instant::now() + (interval / 4).max(Duration::from_secs(60)));
+    /// Lists the namespaces and wants each one's bucket settings from `started` on.
+    async fn begin_round(&self, started: Instant, deadline: Instant, warnings: &mut Vec<String>) {
+        let mut names = Vec::new();
+        let listed = self
+            .cluster
+            .each_namespace(deadline, |n| {
+                names.extend(crate::cluster::namespace_name(n).map(str::to_owned))
+            })
+            .await;
+        let mut c = self.bucket_cache();
+        if let Err(e) = listed {
+            warnings.push(format!("{e}; bucket settings not refreshed"));
+            let interval = self.cluster.cfg.collectors.dashboard.bucket_config_interval;
+            c.retry_at = Some(Instant::now() + (interval / 4).max(Duration::from_secs(60)));
+            return;
+        }
+        c.retry_at = None;
+        c.namespaces.retain_listed(&names);
+        c.namespaces.want(&names, started);
+        c.listed = Some((names, started));
     }
 
-    /// Every namespace's buckets, all namespaces at once; `None` when any failed (partly
-    /// read settings would make series come and go: the last full read is kept).
-    async fn read_all_buckets(
-        &self,
-        namespaces: &[String],
-        deadline: Instant,
-        warnings: &mut Vec<String>,
-    ) -> Option<Vec<BucketSettings>> {
-        let mut tasks = tokio::task::JoinSet::new();
-        for ns in namespaces {
-            let (ns, cluster) = (ns.clone(), self.cluster.clone());
-            // Spawned tasks do not inherit the span: hand it over, so the calls stay
-            // children of the cycle's trace.
-            tasks.spawn(
-                async move { (ns.clone(), read_buckets(&cluster, &ns, deadline).await) }
-                    .instrument(tracing::Span::current()),
-            );
-        }
-        let mut buckets = Vec::new();
-        let mut failed = 0;
-        while let Some(r) = tasks.join_next().await {
-            match r {
-                Ok((_, Ok(mut b))) => buckets.append(&mut b),
-                Ok((ns, Err(e))) => {
-                    failed += 1;
-                    if failed <= 3 {
-                        warnings.push(format!("namespace {ns}: {e}"));
-                    }
-                }
-                Err(e) => {
-                    failed += 1;
-                    warnings.push(format!("bucket settings task failed: {e}"));
-                }
-            }
-        }
-        if failed > 0 {
+    /// Drops the settings of namespaces not read for `BUCKET_SETTINGS_MAX_AGE` intervals
+    /// (`interval`: the longer of the bucket settings' and the dashboard's).
+    fn expire_buckets(&self, interval: Duration, warnings: &mut Vec<String>) {
+        let max_age = interval * BUCKET_SETTINGS_MAX_AGE;
+        let mut c = self.bucket_cache();
+        let before = c.namespaces.kept.len();
+        c.namespaces
+            .kept
+            .retain(|_, k| k.read_at.elapsed() < max_age);
+        let dropped = before - c.namespaces.kept.len();
+        if dropped > 0 {
             warnings.push(format!(
-                "{failed} namespace(s) failed; bucket settings not refreshed"
+                "{dropped} namespaces' bucket settings not refreshed for {BUCKET_SETTINGS_MAX_AGE} intervals; their series end until they are read again"
             ));
-            return None;
         }
-        Some(buckets)
     }
 }
 

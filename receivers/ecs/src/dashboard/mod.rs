@@ -18,23 +18,29 @@ use tokio::time::Instant;
 
 use crate::client::ClientError;
 use crate::cluster::Cluster;
+use crate::parts::Parts;
 use fetch::Answers;
 pub use model::BucketSettings;
 use model::{
     AlertCounts, Disk, LocalZone, Node, ObjectCapacity, ReplicationGroup, StoragePool, VdcNodes,
 };
 
+/// The bucket settings, read a namespace at a time: a round lists the namespaces every
+/// `bucket_config_interval` and wants each of them read; a cycle reads what it can of
+/// them in its time, and the rest first next cycle.
 #[derive(Debug, Default)]
 struct BucketCache {
-    read_at: Option<Instant>,
-    /// After a failed refresh, not before this (the rest of the cycle matters more).
+    /// The namespaces last listed, and when the round that listed them began.
+    listed: Option<(Vec<String>, Instant)>,
+    /// After a failed listing, not before this (the rest of the cycle matters more).
     retry_at: Option<Instant>,
-    namespaces: usize,
-    buckets: Vec<BucketSettings>,
+    /// Each namespace's buckets (sorted by name), as last read.
+    namespaces: Parts<Vec<BucketSettings>>,
 }
 
-/// A read of the bucket settings older than this many intervals is dropped (its series
-/// end) rather than served on.
+/// A namespace's bucket settings are served until it is read again, for at most this
+/// many `bucket_config_interval`s (or dashboard intervals, if longer) after its last good
+/// read; then they are dropped (its series end) rather than served on.
 const BUCKET_SETTINGS_MAX_AGE: u32 = 3;
 
 pub struct Dashboard {
@@ -97,6 +103,13 @@ impl Dashboard {
         lock(&self.buckets)
     }
 
+    /// The namespaces whose bucket settings are due and not read yet; `None` when the
+    /// settings are not read at all.
+    pub fn backlog(&self) -> Option<pipeline::Backlog> {
+        let on = self.cluster.cfg.collectors.dashboard.bucket_config;
+        on.then(|| self.bucket_cache().namespaces.backlog())
+    }
+
     pub async fn collect(&self, ctx: &ScrapeContext) -> Result<Snapshot, ReceiverError> {
         let cl = &self.cluster;
         let answers = self.fetch_all(ctx.deadline).await;
@@ -108,7 +121,7 @@ impl Dashboard {
             .find_map(|g| g.error.clone().filter(|e| e.is_login_refused()));
         let anything = all.iter().any(|g| g.value.is_some());
         if auth_error.is_none() && anything {
-            self.refresh_buckets(ctx.deadline, &mut warnings).await;
+            self.refresh_buckets(ctx, &mut warnings).await;
         }
         let read = Read::parse(&answers);
         if let Some(version) = read.nodes.as_ref().and_then(|n| n.version.as_deref()) {
@@ -195,8 +208,9 @@ impl Dashboard {
             emit::failed_links(b, &rg_names, links);
         }
         let cache = self.bucket_cache();
-        if cache.read_at.is_some() {
-            emit::buckets(b, cache.namespaces, &cache.buckets);
+        if let Some((names, _)) = &cache.listed {
+            let kept = cache.namespaces.kept.values();
+            emit::buckets(b, names.len(), kept.flat_map(|k| k.value.iter()));
         }
     }
 }

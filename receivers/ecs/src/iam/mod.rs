@@ -24,6 +24,7 @@ use tracing::Instrument;
 use crate::client::parse::{boolish, list, text, uint};
 use crate::client::{Call, ClientError};
 use crate::cluster::Cluster;
+use crate::parts::{self, Parts};
 use api::IamApi;
 use config::{EntityLabels, IamConfig};
 use policy::Grant;
@@ -69,8 +70,8 @@ struct NamespaceFacts {
 #[derive(Default)]
 struct State {
     /// Each namespace's facts, the failed cycles they were served through, and when
-    /// they were read.
-    namespaces: BTreeMap<String, pull::LastGood<NamespaceFacts>>,
+    /// they were read; and the namespaces still to read.
+    namespaces: Parts<NamespaceFacts>,
     /// Managed policy documents by (ARN, version, creation date): a version never
     /// changes, and a policy deleted and made again under its name has a new creation
     /// date. With when each was last needed, to forget the ones no longer attached.
@@ -111,6 +112,11 @@ impl Iam {
         }
     }
 
+    /// The namespaces due and not read yet, and since when the oldest of them is due.
+    pub fn backlog(&self) -> pipeline::Backlog {
+        lock(&self.state).namespaces.backlog()
+    }
+
     async fn namespace_names(&self, deadline: Instant) -> Result<Vec<String>, ClientError> {
         let mut names = Vec::new();
         self.cluster
@@ -136,16 +142,16 @@ impl Iam {
         let cutoff = ctx_started + deadline.saturating_duration_since(ctx_started).mul_f32(0.9);
         let ((mgmt, providers), read) = tokio::join!(
             async { tokio::join!(self.mgmt_users(deadline), self.providers(deadline)) },
-            self.read_namespaces(deadline, cutoff, &mut warnings),
+            self.read_namespaces((ctx_started, deadline), cutoff, &mut warnings),
         );
         let read = match read {
             Ok(r) => r,
             Err(e) => return Err(self.failure(ctx, e, warnings)),
         };
-        if read.postponed > 0 {
+        if read.parts.postponed > 0 {
             warnings.push(format!(
                 "{} namespaces not read within this cycle's time ({:?}); their last read is served and they come first next cycle",
-                read.postponed,
+                read.parts.postponed,
                 cutoff - ctx_started
             ));
         }
@@ -170,7 +176,7 @@ impl Iam {
             resource_logs: Vec::new(),
             warnings,
         };
-        let nothing = lock(&self.state).namespaces.is_empty() && !names.is_empty();
+        let nothing = lock(&self.state).namespaces.kept.is_empty() && !names.is_empty();
         if let Some(e) = first_error
             && (nothing || e.is_login_refused())
         {
@@ -193,22 +199,18 @@ impl Iam {
         let keep = self.cluster.cfg.keep_last_good_cycles;
         let mut first_error: Option<ClientError> = None;
         let mut st = lock(&self.state);
-        if read.postponed == 0 && read.failed.is_empty() {
+        if read.parts.postponed == 0 && read.parts.failed.is_empty() {
             // Every namespace was read: documents not needed this cycle are not attached
             // any more (or their policy is gone).
             st.documents.retain(|_, (_, seen)| *seen >= ctx_started);
         }
-        st.namespaces.retain(|k, _| read.names.contains(k));
-        let now = Instant::now();
-        for (ns, f) in read.fresh {
-            st.namespaces.insert(ns, pull::LastGood::at(f, now));
-        }
-        for (ns, e) in read.failed {
+        st.namespaces.retain_listed(&read.names);
+        for (ns, e) in st.namespaces.settle(read.parts, Instant::now()) {
             if e.is_login_refused() {
                 first_error = Some(e.clone());
             }
             let served = matches!(
-                pull::last_good::fail_in(&mut st.namespaces, &ns, keep),
+                pull::last_good::fail_in(&mut st.namespaces.kept, &ns, keep),
                 Some(pull::last_good::Failed::Served(_))
             );
             warnings.push(format!(
@@ -231,7 +233,7 @@ impl Iam {
             threshold: i64::from(cfg.inactive_threshold_days) * 86_400,
         };
         let st = lock(&self.state);
-        for (ns, kept) in &st.namespaces {
+        for (ns, kept) in &st.namespaces.kept {
             emit::namespace(b, cfg, ns, &kept.value, &ages);
         }
     }
@@ -243,7 +245,7 @@ impl Iam {
     /// served and it comes first next cycle.
     async fn read_namespaces(
         &self,
-        deadline: Instant,
+        (started, deadline): (Instant, Instant),
         cutoff: Instant,
         warnings: &mut Vec<String>,
     ) -> Result<Read, ClientError> {
@@ -253,55 +255,29 @@ impl Iam {
             Err(e) if e.is_login_refused() => return Err(e),
             Err(e) => {
                 warnings.push(format!("{e}; the last known namespaces are read"));
-                lock(&self.state).namespaces.keys().cloned().collect()
+                lock(&self.state).namespaces.kept.keys().cloned().collect()
             }
         };
-        let mut order = names.clone();
-        {
-            let st = lock(&self.state);
-            order.sort_by_key(|n| st.namespaces.get(n).map(|k| k.read_at));
-        }
-        let gate = Arc::new(tokio::sync::Semaphore::new(NAMESPACES_IN_FLIGHT));
-        let mut tasks = tokio::task::JoinSet::new();
-        for ns in order {
-            let (cluster, state, gate) = (cl.clone(), self.state.clone(), gate.clone());
-            let span = tracing::info_span!(
+        let order = {
+            let mut st = lock(&self.state);
+            st.namespaces.retain_listed(&names);
+            st.namespaces.want(&names, started);
+            st.namespaces.due_oldest_first()
+        };
+        let span = |ns: &str| {
+            tracing::info_span!(
                 target: "ecs_otel_agent::iam",
                 "iam.namespace",
                 otel.name = %format!("iam namespace {ns}"),
                 ecs.namespace = %ns,
-            );
-            tasks.spawn(
-                async move {
-                    let _permit = gate.acquire_owned().await;
-                    if Instant::now() >= cutoff {
-                        return (ns, None);
-                    }
-                    match read_namespace(&cluster, &state, &ns, cutoff).await {
-                        Err(e) if e.kind() == "timeout" && Instant::now() >= cutoff => (ns, None),
-                        r => (ns, Some(r)),
-                    }
-                }
-                .instrument(span),
-            );
-        }
-        let mut read = Read {
-            names,
-            fresh: BTreeMap::new(),
-            failed: Vec::new(),
-            postponed: 0,
+            )
         };
-        while let Some(r) = tasks.join_next().await {
-            match r {
-                Ok((ns, Some(Ok(f)))) => {
-                    read.fresh.insert(ns, f);
-                }
-                Ok((ns, Some(Err(e)))) => read.failed.push((ns, e)),
-                Ok((_, None)) => read.postponed += 1,
-                Err(e) => warnings.push(format!("IAM task failed: {e}")),
-            }
-        }
-        Ok(read)
+        let parts = parts::read(order, NAMESPACES_IN_FLIGHT, cutoff, span, |ns| {
+            let (cluster, state) = (cl.clone(), self.state.clone());
+            async move { read_namespace(&cluster, &state, &ns, cutoff).await }
+        })
+        .await;
+        Ok(Read { names, parts })
     }
 
     fn failure(&self, ctx: &ScrapeContext, e: ClientError, warnings: Vec<String>) -> ReceiverError {
@@ -432,9 +408,7 @@ impl Iam {
 /// What one cycle read of the namespaces.
 struct Read {
     names: Vec<String>,
-    fresh: BTreeMap<String, NamespaceFacts>,
-    failed: Vec<(String, ClientError)>,
-    postponed: usize,
+    parts: parts::Read<NamespaceFacts>,
 }
 
 struct Provider {
