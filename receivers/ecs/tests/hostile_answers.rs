@@ -155,10 +155,14 @@ async fn every_collector(mode: Garbage) -> Vec<(String, Result<Snapshot, Receive
 async fn bounded(mode: Garbage) {
     let (_, start) = memory();
     let results = every_collector(mode).await;
+    // Free heap given back first: what is measured is what is held. (Without it, which
+    // thread's arena a round's buffers land in decides the figure, and a loaded machine
+    // made this flaky.)
+    pipeline::memory::release_free_memory();
     let (_, first) = memory();
-    // A second round: what the first left behind is the allocator's free memory, reused,
-    // not answers held.
+    // A second round must not hold more than the first: answers are not kept.
     let again = every_collector(mode).await;
+    pipeline::memory::release_free_memory();
     let (peak, now) = memory();
     eprintln!(
         "{mode:?}: RSS at start {start:.1} MB, after one round {first:.1} MB, after two {now:.1} MB, peak {peak:.1} MB"
