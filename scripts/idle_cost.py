@@ -16,14 +16,13 @@ Standard library only.
 import argparse
 import glob
 import os
-import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from soak import free_port, listening, rotel_binary, wait_for  # noqa: E402
+from soak import Procs, free_port, listening, wait_for  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -75,23 +74,14 @@ def main():
     out = tempfile.mkdtemp(prefix="idle-cost-")
     sim_port, otlp_port, prom_port, health_port = (free_port() for _ in range(4))
     ca = os.path.join(out, "sim-ca.pem")
-    procs = []
-
-    def spawn(name, cmd, env=None):
-        log = open(os.path.join(out, f"{name}.log"), "ab")
-        procs.append(subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                      stdin=subprocess.DEVNULL, env={**os.environ, **(env or {})}))
-        return procs[-1]
+    procs = Procs(out)
+    spawn = procs.spawn
 
     try:
         spawn("sim", [args.sim, "--preset", args.preset, "--listen",
                       f"127.0.0.1:{sim_port}", "--cert-out", ca])
         wait_for("the simulator", lambda: listening(sim_port) and os.path.exists(ca), 300)
-        spawn("rotel", [rotel_binary(), "start", "--otlp-grpc-endpoint", f"127.0.0.1:{otlp_port}",
-                        "--otlp-http-endpoint", "127.0.0.1:0", "--exporter", "blackhole",
-                        "--pid-file", os.path.join(out, "rotel.pid"),
-                        "--log-file", os.path.join(out, "rotel.log")])
-        wait_for("rotel", lambda: listening(otlp_port), 30)
+        procs.rotel(otlp_port)
         cfg = os.path.join(out, "agent.yaml")
         with open(cfg, "w") as f:
             # Default intervals: nothing set but what the agent needs to reach its peers.
@@ -157,10 +147,7 @@ service:
               f"quiet_wakeups_per_s={q_sw / max(1, len(quiet)):.1f} "
               f"threads={len(glob.glob(f'/proc/{agent.pid}/task/*'))}")
     finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+        procs.kill_all()
 
 
 if __name__ == "__main__":

@@ -19,14 +19,13 @@ import collections
 import json
 import os
 import ssl
-import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from soak import free_port, listening, rotel_binary, wait_for  # noqa: E402
+from soak import Procs, free_port, listening, wait_for  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -94,13 +93,8 @@ def main():
     args = p.parse_args()
 
     out = tempfile.mkdtemp(prefix="many-clusters-")
-    procs = []
-
-    def spawn(name, cmd, env=None):
-        log = open(os.path.join(out, f"{name}.log"), "ab")
-        procs.append(subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                      stdin=subprocess.DEVNULL, env={**os.environ, **(env or {})}))
-        return procs[-1]
+    procs = Procs(out)
+    spawn = procs.spawn
 
     try:
         sims = []
@@ -124,11 +118,7 @@ def main():
                     headers={"Content-Type": "application/json"})
                 urllib.request.urlopen(req, context=ctx, timeout=10).read()
         otlp_port, prom_port, health_port = free_port(), free_port(), free_port()
-        spawn("rotel", [rotel_binary(), "start", "--otlp-grpc-endpoint", f"127.0.0.1:{otlp_port}",
-                        "--otlp-http-endpoint", "127.0.0.1:0", "--exporter", "blackhole",
-                        "--pid-file", os.path.join(out, "rotel.pid"),
-                        "--log-file", os.path.join(out, "rotel.log")])
-        wait_for("rotel", lambda: listening(otlp_port), 30)
+        procs.rotel(otlp_port)
         receivers = "".join(f"""
   ecs/{name}:
     endpoint: https://127.0.0.1:{port}
@@ -214,10 +204,7 @@ service:
                 f.write(",".join(str(x) for x in r) + "\n")
         print(f"samples and logs in {out}")
     finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+        procs.kill_all()
 
 
 if __name__ == "__main__":

@@ -63,6 +63,35 @@ def rotel_binary():
     return os.path.join(out.stdout.strip(), "rotel-agent")
 
 
+class Procs:
+    """Processes started for a run, each logging to <out>/<name>.log, all killed at the end."""
+
+    def __init__(self, out):
+        self.out = out
+        self.started = []
+
+    def spawn(self, name, cmd, env=None):
+        log = open(os.path.join(self.out, f"{name}.log"), "ab")
+        p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                             env={**os.environ, **(env or {})})
+        self.started.append(p)
+        return p
+
+    def rotel(self, port):
+        """rotel, the OTLP receiver, on `port`, dropping what it receives."""
+        self.spawn("rotel", [rotel_binary(), "start", "--otlp-grpc-endpoint", f"127.0.0.1:{port}",
+                             "--otlp-http-endpoint", "127.0.0.1:0", "--exporter", "blackhole",
+                             "--pid-file", os.path.join(self.out, "rotel.pid"),
+                             "--log-file", os.path.join(self.out, "rotel.log")])
+        wait_for("rotel", lambda: listening(port), 30)
+
+    def kill_all(self):
+        for p in self.started:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+
 class Soak:
     def __init__(self, args):
         self.args = args
