@@ -2,7 +2,7 @@
 """Many clusters in one agent: N simulated large clusters (`ecs-sim --preset large`, seeds
 1..N: 1,000 namespaces, 20,000 buckets, 5,000 IAM users and 16 nodes each), one agent with
 an `ecs/cNN` receiver per cluster and every collector on (dashboard with bucket settings,
-node stats, billing, IAM, performance, audit) at its default interval, metrics to
+node stats, billing, IAM, performance, audit; `--collectors` chooses) at its default interval, metrics to
 Prometheus and OTLP (rotel), logs and traces to OTLP. Every 5 s it reads the agent's RSS,
 the RSS peak of the window (VmHWM, reset after each read) and its CPU time. At the end it
 reads the agent's own figures from /metrics (runs, failures and run durations per
@@ -86,6 +86,8 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--clusters", type=int, default=10)
     p.add_argument("--seconds", type=float, default=900)
+    p.add_argument("--collectors", default="billing,iam,performance,audit",
+                   help="collectors turned on beside dashboard and node_stats (comma-separated)")
     p.add_argument("--latency-ms", type=int, default=0,
                    help="added to every management call of every simulator")
     p.add_argument("--agent", default=os.path.join(root, "target/release/ecs-otel-agent"))
@@ -119,6 +121,8 @@ def main():
                 urllib.request.urlopen(req, context=ctx, timeout=10).read()
         otlp_port, prom_port, health_port = free_port(), free_port(), free_port()
         procs.rotel(otlp_port)
+        extra = "".join(f"\n      {c}: {{enabled: true}}" for c in args.collectors.split(",") if c) \
+            or " {}"
         receivers = "".join(f"""
   ecs/{name}:
     endpoint: https://127.0.0.1:{port}
@@ -126,11 +130,7 @@ def main():
     password: ${{env:MANY_ECS_PASSWORD}}
     tls:
       ca_file: {ca}
-    collectors:
-      billing: {{enabled: true}}
-      iam: {{enabled: true}}
-      performance: {{enabled: true}}
-      audit: {{enabled: true}}
+    collectors:{extra}
 """ for name, port, ca in sims)
         names = ", ".join(f"ecs/{name}" for name, _, _ in sims)
         cfg = os.path.join(out, "agent.yaml")
@@ -191,7 +191,8 @@ service:
             c[3] += dur_count.get(receiver, 0)
             mean = dur_sum.get(receiver, 0) / max(1, dur_count.get(receiver, 0))
             c[4] = max(c[4], mean)
-        print(f"many-clusters clusters={args.clusters} seconds={wall:.0f} latency_ms={args.latency_ms} "
+        print(f"many-clusters clusters={args.clusters} collectors=dashboard,node_stats,{args.collectors} "
+              f"seconds={wall:.0f} latency_ms={args.latency_ms} "
               f"ecs_calls={calls} cpu_percent_of_one_core={100 * rows[-1][3] / wall:.1f} "
               f"rss_median_mb={sorted(r[1] for r in rows)[len(rows) // 2] / 1024:.1f} "
               f"rss_last_mb={rows[-1][1] / 1024:.1f} peak_rss_mb={max(r[2] for r in rows) / 1024:.1f}")
