@@ -200,6 +200,12 @@ metric!(
     "{span}",
     "The agent's own spans given up on, by reason: queue_full, retries_exhausted, permanent, retry_disabled, rejected, shutdown"
 );
+metric!(
+    RECEIVER_UNRECORDED_SPANS,
+    "ecs_otel_agent.receiver.unrecorded.spans",
+    "{span}",
+    "Spans of a collection cycle not recorded because the cycle reached service.telemetry.traces.max_spans_per_cycle"
+);
 
 const PROCESS: &str = "the agent's process (sysinfo, /proc)";
 const SCHEDULER: &str = "the agent's scheduler";
@@ -356,6 +362,12 @@ pub const CATALOG: Catalog = Catalog {
             Instrument::Counter,
             &["exporter", "reason"],
             EXPORTERS,
+        ),
+        entry(
+            RECEIVER_UNRECORDED_SPANS,
+            Instrument::Counter,
+            &["receiver"],
+            SCHEDULER,
         ),
     ],
     unavailable: &[],
