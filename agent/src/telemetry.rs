@@ -182,3 +182,43 @@ impl Telemetry {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_sampler_is_the_sdks_own() {
+        let of = |sampler, ratio| {
+            format!(
+                "{:?}",
+                super::sampler(&TracesConfig {
+                    sampler,
+                    ratio,
+                    ..TracesConfig::default()
+                })
+            )
+        };
+        assert_eq!(of(SamplerKind::AlwaysOn, 1.0), "AlwaysOn");
+        assert_eq!(of(SamplerKind::AlwaysOff, 1.0), "AlwaysOff");
+        assert_eq!(
+            of(SamplerKind::TraceIdRatio, 0.25),
+            "TraceIdRatioBased(0.25)"
+        );
+        assert!(
+            of(SamplerKind::ParentBasedTraceIdRatio, 0.5).contains("TraceIdRatioBased(0.5)"),
+            "{}",
+            of(SamplerKind::ParentBasedTraceIdRatio, 0.5)
+        );
+    }
+
+    #[test]
+    fn the_default_traces_every_cycle_with_a_cap() {
+        let d = TracesConfig::default();
+        assert_eq!(d.sampler, SamplerKind::AlwaysOn);
+        assert_eq!(
+            d.max_spans_per_cycle,
+            crate::config::DEFAULT_MAX_SPANS_PER_CYCLE
+        );
+    }
+}

@@ -51,8 +51,17 @@ async fn main() {
     let port = free_port();
     let mut rotel = cap.map(|_| {
         match Command::new(testkit::rotel_binary())
-            .args(["start", "--otlp-grpc-endpoint", &format!("127.0.0.1:{port}")])
-            .args(["--otlp-http-endpoint", "127.0.0.1:0", "--exporter", "blackhole"])
+            .args([
+                "start",
+                "--otlp-grpc-endpoint",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .args([
+                "--otlp-http-endpoint",
+                "127.0.0.1:0",
+                "--exporter",
+                "blackhole",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
