@@ -222,8 +222,8 @@ fn exemplars_are_openmetrics_only_one_per_bucket_the_newest() {
     let without = make(&[]);
     // Text 0.0.4 has no exemplars: byte for byte what it was.
     assert_eq!(
-        text_of(&[with.clone()], &opts),
-        text_of(&[without.clone()], &opts)
+        text_of(std::slice::from_ref(&with), &opts),
+        text_of(std::slice::from_ref(&without), &opts)
     );
     let om = om_of(&with, &opts);
     let id = |b: u8, n: usize| format!("{b:02x}").repeat(n);
