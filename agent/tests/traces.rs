@@ -384,3 +384,38 @@ fn a_capped_iam_cycle_sends_its_root_and_cap_spans_and_counts_the_rest() {
     assert!(s.metric(unrecorded) >= 1.0);
     s.stop();
 }
+
+#[test]
+fn with_the_always_off_sampler_no_span_leaves_and_no_exemplar_is_kept() {
+    let s = setup(
+        |_| {},
+        "",
+        "  telemetry:\n    traces:\n      sampler: always_off\n",
+    );
+    // Three snapshots of the `self` receiver at rotel: the first cycles' spans, sent at
+    // least once a second, would have arrived before them.
+    wait_until(
+        Duration::from_secs(30),
+        "three self snapshots at rotel",
+        || {
+            s.rotel
+                .output()
+                .lines()
+                .filter(|l| l.trim().ends_with("ecs_otel_agent.uptime"))
+                .count()
+                >= 3
+        },
+    );
+    let out = s.rotel.output();
+    assert!(rotel_spans(&out).is_empty(), "spans sent with always_off");
+    assert!(!out.contains("Exemplar #"), "an exemplar over OTLP");
+    let (_, om) = http_get(
+        s.prom,
+        "/metrics",
+        &[("Accept", "application/openmetrics-text;version=1.0.0")],
+    )
+    .unwrap();
+    assert!(om.contains("ecs_otel_agent_ecs_request_duration_seconds_bucket"));
+    assert!(!om.contains(" # {"), "an exemplar on /metrics");
+    s.stop();
+}

@@ -107,8 +107,9 @@ service:\n  telemetry:\n    logs: {{level: error}}\n    traces: {{max_spans_per_
         scrape_expecting(&iam, run, Duration::from_secs(280), |w| {
             w.starts_with("authentication provider")
         })
-        .instrument(root)
+        .instrument(root.clone())
         .await;
+        let counted = ecs_otel_agent::span_cap::cycle_counts(&root).unwrap_or_default();
         let wall = t.elapsed();
         tokio::time::sleep(Duration::from_secs(2)).await;
         let used = cpu() - c0;
@@ -126,8 +127,10 @@ service:\n  telemetry:\n    logs: {{level: error}}\n    traces: {{max_spans_per_
             cpus.push(used);
         }
         println!(
-            "{mode} cycle {run}: {:.2} s wall, {used:.2} s CPU (cycle + 2 s), {calls} calls; spans so far: {} sent, {} dropped",
+            "{mode} cycle {run}: {:.2} s wall, {used:.2} s CPU (cycle + 2 s), {calls} calls ({} client spans opened, {} spans not recorded); spans so far: {} sent, {} dropped",
             wall.as_secs_f64(),
+            counted.calls,
+            counted.unrecorded,
             spans.0,
             spans.1
         );
