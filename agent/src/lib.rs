@@ -7,6 +7,7 @@ pub mod health;
 pub mod receivers;
 pub mod run;
 pub mod scheduler;
+pub mod span_cap;
 pub mod telemetry;
 
 /// The embedded default configuration that `--demo` runs.

@@ -131,6 +131,7 @@ async fn run_loop(
 }
 
 async fn run_once(job: Arc<Job>, fanout: Arc<Fanout>, run: u64, cancel: CancellationToken) {
+    // The collector records what it knows about its source (`ecs.*`) into this span.
     let span = tracing::info_span!(
         target: "ecs_otel_agent::collect",
         parent: None,
@@ -142,6 +143,16 @@ async fn run_once(job: Arc<Job>, fanout: Arc<Fanout>, run: u64, cancel: Cancella
         receiver = %job.id,
         run = i64::try_from(run).unwrap_or(i64::MAX),
         error.type = Empty,
+        ecs_otel_agent.collector = Empty,
+        ecs_otel_agent.run.outcome = Empty,
+        ecs_otel_agent.run.calls = Empty,
+        ecs_otel_agent.run.points = Empty,
+        ecs_otel_agent.run.warnings = Empty,
+        ecs_otel_agent.run.spans.unrecorded = Empty,
+        ecs.cluster.name = Empty,
+        ecs.vdc.name = Empty,
+        ecs.namespaces.read = Empty,
+        ecs.namespaces.postponed = Empty,
     );
     let started = SystemTime::now();
     let t0 = Instant::now();
@@ -157,6 +168,15 @@ async fn run_once(job: Arc<Job>, fanout: Arc<Fanout>, run: u64, cancel: Cancella
         .instrument(span.clone())
         .await;
     let took = t0.elapsed();
+    if let Some(c) = crate::span_cap::cycle_counts(&span) {
+        span.record("ecs_otel_agent.run.calls", c.calls as i64);
+        if c.unrecorded > 0 {
+            span.record("ecs_otel_agent.run.spans.unrecorded", c.unrecorded as i64);
+            job.stats.record_unrecorded_spans(c.unrecorded);
+        }
+    }
+    // Recorded inside the root span: the run-duration's exemplar names this cycle's trace.
+    let _in_span = span.enter();
     match result {
         Ok(Ok(snapshot)) => {
             for w in &snapshot.warnings {
@@ -170,6 +190,17 @@ async fn run_once(job: Arc<Job>, fanout: Arc<Fanout>, run: u64, cancel: Cancella
                 resource_metrics: snapshot.resource_metrics,
                 resource_logs: snapshot.resource_logs,
             };
+            let outcome = if snapshot.warnings.is_empty() {
+                "success"
+            } else {
+                "partial"
+            };
+            span.record("ecs_otel_agent.run.outcome", outcome);
+            span.record(
+                "ecs_otel_agent.run.warnings",
+                snapshot.warnings.len() as i64,
+            );
+            span.record("ecs_otel_agent.run.points", batch.data_points() as i64);
             job.stats.record_success(took, snapshot.warnings);
             tracing::debug!(parent: &span, receiver = %job.id, points = batch.data_points(), log_records = batch.log_records(), took = ?took, "collected");
             fanout.dispatch(Arc::new(batch));
@@ -178,16 +209,19 @@ async fn run_once(job: Arc<Job>, fanout: Arc<Fanout>, run: u64, cancel: Cancella
             span.record("otel.status_code", "ERROR");
             span.record("otel.status_message", e.message.as_str());
             span.record("error.type", e.kind);
+            span.record("ecs_otel_agent.run.outcome", "failure");
             tracing::warn!(parent: &span, receiver = %job.id, kind = e.kind, error = %e, "collection failed");
             if let Some(partial) = e.partial {
-                fanout.dispatch(Arc::new(Batch {
+                let batch = Batch {
                     source: job.id.clone(),
                     seq: run,
                     collected_at: started,
                     interval: job.interval,
                     resource_metrics: partial.resource_metrics,
                     resource_logs: partial.resource_logs,
-                }));
+                };
+                span.record("ecs_otel_agent.run.points", batch.data_points() as i64);
+                fanout.dispatch(Arc::new(batch));
             }
             job.stats.record_failure(took, e.kind, e.message, e.impact);
         }
@@ -196,6 +230,7 @@ async fn run_once(job: Arc<Job>, fanout: Arc<Fanout>, run: u64, cancel: Cancella
             span.record("otel.status_code", "ERROR");
             span.record("otel.status_message", msg.as_str());
             span.record("error.type", "timeout");
+            span.record("ecs_otel_agent.run.outcome", "timeout");
             tracing::warn!(parent: &span, receiver = %job.id, timeout = ?job.timeout, "collection timed out");
             job.stats
                 .record_failure(took, "timeout", msg, Impact::Unhealthy);

@@ -4,17 +4,19 @@
 //! retries (`exporter_otlp::spans`).
 
 use exporter_otlp::spans::SpanDelivery;
-use opentelemetry::KeyValue;
-use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_sdk::trace::SdkTracerProvider;
+use opentelemetry::trace::{TraceContextExt as _, TracerProvider as _};
+use opentelemetry::{InstrumentationScope, KeyValue};
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
 use pipeline::PipelineStats;
+use pipeline::trace::SEMCONV_SCHEMA_URL;
 use tracing::level_filters::LevelFilter;
 use tracing_subscriber::Layer;
-use tracing_subscriber::filter::Targets;
+use tracing_subscriber::filter::{FilterExt as _, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-use crate::config::{AgentConfig, LogFormat, LogLevel};
+use crate::config::{AgentConfig, LogFormat, LogLevel, SamplerKind, TracesConfig};
+use crate::span_cap::SpanCap;
 
 /// Crates whose debug output drowns ours; they stay at warn unless asked for trace.
 const NOISY: &[&str] = &[
@@ -43,6 +45,29 @@ pub fn agent_resource(cfg: &AgentConfig) -> Vec<(String, String)> {
         attrs.insert("service.instance.id".into(), host);
     }
     attrs.into_iter().collect()
+}
+
+/// The OpenTelemetry sampler of `service.telemetry.traces`.
+pub fn sampler(cfg: &TracesConfig) -> Sampler {
+    match cfg.sampler {
+        SamplerKind::AlwaysOn => Sampler::AlwaysOn,
+        SamplerKind::AlwaysOff => Sampler::AlwaysOff,
+        SamplerKind::TraceIdRatio => Sampler::TraceIdRatioBased(cfg.ratio),
+        SamplerKind::ParentBasedTraceIdRatio => {
+            Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(cfg.ratio)))
+        }
+    }
+}
+
+/// The ids of the OpenTelemetry span current on this thread (the layer makes a tracing
+/// span's context current while it is entered), when it is sampled: a histogram's
+/// exemplar then leads to a trace that exists.
+fn sampled_ids() -> Option<([u8; 16], [u8; 8])> {
+    opentelemetry::Context::map_current(|cx| {
+        let sc = cx.span().span_context().clone();
+        (sc.is_valid() && sc.is_sampled())
+            .then(|| (sc.trace_id().to_bytes(), sc.span_id().to_bytes()))
+    })
 }
 
 pub struct Telemetry {
@@ -88,22 +113,34 @@ impl Telemetry {
                         anyhow::anyhow!("exporters.{name}: cannot build the span exporter: {e}")
                     })?;
                 let resource = opentelemetry_sdk::Resource::builder_empty()
-                    .with_attributes(
+                    .with_schema_url(
                         agent_resource(cfg)
                             .into_iter()
                             .map(|(k, v)| KeyValue::new(k, v)),
+                        SEMCONV_SCHEMA_URL,
                     )
                     .build();
+                let traces = &cfg.service.telemetry.traces;
                 let provider = SdkTracerProvider::builder()
                     .with_span_processor(queue)
                     .with_resource(resource)
+                    .with_sampler(sampler(traces))
                     .build();
-                let tracer = provider.tracer("ecs-otel-agent");
+                let tracer = provider.tracer_with_scope(
+                    InstrumentationScope::builder("ecs-otel-agent")
+                        .with_version(crate::health::VERSION)
+                        .with_schema_url(SEMCONV_SCHEMA_URL)
+                        .build(),
+                );
+                pipeline::trace::set_id_source(sampled_ids);
                 // Only the agent's own spans (collection cycles, outbound calls), not the
-                // internals of the libraries it uses.
+                // internals of the libraries it uses; at most the cap per cycle.
                 let only_ours = Targets::new()
                     .with_target("ecs_otel_agent", LevelFilter::INFO)
-                    .with_target("receiver", LevelFilter::INFO);
+                    .with_target("receiver", LevelFilter::INFO)
+                    .and(SpanCap {
+                        max: traces.max_spans_per_cycle,
+                    });
                 // Source locations, thread names and busy/idle times are noise to
                 // whoever reads a collection trace in Jaeger or Tempo.
                 let layer = tracing_opentelemetry::layer()
@@ -143,5 +180,45 @@ impl Telemetry {
                 eprintln!("stopping the tracer provider failed: {e}");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_sampler_is_the_sdks_own() {
+        let of = |sampler, ratio| {
+            format!(
+                "{:?}",
+                super::sampler(&TracesConfig {
+                    sampler,
+                    ratio,
+                    ..TracesConfig::default()
+                })
+            )
+        };
+        assert_eq!(of(SamplerKind::AlwaysOn, 1.0), "AlwaysOn");
+        assert_eq!(of(SamplerKind::AlwaysOff, 1.0), "AlwaysOff");
+        assert_eq!(
+            of(SamplerKind::TraceIdRatio, 0.25),
+            "TraceIdRatioBased(0.25)"
+        );
+        assert!(
+            of(SamplerKind::ParentBasedTraceIdRatio, 0.5).contains("TraceIdRatioBased(0.5)"),
+            "{}",
+            of(SamplerKind::ParentBasedTraceIdRatio, 0.5)
+        );
+    }
+
+    #[test]
+    fn the_default_traces_every_cycle_with_a_cap() {
+        let d = TracesConfig::default();
+        assert_eq!(d.sampler, SamplerKind::AlwaysOn);
+        assert_eq!(
+            d.max_spans_per_cycle,
+            crate::config::DEFAULT_MAX_SPANS_PER_CYCLE
+        );
     }
 }

@@ -646,3 +646,33 @@ fn durations_beyond_a_year_are_refused() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_traces_ratio_outside_zero_to_one_is_refused() {
+    refused_with(
+        &GOOD.replace(
+            "service:\n",
+            "service:\n  telemetry:\n    traces:\n      sampler: traceidratio\n      ratio: 1.5\n",
+        ),
+        "service.telemetry.traces.ratio: 1.5 is not a share between 0 and 1",
+    );
+}
+
+#[test]
+fn every_sampler_is_accepted() {
+    for s in [
+        "always_on",
+        "always_off",
+        "traceidratio",
+        "parentbased_traceidratio",
+    ] {
+        let yaml = GOOD.replace(
+            "service:\n",
+            &format!(
+                "service:\n  telemetry:\n    traces:\n      sampler: {s}\n      ratio: 0.25\n      max_spans_per_cycle: 100\n"
+            ),
+        );
+        let (code, _, stderr) = validate(&yaml);
+        assert_eq!(code, 0, "{s}: {stderr}");
+    }
+}

@@ -7,8 +7,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::otlp::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
 use crate::otlp::metrics::v1::{
     AggregationTemporality, Gauge, Histogram, HistogramDataPoint, Metric, NumberDataPoint,
-    ResourceMetrics, ScopeMetrics, Sum, Summary, SummaryDataPoint, metric::Data, number_data_point,
-    summary_data_point::ValueAtQuantile,
+    ResourceMetrics, ScopeMetrics, Sum, Summary, SummaryDataPoint, exemplar, metric::Data,
+    number_data_point, summary_data_point::ValueAtQuantile,
 };
 use crate::otlp::resource::v1::Resource;
 
@@ -320,6 +320,19 @@ impl SnapshotBuilder {
         start: SystemTime,
         attributes: impl IntoIterator<Item = KeyValue>,
     ) {
+        self.histogram_with_exemplars(desc, value, &[], start, attributes);
+    }
+
+    /// A histogram point carrying `exemplars` (observations with the trace and span they
+    /// were made in).
+    pub fn histogram_with_exemplars(
+        &mut self,
+        desc: &MetricDesc<'_>,
+        value: &HistogramValue<'_>,
+        exemplars: &[crate::trace::Exemplar],
+        start: SystemTime,
+        attributes: impl IntoIterator<Item = KeyValue>,
+    ) {
         let mut counts = value.counts.to_vec();
         // A malformed point (wrong number of counts) would be rejected downstream; pad or
         // cut it here so that the count stays consistent with the buckets.
@@ -334,6 +347,16 @@ impl SnapshotBuilder {
             explicit_bounds: value.bounds.to_vec(),
             min: value.min,
             max: value.max,
+            exemplars: exemplars
+                .iter()
+                .map(|e| crate::otlp::metrics::v1::Exemplar {
+                    filtered_attributes: Vec::new(),
+                    time_unix_nano: unix_nanos(e.time),
+                    span_id: e.span_id.to_vec(),
+                    trace_id: e.trace_id.to_vec(),
+                    value: Some(exemplar::Value::AsDouble(e.value)),
+                })
+                .collect(),
             ..Default::default()
         };
         if let Some(Data::Histogram(h)) = self.metric(desc, Kind::Histogram) {
@@ -507,6 +530,36 @@ mod tests {
             Some(Data::Histogram(h)) => assert_eq!(h.data_points[0].count, 9),
             other => panic!("expected histogram, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn exemplars_keep_their_trace_and_span_ids() {
+        let mut b = SnapshotBuilder::new(resource([]), scope("s", "1"), SystemTime::now());
+        let v = HistogramValue {
+            bounds: &[0.1],
+            counts: &[1, 0],
+            sum: 0.05,
+            min: None,
+            max: None,
+        };
+        let e = crate::trace::Exemplar {
+            trace_id: [7; 16],
+            span_id: [8; 8],
+            value: 0.05,
+            time: UNIX_EPOCH + std::time::Duration::from_secs(2),
+        };
+        b.histogram_with_exemplars(&MetricDesc::new("d", "s", ""), &v, &[e], UNIX_EPOCH, []);
+        let rm = b.build();
+        let Some(Data::Histogram(h)) = &rm.scope_metrics[0].metrics[0].data else {
+            panic!("a histogram")
+        };
+        let x = &h.data_points[0].exemplars[0];
+        assert_eq!(
+            (x.trace_id.as_slice(), x.span_id.as_slice()),
+            (&[7u8; 16][..], &[8u8; 8][..])
+        );
+        assert_eq!(x.time_unix_nano, 2_000_000_000);
+        assert_eq!(x.value, Some(exemplar::Value::AsDouble(0.05)));
     }
 
     #[test]

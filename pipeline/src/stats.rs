@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::trace::Exemplar;
+
 /// Locks a mutex even if a panicking thread poisoned it: the figures stay usable.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -16,10 +18,13 @@ pub const DURATION_BOUNDS: [f64; 14] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
 ];
 
+/// Counts and sum per bucket, and per bucket the latest observation made inside a recorded
+/// span (its trace and span id): the exemplar that leads from a latency bucket to a trace.
 #[derive(Debug, Default)]
 pub struct DurationHistogram {
     counts: [AtomicU64; DURATION_BOUNDS.len() + 1],
     sum_nanos: AtomicU64,
+    exemplars: Mutex<[Option<Exemplar>; DURATION_BOUNDS.len() + 1]>,
 }
 
 /// A copy of a histogram's state.
@@ -27,9 +32,12 @@ pub struct DurationHistogram {
 pub struct HistogramSnapshot {
     pub counts: Vec<u64>,
     pub sum: f64,
+    /// At most one per bucket, in bucket order.
+    pub exemplars: Vec<Exemplar>,
 }
 
 impl DurationHistogram {
+    /// Counts `d`; inside a recorded span, it becomes its bucket's exemplar.
     pub fn record(&self, d: Duration) {
         let secs = d.as_secs_f64();
         let idx = DURATION_BOUNDS
@@ -39,6 +47,14 @@ impl DurationHistogram {
         self.counts[idx].fetch_add(1, Ordering::Relaxed);
         let nanos = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
         self.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
+        if let Some((trace_id, span_id)) = crate::trace::current_ids() {
+            lock(&self.exemplars)[idx] = Some(Exemplar {
+                trace_id,
+                span_id,
+                value: secs,
+                time: SystemTime::now(),
+            });
+        }
     }
 
     pub fn snapshot(&self) -> HistogramSnapshot {
@@ -49,6 +65,7 @@ impl DurationHistogram {
                 .map(|c| c.load(Ordering::Relaxed))
                 .collect(),
             sum: self.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9,
+            exemplars: lock(&self.exemplars).iter().flatten().copied().collect(),
         }
     }
 }
@@ -76,6 +93,7 @@ pub struct JobStats {
     duration: DurationHistogram,
     state: Mutex<JobState>,
     backlog: Mutex<Option<crate::Backlog>>,
+    unrecorded_spans: AtomicU64,
 }
 
 impl JobStats {
@@ -88,6 +106,7 @@ impl JobStats {
             duration: DurationHistogram::default(),
             state: Mutex::new(JobState::default()),
             backlog: Mutex::new(None),
+            unrecorded_spans: AtomicU64::new(0),
         }
     }
 
@@ -120,6 +139,15 @@ impl JobStats {
         s.last_error_kind = Some(reason);
         s.last_error_impact = impact;
         s.consecutive_failures += 1;
+    }
+
+    /// Spans of a run that were not recorded: beyond the per-cycle span cap.
+    pub fn record_unrecorded_spans(&self, n: u64) {
+        self.unrecorded_spans.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn unrecorded_spans(&self) -> u64 {
+        self.unrecorded_spans.load(Ordering::Relaxed)
     }
 
     pub fn record_skip(&self) {

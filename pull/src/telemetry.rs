@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 
 pub use pipeline::MetricDesc;
 use pipeline::stats::{DURATION_BOUNDS, DurationHistogram};
+use pipeline::trace::Exemplar;
 use pipeline::{HistogramValue, SnapshotBuilder, kv};
 use tracing::Span;
 
@@ -122,6 +123,9 @@ impl RequestStats {
                 s.requests.insert((route.clone(), status.clone()), *n);
             }
             let h = r.duration.snapshot();
+            if !h.exemplars.is_empty() {
+                s.exemplars.insert(route.clone(), h.exemplars);
+            }
             s.durations.insert(route.clone(), (h.counts, h.sum));
         }
         s.logins = lock(&self.logins).clone();
@@ -137,6 +141,8 @@ pub struct ClientStats {
     pub requests: BTreeMap<(String, String), u64>,
     /// route → (bucket counts, sum of seconds).
     pub durations: BTreeMap<String, (Vec<u64>, f64)>,
+    /// route → the latest call per bucket made inside a recorded span.
+    pub exemplars: BTreeMap<String, Vec<Exemplar>>,
     /// outcome → logins.
     pub logins: BTreeMap<String, u64>,
     /// routes whose breaker is open.
@@ -159,7 +165,7 @@ impl ClientStats {
             );
         }
         for (route, (counts, sum)) in &self.durations {
-            b.histogram(
+            b.histogram_with_exemplars(
                 &metrics.duration,
                 &HistogramValue {
                     bounds: &DURATION_BOUNDS,
@@ -168,6 +174,7 @@ impl ClientStats {
                     min: None,
                     max: None,
                 },
+                self.exemplars.get(route).map_or(&[], Vec::as_slice),
                 start,
                 [kv("endpoint", route.as_str())],
             );
@@ -196,13 +203,14 @@ impl ClientStats {
     }
 }
 
-/// The client span of one exchange. With `redact_query`, the query's values (but
-/// `Action`'s) stay out of it: they may name private things (key ids).
-pub fn client_span(method: &str, url: &str, redact_query: bool) -> Span {
+/// The client span of one exchange, named `{method} {template}` after the route it is
+/// counted under (`GET /vdc/admin/authnproviders/{id}`). With `redact_query`, the query's
+/// values (but `Action`'s) stay out of it: they may name private things (key ids).
+pub fn client_span(method: &str, template: &str, url: &str, redact_query: bool) -> Span {
     if redact_query {
-        pipeline::trace::http_client_span(method, &redact(url))
+        pipeline::trace::http_client_span(method, &redact(template), &redact(url))
     } else {
-        pipeline::trace::http_client_span(method, url)
+        pipeline::trace::http_client_span(method, template, url)
     }
 }
 

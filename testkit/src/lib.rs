@@ -375,7 +375,7 @@ pub struct Prometheus {
 
 impl Prometheus {
     pub fn start(targets: &[SocketAddr], extra_scrape_config: &str) -> Prometheus {
-        Prometheus::start_with_rules(targets, extra_scrape_config, &[])
+        Self::start_full(targets, extra_scrape_config, &[], &[])
     }
 
     /// As [`Prometheus::start`], also evaluating the rule files every second.
@@ -383,6 +383,25 @@ impl Prometheus {
         targets: &[SocketAddr],
         extra_scrape_config: &str,
         rule_files: &[&Path],
+    ) -> Prometheus {
+        Self::start_full(targets, extra_scrape_config, rule_files, &[])
+    }
+
+    /// As [`Prometheus::start`], with more command-line arguments
+    /// (`--enable-feature=exemplar-storage`).
+    pub fn start_with(
+        targets: &[SocketAddr],
+        extra_scrape_config: &str,
+        args: &[&str],
+    ) -> Prometheus {
+        Self::start_full(targets, extra_scrape_config, &[], args)
+    }
+
+    fn start_full(
+        targets: &[SocketAddr],
+        extra_scrape_config: &str,
+        rule_files: &[&Path],
+        args: &[&str],
     ) -> Prometheus {
         let dir = TempDir::new("prometheus");
         let port = free_port();
@@ -411,7 +430,8 @@ impl Prometheus {
                     dir.path().join("data").display()
                 ))
                 .arg(format!("--web.listen-address={addr}"))
-                .arg("--log.level=warn"),
+                .arg("--log.level=warn")
+                .args(args),
         );
         wait_until(Duration::from_secs(30), "Prometheus to listen", || {
             listening(addr)
@@ -429,6 +449,25 @@ impl Prometheus {
         http_get(self.addr, &format!("/api/v1/query?query={q}"), &[])
             .map(|(_, body)| body)
             .unwrap_or_default()
+    }
+}
+
+impl Prometheus {
+    /// The raw JSON of an exemplar query over the last `window`.
+    pub fn query_exemplars(&self, promql: &str, window: Duration) -> String {
+        let q = pipeline::percent::encode(promql);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs_f64();
+        let start = now - window.as_secs_f64();
+        http_get(
+            self.addr,
+            &format!("/api/v1/query_exemplars?query={q}&start={start:.3}&end={now:.3}"),
+            &[],
+        )
+        .map(|(_, body)| body)
+        .unwrap_or_default()
     }
 }
 

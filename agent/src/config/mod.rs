@@ -158,10 +158,54 @@ impl Default for LogsConfig {
     }
 }
 
+/// Which collection cycles become traces (the OpenTelemetry SDK's sampler names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SamplerKind {
+    /// Every cycle.
+    AlwaysOn,
+    /// None: no span is exported (exemplars too go away).
+    AlwaysOff,
+    /// `ratio` of the cycles, chosen by trace id.
+    #[serde(rename = "traceidratio")]
+    TraceIdRatio,
+    /// `ratio` of the root spans; a child follows its parent's decision.
+    #[serde(rename = "parentbased_traceidratio")]
+    ParentBasedTraceIdRatio,
+}
+
+/// The most spans one collection cycle records by default, its root besides: a large IAM
+/// cycle makes tens of thousands of calls, a trace nobody can open and a burst the span
+/// queue would drop anyway.
+pub const DEFAULT_MAX_SPANS_PER_CYCLE: u64 = 2000;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TracesConfig {
+    pub sampler: SamplerKind,
+    /// The share of cycles traced by the ratio samplers, 0 to 1.
+    pub ratio: f64,
+    /// Spans of one cycle beyond this many (its root not counted) are not recorded; they
+    /// are counted in `ecs_otel_agent.receiver.unrecorded.spans`.
+    pub max_spans_per_cycle: u64,
+}
+
+impl Default for TracesConfig {
+    fn default() -> Self {
+        Self {
+            sampler: SamplerKind::AlwaysOn,
+            ratio: 1.0,
+            max_spans_per_cycle: DEFAULT_MAX_SPANS_PER_CYCLE,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TelemetryConfig {
     pub logs: LogsConfig,
+    /// The agent's own spans: sampler and per-cycle cap.
+    pub traces: TracesConfig,
     /// Resource attributes of the agent's own metrics and spans (`service.name`, ...).
     pub resource: BTreeMap<String, String>,
 }
@@ -601,6 +645,13 @@ impl Validate for ServiceConfig {
             self.scheduler.base_interval,
         );
         problems.positive(join(path, "shutdown_timeout"), self.shutdown_timeout);
+        let ratio = self.telemetry.traces.ratio;
+        if !(0.0..=1.0).contains(&ratio) {
+            problems.push(
+                join(path, "telemetry.traces.ratio"),
+                format!("{ratio} is not a share between 0 and 1"),
+            );
+        }
     }
 }
 

@@ -11,8 +11,8 @@ use bytes::Bytes;
 use pipeline::Batch;
 use pipeline::otlp::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
 use pipeline::otlp::metrics::v1::{
-    AggregationTemporality, DataPointFlags, HistogramDataPoint, Metric, NumberDataPoint,
-    SummaryDataPoint, metric::Data, number_data_point,
+    AggregationTemporality, DataPointFlags, Exemplar, HistogramDataPoint, Metric, NumberDataPoint,
+    SummaryDataPoint, exemplar, metric::Data, number_data_point,
 };
 use pipeline::otlp::resource::v1::Resource;
 
@@ -565,6 +565,12 @@ impl Renderer<'_> {
         };
         let ts = self.opts.send_timestamps.then_some(p.time_unix_nano);
         let f = &mut self.families[fi];
+        let exemplars = bucket_exemplars(p);
+        // Exemplars exist in OpenMetrics only: from here on its lines differ from the text
+        // ones, which so far served both.
+        if f.om.is_none() && exemplars.iter().any(Option::is_some) {
+            f.om = Some(f.text.clone());
+        }
         let bucket = format!("{}_bucket", f.name.text);
         let mut rows: Vec<(Option<String>, String, String)> =
             Vec::with_capacity(p.explicit_bounds.len() + 3);
@@ -585,11 +591,14 @@ impl Renderer<'_> {
             rows.push((None, format!("{}_sum", f.name.text), format_f64(sum)));
         }
         rows.push((None, format!("{}_count", f.name.text), p.count.to_string()));
-        for (le, name, value) in &rows {
+        for (i, (le, name, value)) in rows.iter().enumerate() {
             let extra = le.as_deref().map(|le| ("le", le));
             write_sample(&mut f.text, name, &self.labels, extra, value, ts, false);
             if let Some(om) = &mut f.om {
                 write_sample(om, name, &self.labels, extra, value, ts, true);
+                if let Some(Some(e)) = exemplars.get(i) {
+                    write_exemplar(om, e);
+                }
             }
         }
         close_span(f, hash);
@@ -622,6 +631,67 @@ impl Renderer<'_> {
         }
         close_span(f, hash);
     }
+}
+
+fn exemplar_value(e: &Exemplar) -> Option<f64> {
+    match e.value? {
+        exemplar::Value::AsDouble(d) => Some(d),
+        exemplar::Value::AsInt(i) => Some(i as f64),
+    }
+}
+
+/// Per bucket (the `+Inf` one last), the newest exemplar whose value falls in it and that
+/// names a trace.
+fn bucket_exemplars(p: &HistogramDataPoint) -> Vec<Option<&Exemplar>> {
+    let mut out: Vec<Option<&Exemplar>> = vec![None; p.explicit_bounds.len() + 1];
+    if p.exemplars.is_empty() {
+        return out;
+    }
+    for e in &p.exemplars {
+        let Some(v) = exemplar_value(e) else {
+            continue;
+        };
+        if e.trace_id.len() != 16 || e.span_id.len() != 8 || !v.is_finite() {
+            continue;
+        }
+        let i = p
+            .explicit_bounds
+            .iter()
+            .position(|&b| v <= b)
+            .unwrap_or(p.explicit_bounds.len());
+        if out[i].is_none_or(|o| o.time_unix_nano <= e.time_unix_nano) {
+            out[i] = Some(e);
+        }
+    }
+    out
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Appends ` # {trace_id="…",span_id="…"} value timestamp` to the line just written.
+fn write_exemplar(out: &mut Vec<u8>, e: &Exemplar) {
+    if out.last() == Some(&b'\n') {
+        out.pop();
+    }
+    let _ = write!(
+        out,
+        " # {{trace_id=\"{}\",span_id=\"{}\"}} {}",
+        hex(&e.trace_id),
+        hex(&e.span_id),
+        format_f64(exemplar_value(e).unwrap_or(0.0))
+    );
+    if e.time_unix_nano > 0 {
+        let ns = e.time_unix_nano;
+        let _ = write!(
+            out,
+            " {}.{:03}",
+            ns / 1_000_000_000,
+            (ns / 1_000_000) % 1000
+        );
+    }
+    out.push(b'\n');
 }
 
 fn close_span(f: &mut FamilyBuf, hash: u64) {

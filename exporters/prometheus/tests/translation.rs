@@ -191,6 +191,61 @@ run_duration_seconds_count{receiver=\"self\",instance=\"host-1\",job=\"svc\"} 6\
 }
 
 #[test]
+fn exemplars_are_openmetrics_only_one_per_bucket_the_newest() {
+    use pipeline::trace::Exemplar;
+    let ex = |value: f64, secs: u64, id: u8| Exemplar {
+        trace_id: [id; 16],
+        span_id: [id; 8],
+        value,
+        time: UNIX_EPOCH + Duration::from_secs(secs),
+    };
+    let make = |exemplars: &[Exemplar]| {
+        let mut b = builder("svc");
+        let v = HistogramValue {
+            bounds: &[0.1, 1.0],
+            counts: &[1, 2, 1],
+            sum: 3.0,
+            min: None,
+            max: None,
+        };
+        let d = MetricDesc::new("run.duration", "s", "Run time");
+        b.histogram_with_exemplars(&d, &v, exemplars, UNIX_EPOCH, [kv("receiver", "a")]);
+        // A second series of the family, without exemplars.
+        b.histogram(&d, &v, UNIX_EPOCH, [kv("receiver", "b")]);
+        batch("r", b)
+    };
+    let opts = RenderOptions {
+        scope_labels: false,
+        ..RenderOptions::default()
+    };
+    let with = make(&[ex(0.5, 10, 1), ex(0.7, 20, 2), ex(5.0, 30, 3)]);
+    let without = make(&[]);
+    // Text 0.0.4 has no exemplars: byte for byte what it was.
+    assert_eq!(
+        text_of(std::slice::from_ref(&with), &opts),
+        text_of(std::slice::from_ref(&without), &opts)
+    );
+    let om = om_of(&with, &opts);
+    let id = |b: u8, n: usize| format!("{b:02x}").repeat(n);
+    let le1 = format!(
+        "run_duration_seconds_bucket{{receiver=\"a\",instance=\"host-1\",job=\"svc\",le=\"1\"}} 3 # {{trace_id=\"{}\",span_id=\"{}\"}} 0.7 20.000\n",
+        id(2, 16),
+        id(2, 8)
+    );
+    assert!(om.contains(&le1), "{om}");
+    let inf = format!(
+        "le=\"+Inf\"}} 4 # {{trace_id=\"{}\",span_id=\"{}\"}} 5 30.000\n",
+        id(3, 16),
+        id(3, 8)
+    );
+    assert!(om.contains(&inf), "{om}");
+    assert_eq!(om.matches(" # {").count(), 2, "{om}");
+    assert!(om.contains("run_duration_seconds_bucket{receiver=\"a\",instance=\"host-1\",job=\"svc\",le=\"0.1\"} 1\n"), "{om}");
+    assert!(om.contains("run_duration_seconds_bucket{receiver=\"b\",instance=\"host-1\",job=\"svc\",le=\"1\"} 3\n"), "{om}");
+    assert_eq!(om_of(&without, &opts).matches(" # {").count(), 0);
+}
+
+#[test]
 fn histogram_sum_is_left_out_when_values_can_be_negative() {
     let mut b = builder("svc");
     let v = HistogramValue {

@@ -47,6 +47,11 @@ impl Cluster {
         })
     }
 
+    /// The VDC's name, once learned.
+    pub fn vdc_name(&self) -> Option<String> {
+        lock(&self.vdc).as_ref().map(|(name, _)| name.clone())
+    }
+
     pub fn set_vdc(&self, name: &str, id: &str) {
         *lock(&self.vdc) = Some((name.to_owned(), id.to_owned()));
     }

@@ -47,14 +47,23 @@ pub struct Collector {
 #[async_trait]
 impl pipeline::Collector for Collector {
     async fn scrape(&self, ctx: &ScrapeContext) -> Result<Snapshot, ReceiverError> {
-        match &self.inner {
+        // The run's root span (the scheduler's): which cluster and collector it is.
+        let run = tracing::Span::current();
+        run.record("ecs.cluster.name", self.cluster.name.as_str());
+        run.record("ecs_otel_agent.collector", self.kind.name());
+        let result = match &self.inner {
             Inner::Dashboard(d) => d.collect(ctx).await,
             Inner::NodeStats(n) => n.collect(ctx).await,
             Inner::Billing(b) => b.collect(ctx).await,
             Inner::Iam(i) => i.collect(ctx).await,
             Inner::Performance(p) => p.collect(ctx).await,
             Inner::Audit(a) => a.collect(ctx).await,
+        };
+        // Learned during the first run.
+        if let Some(vdc) = self.cluster.vdc_name() {
+            run.record("ecs.vdc.name", vdc.as_str());
         }
+        result
     }
 
     async fn shutdown(&self) {

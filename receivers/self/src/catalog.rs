@@ -212,6 +212,12 @@ metric!(
     "{part}",
     "Parts (namespaces) due and not read yet, to be read first next run (collectors that read in parts only)"
 );
+metric!(
+    RECEIVER_UNRECORDED_SPANS,
+    "ecs_otel_agent.receiver.unrecorded.spans",
+    "{span}",
+    "Spans of a collection cycle not recorded because the cycle reached service.telemetry.traces.max_spans_per_cycle"
+);
 
 const PROCESS: &str = "the agent's process (sysinfo, /proc)";
 const SCHEDULER: &str = "the agent's scheduler";
@@ -378,6 +384,12 @@ pub const CATALOG: Catalog = Catalog {
         entry(
             RECEIVER_BACKLOG_PARTS,
             Instrument::Gauge,
+            &["receiver"],
+            SCHEDULER,
+        ),
+        entry(
+            RECEIVER_UNRECORDED_SPANS,
+            Instrument::Counter,
             &["receiver"],
             SCHEDULER,
         ),

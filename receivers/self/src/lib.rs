@@ -140,6 +140,12 @@ impl SelfReceiver {
 
     fn pipeline(&self, b: &mut SnapshotBuilder) {
         let start = self.stats.start_time;
+        // Only an agent that exports its spans has spans to leave out.
+        let traced = self
+            .stats
+            .exporters()
+            .iter()
+            .any(|(_, e)| e.carries_spans());
         for (id, r) in self.stats.jobs() {
             let attrs = || [kv("receiver", id.as_str())];
             b.counter(&RECEIVER_RUNS, r.runs(), start, attrs());
@@ -153,7 +159,7 @@ impl SelfReceiver {
                 );
             }
             let d = r.duration();
-            b.histogram(
+            b.histogram_with_exemplars(
                 &RECEIVER_DURATION,
                 &HistogramValue {
                     bounds: &pipeline::stats::DURATION_BOUNDS,
@@ -162,9 +168,18 @@ impl SelfReceiver {
                     min: None,
                     max: None,
                 },
+                &d.exemplars,
                 start,
                 attrs(),
             );
+            if traced {
+                b.counter(
+                    &RECEIVER_UNRECORDED_SPANS,
+                    r.unrecorded_spans(),
+                    start,
+                    attrs(),
+                );
+            }
             if let Some(t) = r.state().last_success {
                 let secs = t
                     .duration_since(UNIX_EPOCH)

@@ -196,6 +196,7 @@ impl Billing {
             self.read_quotas(unlisted, deadline, &mut quotas, c).await;
         }
         lock(&self.state).quotas = quotas;
+        tracing::Span::current().record("ecs.namespaces.read", names.len() as i64);
         Some(names)
     }
 

@@ -148,6 +148,9 @@ impl Iam {
             Ok(r) => r,
             Err(e) => return Err(self.failure(ctx, e, warnings)),
         };
+        let run = tracing::Span::current();
+        run.record("ecs.namespaces.read", read.parts.fresh.len() as i64);
+        run.record("ecs.namespaces.postponed", read.parts.postponed as i64);
         if read.parts.postponed > 0 {
             warnings.push(format!(
                 "{} namespaces not read within this cycle's time ({:?}); their last read is served and they come first next cycle",
