@@ -18,10 +18,14 @@ CN = 'instance=~"$cluster", namespace=~"$namespace"'
 TAG = "ecs-otel-agent"
 
 
-def panel(kind, title, exprs, unit="short", w=8, h=8, legend=None, instant=False):
+def panel(kind, title, exprs, unit="short", w=8, h=8, legend=None, instant=False,
+          exemplars=False):
     targets = []
     for i, e in enumerate(exprs if isinstance(exprs, list) else [exprs]):
         t = {"refId": chr(ord("A") + i), "datasource": DS, "expr": e}
+        if exemplars:
+            # The agent's histograms carry the trace of a recent observation per bucket.
+            t["exemplar"] = True
         if legend:
             t["legendFormat"] = legend
         if instant or kind in ("table", "bargauge", "stat"):
@@ -181,7 +185,7 @@ OPERATIONS = dashboard(
         panel("timeseries", "Recovery and rebalancing", [f"emcecs_recovery_data_bytes{{{C}}}", f"emcecs_rebalancing_data_bytes{{{C}}}"], "bytes"),
         row("The agent"),
         panel("timeseries", "Failed ECS calls", f"instance:ecs_otel_agent_ecs_requests_failed:ratio5m{{{C}}}", "percentunit", w=6, legend="{{instance}}"),
-        panel("timeseries", "ECS call duration p99", f"histogram_quantile(0.99, sum by (instance, le) (rate(ecs_otel_agent_ecs_request_duration_seconds_bucket{{{C}}}[$__rate_interval])))", "s", w=6, legend="{{instance}}"),
+        panel("timeseries", "ECS call duration p99", f"histogram_quantile(0.99, sum by (instance, le) (rate(ecs_otel_agent_ecs_request_duration_seconds_bucket{{{C}}}[$__rate_interval])))", "s", w=6, legend="{{instance}}", exemplars=True),
         panel("timeseries", "Collection runs", "sum by (receiver) (rate(ecs_otel_agent_receiver_runs_total[$__rate_interval]))", "ops", w=6, legend="{{receiver}}"),
         panel("timeseries", "Agent memory", "ecs_otel_agent_process_memory_usage_bytes", "bytes", w=6, legend="{{instance}}"),
         panel("timeseries", "Exporter queues", "ecs_otel_agent_exporter_queue_size", w=12, legend="{{exporter}}"),
