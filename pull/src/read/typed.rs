@@ -18,6 +18,30 @@ use std::marker::PhantomData;
 use serde::de::value::MapAccessDeserializer;
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
+/// The visitor methods for the scalars a lenient reader does not want in a place (a bool,
+/// a number or a string where an object or a list belongs): each answers `$ret`, the
+/// "not this shape" value of its visitor, instead of failing the whole answer.
+#[macro_export]
+macro_rules! visit_scalars_as {
+    ($ret:expr) => {
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            $ret
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            $ret
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            $ret
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            $ret
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+            $ret
+        }
+    };
+}
+
 /// One JSON value as the lenient readers see it: a scalar, or `Other` for an object or an
 /// array (skipped without being kept).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -201,21 +225,7 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjVisitor<T> {
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
         drain_seq(seq).map(|_| Obj(None))
     }
-    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(Obj(None))
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(Obj(None))
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(Obj(None))
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(Obj(None))
-    }
-    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(Obj(None))
-    }
+    crate::visit_scalars_as!(Ok(Obj(None)));
     fn visit_unit<E>(self) -> Result<Self::Value, E> {
         Ok(Obj(None))
     }
@@ -282,21 +292,7 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for ListVisitor<T> {
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
         T::deserialize(MapAccessDeserializer::new(map)).map(|t| List::One(Box::new(t)))
     }
-    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(List::No)
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(List::No)
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(List::No)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(List::No)
-    }
-    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(List::No)
-    }
+    crate::visit_scalars_as!(Ok(List::No));
     fn visit_unit<E>(self) -> Result<Self::Value, E> {
         Ok(List::No)
     }
@@ -341,21 +337,7 @@ impl<'de, A: Deserialize<'de>, O: Deserialize<'de>> Visitor<'de> for ArrayOrVisi
     fn visit_map<M: MapAccess<'de>>(self, map: M) -> Result<Self::Value, M::Error> {
         O::deserialize(MapAccessDeserializer::new(map)).map(ArrayOr::Object)
     }
-    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(ArrayOr::Other)
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(ArrayOr::Other)
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(ArrayOr::Other)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(ArrayOr::Other)
-    }
-    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(ArrayOr::Other)
-    }
+    crate::visit_scalars_as!(Ok(ArrayOr::Other));
     fn visit_unit<E>(self) -> Result<Self::Value, E> {
         Ok(ArrayOr::Other)
     }

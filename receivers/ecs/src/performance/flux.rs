@@ -262,21 +262,7 @@ impl<'de> Visitor<'de> for AnswerSeed<'_> {
         Ok(None)
     }
 
-    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(None)
-    }
+    pull::visit_scalars_as!(Ok(None));
     fn visit_unit<E>(self) -> Result<Self::Value, E> {
         Ok(None)
     }
@@ -313,21 +299,7 @@ impl<'de> Visitor<'de> for SeriesListSeed<'_> {
         while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
         Ok(None)
     }
-    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(None)
-    }
+    pull::visit_scalars_as!(Ok(None));
     fn visit_unit<E>(self) -> Result<Self::Value, E> {
         Ok(None)
     }
@@ -387,21 +359,7 @@ impl<'de> Visitor<'de> for SeriesSeed<'_> {
         while seq.next_element::<IgnoredAny>()?.is_some() {}
         no_series()
     }
-    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        no_series()
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-        no_series()
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-        no_series()
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-        no_series()
-    }
-    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-        no_series()
-    }
+    pull::visit_scalars_as!(no_series());
     fn visit_unit<E>(self) -> Result<Self::Value, E> {
         no_series()
     }
@@ -432,21 +390,7 @@ impl<'de> Deserialize<'de> for SlotOf<Vec<Cell<'de>>> {
             fn visit_unit<E>(self) -> Result<Self::Value, E> {
                 Ok(SlotOf(Slot::Null))
             }
-            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(SlotOf(Slot::Other))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(SlotOf(Slot::Other))
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(SlotOf(Slot::Other))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(SlotOf(Slot::Other))
-            }
-            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-                Ok(SlotOf(Slot::Other))
-            }
+            pull::visit_scalars_as!(Ok(SlotOf(Slot::Other)));
         }
         d.deserialize_any(V)
     }
@@ -505,21 +449,7 @@ impl<'de> Visitor<'de> for ValuesSeed {
     fn visit_unit<E>(self) -> Result<Self::Value, E> {
         Ok(Slot::Null)
     }
-    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(Slot::Other)
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(Slot::Other)
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(Slot::Other)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(Slot::Other)
-    }
-    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(Slot::Other)
-    }
+    pull::visit_scalars_as!(Ok(Slot::Other));
 }
 
 impl Cell<'_> {
@@ -557,21 +487,7 @@ impl<'de> Deserialize<'de> for RowCells<'de> {
             fn visit_unit<E>(self) -> Result<Self::Value, E> {
                 Ok(RowCells(None))
             }
-            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(RowCells(None))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(RowCells(None))
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(RowCells(None))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(RowCells(None))
-            }
-            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-                Ok(RowCells(None))
-            }
+            pull::visit_scalars_as!(Ok(RowCells(None)));
         }
         d.deserialize_any(V)
     }
