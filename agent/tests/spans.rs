@@ -103,8 +103,10 @@ fn no_span_or_metric_is_lost_while_the_otlp_receiver_is_down() {
 
     // The outage: 60 collection cycles (a minute) with nobody listening. What the first
     // rotel printed is read at the end, once its output is all in.
+    // Stopped, not killed: rotel acknowledges a request before printing it, so a kill could
+    // lose what the agent rightly counted as delivered.
     let mut old = rotel;
-    old.proc.kill();
+    old.proc.terminate(Duration::from_secs(20));
     let runs = "ecs_otel_agent_receiver_runs_total{receiver=\"self\"";
     let at_kill = scraped(prom, runs);
     wait_until(
@@ -134,6 +136,8 @@ fn no_span_or_metric_is_lost_while_the_otlp_receiver_is_down() {
     let status = agent.wait_exit(Duration::from_secs(20));
     assert!(status.success(), "{status:?}\n{}", agent.output());
     let out = agent.output();
+    let mut rotel = rotel;
+    rotel.proc.terminate(Duration::from_secs(20));
 
     let (before, after) = (old.output(), rotel.output());
     let mut seen: Vec<u64> = collect_runs(&before);

@@ -145,6 +145,17 @@ impl Proc {
         }
     }
 
+    /// Asks the process to stop (SIGTERM) and waits for it, so that what it accepted is
+    /// also written out: a receiver killed outright may have acknowledged data it never
+    /// printed.
+    pub fn terminate(&mut self, deadline: Duration) -> std::process::ExitStatus {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status();
+        assert!(sent.is_ok_and(|s| s.success()), "kill -TERM {}", self.pid());
+        self.wait_exit(deadline)
+    }
+
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
