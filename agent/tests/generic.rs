@@ -173,7 +173,7 @@ async fn run_as_runs_the_command_as_that_user() {
         .scrape(&ctx("generic/node/uid"))
         .await
         .unwrap();
-    let m = &s.resource_metrics[0].scope_metrics[0].metrics[0];
+    let m = &s.resource_metrics[0].to_otlp().scope_metrics[0].metrics[0];
     let v = match &m.data {
         Some(pipeline::otlp::metrics::v1::metric::Data::Gauge(g)) => g.data_points[0].value,
         other => panic!("{other:?}"),

@@ -250,17 +250,9 @@ pub fn cycle_calls(stats: &Value) -> u64 {
 
 /// Data points of a snapshot.
 pub fn points(s: &Snapshot) -> usize {
-    use pipeline::otlp::metrics::v1::metric::Data;
     s.resource_metrics
         .iter()
-        .flat_map(|r| &r.scope_metrics)
-        .flat_map(|sm| &sm.metrics)
-        .map(|m| match &m.data {
-            Some(Data::Gauge(g)) => g.data_points.len(),
-            Some(Data::Sum(g)) => g.data_points.len(),
-            Some(Data::Histogram(h)) => h.data_points.len(),
-            _ => 0,
-        })
+        .map(pipeline::ResourcePoints::data_points)
         .sum()
 }
 

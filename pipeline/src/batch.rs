@@ -1,8 +1,9 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use crate::compact::ResourcePoints;
 use crate::otlp::logs::v1::ResourceLogs;
-use crate::otlp::metrics::v1::{Metric, ResourceMetrics, metric::Data};
+use crate::otlp::metrics::v1::{Metric, metric::Data};
 
 /// The id of the component a batch comes from (`self`, `ecs/prod`): the unit that the
 /// Prometheus exporter replaces and expires as a whole.
@@ -20,13 +21,14 @@ pub struct Batch {
     /// The source's collection interval: exporters that keep state per source must not
     /// expire a source before it had the chance to report again.
     pub interval: Duration,
-    pub resource_metrics: Vec<ResourceMetrics>,
+    /// The snapshot's metrics, per resource, in compact form.
+    pub resource_metrics: Vec<ResourcePoints>,
     /// Events, not state: a newer batch never stands in for these, unlike its metrics.
     pub resource_logs: Vec<ResourceLogs>,
 }
 
 impl Batch {
-    pub fn new(source: SourceId, resource_metrics: Vec<ResourceMetrics>) -> Self {
+    pub fn new(source: SourceId, resource_metrics: Vec<ResourcePoints>) -> Self {
         Self {
             source,
             seq: 0,
@@ -41,9 +43,7 @@ impl Batch {
     pub fn data_points(&self) -> usize {
         self.resource_metrics
             .iter()
-            .flat_map(|rm| &rm.scope_metrics)
-            .flat_map(|sm| &sm.metrics)
-            .map(metric_points)
+            .map(ResourcePoints::data_points)
             .sum()
     }
 

@@ -4,11 +4,13 @@
 use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::compact::{
+    Family, FamilyData, Interner, NumPoint, NumberShape, ResourcePoints, ScopePoints,
+};
 use crate::otlp::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
 use crate::otlp::metrics::v1::{
-    AggregationTemporality, Gauge, Histogram, HistogramDataPoint, Metric, NumberDataPoint,
-    ResourceMetrics, ScopeMetrics, Sum, Summary, SummaryDataPoint, exemplar, metric::Data,
-    number_data_point, summary_data_point::ValueAtQuantile,
+    AggregationTemporality, Histogram, HistogramDataPoint, Metric, Summary, SummaryDataPoint,
+    exemplar, metric::Data, number_data_point, summary_data_point::ValueAtQuantile,
 };
 use crate::otlp::resource::v1::Resource;
 
@@ -197,16 +199,18 @@ enum Kind {
 }
 
 /// Builds the snapshot of one resource and scope. Points of the same metric name are
-/// grouped into one OTLP metric, in the order the metrics were first seen.
+/// grouped into one metric, in the order the metrics were first seen; gauge and counter
+/// points are kept compact ([`crate::compact`]).
 #[derive(Debug)]
 pub struct SnapshotBuilder {
     resource: Resource,
     scope: InstrumentationScope,
     time: u64,
-    metrics: Vec<Metric>,
+    families: Vec<Family>,
     kinds: Vec<Kind>,
     index: HashMap<String, usize>,
     conflicts: Vec<String>,
+    attrs: Interner,
 }
 
 impl SnapshotBuilder {
@@ -216,10 +220,11 @@ impl SnapshotBuilder {
             resource,
             scope,
             time: unix_nanos(time),
-            metrics: Vec::new(),
+            families: Vec::new(),
             kinds: Vec::new(),
             index: HashMap::new(),
             conflicts: Vec::new(),
+            attrs: Interner::default(),
         }
     }
 
@@ -231,7 +236,15 @@ impl SnapshotBuilder {
         attributes: impl IntoIterator<Item = KeyValue>,
     ) {
         let time = self.time;
-        self.gauge_at_nanos(desc, value, attributes, time);
+        self.number(
+            desc,
+            Kind::Gauge,
+            Some(value.into()),
+            attributes,
+            0,
+            time,
+            0,
+        );
     }
 
     /// A gauge point with its own time, for data that carries its sample time.
@@ -242,20 +255,16 @@ impl SnapshotBuilder {
         attributes: impl IntoIterator<Item = KeyValue>,
         time: SystemTime,
     ) {
-        self.gauge_at_nanos(desc, value, attributes, unix_nanos(time));
-    }
-
-    fn gauge_at_nanos(
-        &mut self,
-        desc: &MetricDesc<'_>,
-        value: impl Into<Number>,
-        attributes: impl IntoIterator<Item = KeyValue>,
-        time: u64,
-    ) {
-        let point = number_point(value.into(), attributes, 0, time);
-        if let Some(Data::Gauge(g)) = self.metric(desc, Kind::Gauge) {
-            g.data_points.push(point);
-        }
+        let time = unix_nanos(time);
+        self.number(
+            desc,
+            Kind::Gauge,
+            Some(value.into()),
+            attributes,
+            0,
+            time,
+            0,
+        );
     }
 
     /// A staleness marker: the series existed and has no value now (a node that did not
@@ -266,16 +275,9 @@ impl SnapshotBuilder {
         desc: &MetricDesc<'_>,
         attributes: impl IntoIterator<Item = KeyValue>,
     ) {
-        let point = NumberDataPoint {
-            attributes: attributes.into_iter().collect(),
-            time_unix_nano: self.time,
-            flags: crate::otlp::metrics::v1::DataPointFlags::NoRecordedValueMask as u32,
-            value: None,
-            ..Default::default()
-        };
-        if let Some(Data::Gauge(g)) = self.metric(desc, Kind::Gauge) {
-            g.data_points.push(point);
-        }
+        let time = self.time;
+        let flags = crate::otlp::metrics::v1::DataPointFlags::NoRecordedValueMask as u32;
+        self.number(desc, Kind::Gauge, None, attributes, 0, time, flags);
     }
 
     /// A cumulative monotonic sum (a Prometheus counter) that started counting at `start`.
@@ -286,10 +288,16 @@ impl SnapshotBuilder {
         start: SystemTime,
         attributes: impl IntoIterator<Item = KeyValue>,
     ) {
-        let point = number_point(value.into(), attributes, unix_nanos(start), self.time);
-        if let Some(Data::Sum(s)) = self.metric(desc, Kind::Counter) {
-            s.data_points.push(point);
-        }
+        let (start, time) = (unix_nanos(start), self.time);
+        self.number(
+            desc,
+            Kind::Counter,
+            Some(value.into()),
+            attributes,
+            start,
+            time,
+            0,
+        );
     }
 
     /// A counter point with its own time, for sums read from sample windows.
@@ -301,14 +309,41 @@ impl SnapshotBuilder {
         attributes: impl IntoIterator<Item = KeyValue>,
         time: SystemTime,
     ) {
-        let point = number_point(
-            value.into(),
+        let (start, time) = (unix_nanos(start), unix_nanos(time));
+        self.number(
+            desc,
+            Kind::Counter,
+            Some(value.into()),
             attributes,
-            unix_nanos(start),
-            unix_nanos(time),
+            start,
+            time,
+            0,
         );
-        if let Some(Data::Sum(s)) = self.metric(desc, Kind::Counter) {
-            s.data_points.push(point);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn number(
+        &mut self,
+        desc: &MetricDesc<'_>,
+        kind: Kind,
+        value: Option<Number>,
+        attributes: impl IntoIterator<Item = KeyValue>,
+        start: u64,
+        time: u64,
+        flags: u32,
+    ) {
+        let Some(i) = self.family(desc, kind) else {
+            return;
+        };
+        let set = self.attrs.set(attributes);
+        if let FamilyData::Numbers { points, .. } = &mut self.families[i].data {
+            points.push(NumPoint {
+                set,
+                flags,
+                start,
+                time,
+                value,
+            });
         }
     }
 
@@ -359,7 +394,7 @@ impl SnapshotBuilder {
                 .collect(),
             ..Default::default()
         };
-        if let Some(Data::Histogram(h)) = self.metric(desc, Kind::Histogram) {
+        if let Some(Data::Histogram(h)) = self.otlp(desc, Kind::Histogram) {
             h.data_points.push(point);
         }
     }
@@ -385,7 +420,7 @@ impl SnapshotBuilder {
                 .collect(),
             ..Default::default()
         };
-        if let Some(Data::Summary(s)) = self.metric(desc, Kind::Summary) {
+        if let Some(Data::Summary(s)) = self.otlp(desc, Kind::Summary) {
             s.data_points.push(point);
         }
     }
@@ -396,79 +431,79 @@ impl SnapshotBuilder {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.metrics.is_empty()
+        self.families.is_empty()
     }
 
-    pub fn build(self) -> ResourceMetrics {
-        ResourceMetrics {
+    pub fn build(self) -> ResourcePoints {
+        ResourcePoints {
             resource: Some(self.resource),
-            scope_metrics: vec![ScopeMetrics {
-                scope: Some(self.scope),
-                metrics: self.metrics,
-                schema_url: String::new(),
-            }],
             schema_url: String::new(),
+            scopes: vec![ScopePoints::new(
+                self.scope,
+                self.families,
+                self.attrs.finish(),
+            )],
         }
     }
 
-    fn metric(&mut self, desc: &MetricDesc<'_>, kind: Kind) -> Option<&mut Data> {
-        let idx = match self.index.get(desc.name) {
-            Some(&i) => {
-                if self.kinds[i] != kind {
-                    if !self.conflicts.iter().any(|c| c == desc.name) {
-                        tracing::warn!(
-                            metric = desc.name,
-                            "metric emitted with two types; later points dropped"
-                        );
-                        self.conflicts.push(desc.name.to_owned());
-                    }
-                    return None;
-                }
-                i
-            }
-            None => {
-                let data = match kind {
-                    Kind::Gauge => Data::Gauge(Gauge::default()),
-                    Kind::Counter => Data::Sum(Sum {
-                        data_points: Vec::new(),
-                        aggregation_temporality: AggregationTemporality::Cumulative as i32,
-                        is_monotonic: true,
-                    }),
-                    Kind::Histogram => Data::Histogram(Histogram {
-                        data_points: Vec::new(),
-                        aggregation_temporality: AggregationTemporality::Cumulative as i32,
-                    }),
-                    Kind::Summary => Data::Summary(Summary::default()),
-                };
-                self.metrics.push(Metric {
-                    name: desc.name.to_owned(),
-                    description: desc.description.to_owned(),
-                    unit: desc.unit.to_owned(),
-                    metadata: Vec::new(),
-                    data: Some(data),
-                });
-                self.kinds.push(kind);
-                self.index
-                    .insert(desc.name.to_owned(), self.metrics.len() - 1);
-                self.metrics.len() - 1
-            }
-        };
-        self.metrics[idx].data.as_mut()
+    fn otlp(&mut self, desc: &MetricDesc<'_>, kind: Kind) -> Option<&mut Data> {
+        let i = self.family(desc, kind)?;
+        match &mut self.families[i].data {
+            FamilyData::Otlp(m) => m.data.as_mut(),
+            FamilyData::Numbers { .. } => None,
+        }
     }
-}
 
-fn number_point(
-    value: Number,
-    attributes: impl IntoIterator<Item = KeyValue>,
-    start: u64,
-    time: u64,
-) -> NumberDataPoint {
-    NumberDataPoint {
-        attributes: attributes.into_iter().collect(),
-        start_time_unix_nano: start,
-        time_unix_nano: time,
-        value: Some(value.into()),
-        ..Default::default()
+    /// The index of `desc`'s family, created on first use; `None` (and a warning, once) if
+    /// the name is already used with another kind.
+    fn family(&mut self, desc: &MetricDesc<'_>, kind: Kind) -> Option<usize> {
+        if let Some(&i) = self.index.get(desc.name) {
+            if self.kinds[i] == kind {
+                return Some(i);
+            }
+            if !self.conflicts.iter().any(|c| c == desc.name) {
+                tracing::warn!(
+                    metric = desc.name,
+                    "metric emitted with two types; later points dropped"
+                );
+                self.conflicts.push(desc.name.to_owned());
+            }
+            return None;
+        }
+        let otlp = |data| {
+            FamilyData::Otlp(Metric {
+                name: desc.name.to_owned(),
+                description: desc.description.to_owned(),
+                unit: desc.unit.to_owned(),
+                metadata: Vec::new(),
+                data: Some(data),
+            })
+        };
+        let data = match kind {
+            Kind::Gauge => FamilyData::Numbers {
+                shape: NumberShape::Gauge,
+                points: Vec::new(),
+            },
+            Kind::Counter => FamilyData::Numbers {
+                shape: NumberShape::COUNTER,
+                points: Vec::new(),
+            },
+            Kind::Histogram => otlp(Data::Histogram(Histogram {
+                data_points: Vec::new(),
+                aggregation_temporality: AggregationTemporality::Cumulative as i32,
+            })),
+            Kind::Summary => otlp(Data::Summary(Summary::default())),
+        };
+        self.families.push(Family {
+            name: desc.name.to_owned(),
+            description: desc.description.to_owned(),
+            unit: desc.unit.to_owned(),
+            data,
+        });
+        self.kinds.push(kind);
+        let i = self.families.len() - 1;
+        self.index.insert(desc.name.to_owned(), i);
+        Some(i)
     }
 }
 
@@ -485,7 +520,7 @@ mod tests {
         b.gauge(&NODES, 3, [kv("state", "up")]);
         b.gauge(&NODES, 1, [kv("state", "down")]);
         b.counter(&BYTES, 10u64, UNIX_EPOCH, []);
-        let rm = b.build();
+        let rm = b.build().to_otlp();
         let metrics = &rm.scope_metrics[0].metrics;
         assert_eq!(metrics.len(), 2);
         match &metrics[0].data {
@@ -510,7 +545,7 @@ mod tests {
         b.gauge(&NODES, 3, []);
         b.counter(&NODES, 3, UNIX_EPOCH, []);
         assert_eq!(b.conflicts(), ["emcecs.node.count"]);
-        let rm = b.build();
+        let rm = b.build().to_otlp();
         assert_eq!(rm.scope_metrics[0].metrics.len(), 1);
     }
 
@@ -525,7 +560,7 @@ mod tests {
             max: None,
         };
         b.histogram(&MetricDesc::new("d", "s", ""), &v, UNIX_EPOCH, []);
-        let rm = b.build();
+        let rm = b.build().to_otlp();
         match &rm.scope_metrics[0].metrics[0].data {
             Some(Data::Histogram(h)) => assert_eq!(h.data_points[0].count, 9),
             other => panic!("expected histogram, got {other:?}"),
@@ -549,7 +584,7 @@ mod tests {
             time: UNIX_EPOCH + std::time::Duration::from_secs(2),
         };
         b.histogram_with_exemplars(&MetricDesc::new("d", "s", ""), &v, &[e], UNIX_EPOCH, []);
-        let rm = b.build();
+        let rm = b.build().to_otlp();
         let Some(Data::Histogram(h)) = &rm.scope_metrics[0].metrics[0].data else {
             panic!("a histogram")
         };
@@ -578,7 +613,7 @@ mod tests {
         );
         b.gauge(&MetricDesc::new("rpc", "s", ""), 1, []);
         assert_eq!(b.conflicts(), ["rpc"]);
-        let rm = b.build();
+        let rm = b.build().to_otlp();
         match &rm.scope_metrics[0].metrics[0].data {
             Some(Data::Summary(s)) => {
                 let p = &s.data_points[0];

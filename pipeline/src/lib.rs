@@ -1,7 +1,7 @@
 //! The agent's core, shared by every receiver and exporter.
 //!
-//! The unit of data is a [`Batch`]: a complete snapshot of OTLP `ResourceMetrics` that
-//! one receiver produced in one collection cycle, with the OTLP `ResourceLogs` (events) it
+//! The unit of data is a [`Batch`]: a complete snapshot of the metrics (OTLP content, held
+//! compact: [`compact`]) that one receiver produced in one collection cycle, with the OTLP `ResourceLogs` (events) it
 //! saw in that cycle. Receivers build snapshots with [`SnapshotBuilder`]; the
 //! [`fanout::Fanout`] hands each batch's metrics to every exporter of the receiver's metrics
 //! pipelines, and its log records to those of its logs pipelines, through a bounded
@@ -11,6 +11,7 @@
 pub mod batch;
 pub mod builder;
 pub mod catalog;
+pub mod compact;
 pub mod config;
 pub mod decode;
 pub mod exporter;
@@ -32,6 +33,7 @@ pub use builder::{
     AttrValue, HistogramValue, MetricDesc, Number, SnapshotBuilder, SummaryValue, kv, resource,
     scope, unix_nanos,
 };
+pub use compact::{ResourcePoints, ScopePoints};
 pub use exporter::{ExportError, Exporter, QueuePolicy};
 pub use receiver::{Backlog, Collector, Impact, ReceiverError, ScrapeContext, Snapshot};
 pub use stats::PipelineStats;

@@ -5,8 +5,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::SourceId;
+use crate::compact::ResourcePoints;
 use crate::otlp::logs::v1::ResourceLogs;
-use crate::otlp::metrics::v1::ResourceMetrics;
 
 /// What a collector is given for one run of its job.
 #[derive(Debug, Clone)]
@@ -30,7 +30,7 @@ pub struct ScrapeContext {
 /// records) it saw during the cycle.
 #[derive(Debug, Default, Clone)]
 pub struct Snapshot {
-    pub resource_metrics: Vec<ResourceMetrics>,
+    pub resource_metrics: Vec<ResourcePoints>,
     /// Log records of this cycle (audit events, alerts): each is sent once, to the
     /// exporters of the logs pipelines that name the receiver. Empty unless the collector
     /// has events to report. A snapshot with log records and no `resource_metrics` at all
@@ -43,7 +43,7 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    pub fn new(resource_metrics: Vec<ResourceMetrics>) -> Self {
+    pub fn new(resource_metrics: Vec<ResourcePoints>) -> Self {
         Self {
             resource_metrics,
             resource_logs: Vec::new(),

@@ -285,7 +285,7 @@ mod tests {
             SystemTime::now(),
         );
         s.emit(&HTTP, stats.started, &mut b);
-        let rm = b.build();
+        let rm = b.build().to_otlp();
         let metrics = &rm.scope_metrics[0].metrics;
         let names: Vec<&str> = metrics.iter().map(|m| m.name.as_str()).collect();
         assert_eq!(

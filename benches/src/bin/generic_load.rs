@@ -106,7 +106,7 @@ async fn many_groups(dir: &std::path::Path, seconds: u64) -> Result<(), String> 
         });
         for r in futures_join(runs.collect()).await {
             let s = r.map_err(|e| e.to_string())?.map_err(|e| e.message)?;
-            points += s.resource_metrics[0].scope_metrics[0].metrics.len();
+            points += s.resource_metrics[0].scopes[0].len();
         }
     }
     let wall = t0.elapsed().as_secs_f64();
@@ -177,14 +177,7 @@ async fn big_json(dir: &std::path::Path) -> Result<(), String> {
         .await
         .map_err(|e| e.message)?;
     let took = t.elapsed();
-    let points: usize = s.resource_metrics[0].scope_metrics[0]
-        .metrics
-        .iter()
-        .map(|m| match &m.data {
-            Some(pipeline::otlp::metrics::v1::metric::Data::Gauge(g)) => g.data_points.len(),
-            _ => 0,
-        })
-        .sum();
+    let points = s.resource_metrics[0].data_points();
     println!(
         "{mb:.1} MB JSON, 100 JSONPath filters: {took:.2?} for the run, {points} points, peak RSS {:.0} MB (at its start {rss0:.0} MB)",
         peak_rss_mb()

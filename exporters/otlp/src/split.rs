@@ -1,11 +1,13 @@
 //! Cuts a batch into export requests that each stay under the server's size limit, one
-//! request at a time, so that a large snapshot is never copied whole. Metrics here, logs in
+//! request at a time, so that a large snapshot is never copied whole: the compact snapshot
+//! is turned into OTLP one family at a time. Metrics here, logs in
 //! [`LogsSplitter`].
 
 mod logs;
 
 pub use logs::LogsSplitter;
 
+use pipeline::ResourcePoints;
 use pipeline::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
 use pipeline::otlp::metrics::v1::{
     ExponentialHistogram, Gauge, Histogram, Metric, ResourceMetrics, ScopeMetrics, Sum, Summary,
@@ -17,16 +19,18 @@ use prost::Message;
 const FIELD_OVERHEAD: usize = 6;
 
 pub struct Splitter<'a> {
-    rms: &'a [ResourceMetrics],
+    rms: &'a [ResourcePoints],
     max: usize,
     rm: usize,
     sm: usize,
     m: usize,
     pt: usize,
+    /// Family `m` in OTLP form while its points are being cut into requests.
+    current: Option<Metric>,
 }
 
 impl<'a> Splitter<'a> {
-    pub fn new(rms: &'a [ResourceMetrics], max_bytes: usize) -> Self {
+    pub fn new(rms: &'a [ResourcePoints], max_bytes: usize) -> Self {
         Self {
             rms,
             max: max_bytes,
@@ -34,6 +38,7 @@ impl<'a> Splitter<'a> {
             sm: 0,
             m: 0,
             pt: 0,
+            current: None,
         }
     }
 }
@@ -141,13 +146,17 @@ impl Iterator for Splitter<'_> {
         let mut last: Option<(usize, usize)> = None;
         let mut size = 0usize;
         while let Some(r) = self.rms.get(self.rm) {
-            let Some(s) = r.scope_metrics.get(self.sm) else {
+            let Some(s) = r.scopes.get(self.sm) else {
                 (self.rm, self.sm, self.m, self.pt) = (self.rm + 1, 0, 0, 0);
                 continue;
             };
-            let Some(metric) = s.metrics.get(self.m) else {
+            if self.m >= s.len() {
                 (self.sm, self.m, self.pt) = (self.sm + 1, 0, 0);
                 continue;
+            }
+            let metric = match self.current.take() {
+                Some(m) => m,
+                None => s.metric(self.m),
             };
             let new_rm = last.is_none_or(|(rm, _)| rm != self.rm);
             let new_sm = new_rm || last.is_some_and(|(_, sm)| sm != self.sm);
@@ -163,9 +172,10 @@ impl Iterator for Splitter<'_> {
                 overhead += s.scope.as_ref().map_or(0, Message::encoded_len) + 2 * FIELD_OVERHEAD;
             }
             let budget = self.max.saturating_sub(size + overhead);
-            let total = pipeline::batch::metric_points(metric);
-            let (part, taken, part_size) = piece(metric, self.pt, budget, out.is_empty());
+            let total = pipeline::batch::metric_points(&metric);
+            let (part, taken, part_size) = piece(&metric, self.pt, budget, out.is_empty());
             if taken == 0 && total > 0 {
+                self.current = Some(metric);
                 break;
             }
             if new_rm {
@@ -190,6 +200,8 @@ impl Iterator for Splitter<'_> {
             if self.pt >= total {
                 self.m += 1;
                 self.pt = 0;
+            } else {
+                self.current = Some(metric);
             }
         }
         (!out.is_empty()).then_some(ExportMetricsServiceRequest {
@@ -204,7 +216,7 @@ mod tests {
     use pipeline::{MetricDesc, SnapshotBuilder, kv, resource, scope};
     use std::time::SystemTime;
 
-    fn big_batch(points: usize) -> Vec<ResourceMetrics> {
+    fn big_batch(points: usize) -> Vec<ResourcePoints> {
         let mut b = SnapshotBuilder::new(
             resource([kv("service.name", "x")]),
             scope("s", "1"),
@@ -242,14 +254,14 @@ mod tests {
         let rms = big_batch(10);
         let reqs: Vec<_> = Splitter::new(&rms, 4 << 20).collect();
         assert_eq!(reqs.len(), 1);
-        assert_eq!(reqs[0].resource_metrics, rms);
+        assert_eq!(reqs[0].resource_metrics, [rms[0].to_otlp()]);
     }
 
     #[test]
     fn a_large_batch_is_cut_under_the_limit_without_losing_points() {
         let rms = big_batch(20_000);
         let whole = ExportMetricsServiceRequest {
-            resource_metrics: rms.clone(),
+            resource_metrics: vec![rms[0].to_otlp()],
         }
         .encoded_len();
         let limit = 256 * 1024;

@@ -207,7 +207,7 @@ async fn a_large_batch_is_split_under_the_receivers_message_limit() {
     let batch = Arc::new(Batch::new("big".into(), vec![b.build()]));
     let size = prost::Message::encoded_len(
         &pipeline::otlp::collector::metrics::v1::ExportMetricsServiceRequest {
-            resource_metrics: batch.resource_metrics.clone(),
+            resource_metrics: batch.resource_metrics.iter().map(|r| r.to_otlp()).collect(),
         },
     );
     assert!(size > 4 << 20, "test batch is only {size} bytes");

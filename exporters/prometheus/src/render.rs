@@ -1,4 +1,4 @@
-//! Turns one source's OTLP snapshot into exposition lines, grouped by family. This runs
+//! Turns one source's snapshot into exposition lines, grouped by family. This runs
 //! once per arriving snapshot; a scrape only concatenates what was rendered here.
 
 use std::collections::hash_map::RandomState;
@@ -141,6 +141,9 @@ struct Base {
     names: Vec<String>,
 }
 
+/// Points turned into OTLP form at once while rendering.
+const RENDER_PART: usize = 4096;
+
 pub fn render(batch: &Batch, opts: &RenderOptions, hasher: &RandomState) -> SourceRender {
     let mut r = Renderer {
         opts,
@@ -158,10 +161,14 @@ pub fn render(batch: &Batch, opts: &RenderOptions, hasher: &RandomState) -> Sour
         if !info_labels.is_empty() {
             r.target_info(&resource_labels, info_labels);
         }
-        for sm in &rm.scope_metrics {
+        for sm in &rm.scopes {
             let base = base_labels(&resource_labels, sm.scope.as_ref(), opts.scope_labels);
-            for metric in &sm.metrics {
-                r.metric(metric, &base);
+            // A few thousand points in OTLP form at a time: the snapshot stays compact, and
+            // the parts of a family land in the same family here.
+            for i in 0..sm.len() {
+                for part in sm.metric_parts(i, RENDER_PART) {
+                    r.metric(&part, &base);
+                }
             }
         }
     }

@@ -359,7 +359,7 @@ fn a_series_history_sent_newest_first_shows_its_newest_value_and_is_no_duplicate
 fn type_conflicts_within_a_source_drop_the_later_metric() {
     let mut b = builder("svc");
     b.gauge(&MetricDesc::new("x", "", "X"), 1, []);
-    let mut rm = b.build();
+    let mut rm = b.build().to_otlp();
     rm.scope_metrics[0].metrics.push(Metric {
         name: "x".into(),
         description: "X as a counter".into(),
@@ -376,7 +376,7 @@ fn type_conflicts_within_a_source_drop_the_later_metric() {
     });
     // The non-monotonic sum is a gauge too, so no conflict: both land in `x`, deduplicated.
     let out = text_of(
-        &[Batch::new("r".into(), vec![rm.clone()])],
+        &[Batch::new("r".into(), vec![rm.clone().into()])],
         &RenderOptions::default(),
     );
     assert_eq!(out.matches("# TYPE x gauge").count(), 1, "{out}");
@@ -390,7 +390,7 @@ fn type_conflicts_within_a_source_drop_the_later_metric() {
         ..RenderOptions::default()
     };
     let rendered = render(
-        &Batch::new("r".into(), vec![rm]),
+        &Batch::new("r".into(), vec![rm.into()]),
         &opts,
         &RandomState::new(),
     );
@@ -420,7 +420,7 @@ fn delta_sums_are_dropped_not_misreported() {
         schema_url: String::new(),
     };
     let rendered = render(
-        &Batch::new("r".into(), vec![rm]),
+        &Batch::new("r".into(), vec![rm.into()]),
         &RenderOptions::default(),
         &RandomState::new(),
     );

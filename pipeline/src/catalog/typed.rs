@@ -389,7 +389,7 @@ mod tests {
     }
 
     fn points(b: SnapshotBuilder) -> Vec<(String, Vec<(String, String)>)> {
-        let rm = b.build();
+        let rm = b.build().to_otlp();
         let mut out = Vec::new();
         for m in &rm.scope_metrics[0].metrics {
             let attrs = |a: &[KeyValue]| {

@@ -372,7 +372,8 @@ async fn compatibility_names_are_there_only_when_asked() {
             m.dt_stats(0, &env.sim.sim.faults.overrides()).0 as f64
         );
         // Alerts are gauges here, not the paychex exporter's counters.
-        let alerts = d.resource_metrics[0].scope_metrics[0]
+        let otlp = d.resource_metrics[0].to_otlp();
+        let alerts = otlp.scope_metrics[0]
             .metrics
             .iter()
             .find(|x| x.name == "emcecs_cluster_alerts_critical")

@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 /// name → value of every point without labels, or name{first label value} → value.
 fn values(s: &Snapshot) -> BTreeMap<String, f64> {
     let mut out = BTreeMap::new();
-    for m in &s.resource_metrics[0].scope_metrics[0].metrics {
+    for m in &s.resource_metrics[0].to_otlp().scope_metrics[0].metrics {
         let Some(Data::Gauge(g)) = &m.data else {
             continue;
         };

@@ -60,7 +60,7 @@ fn page_families(page: &str) -> BTreeMap<String, PageFamily> {
 /// Per emitted metric: its OTLP type, description and number of points.
 fn emitted(s: &Snapshot) -> BTreeMap<String, (String, String, usize)> {
     let mut out = BTreeMap::new();
-    for m in &s.resource_metrics[0].scope_metrics[0].metrics {
+    for m in &s.resource_metrics[0].to_otlp().scope_metrics[0].metrics {
         let (kind, n) = match &m.data {
             Some(Data::Gauge(g)) => ("gauge", g.data_points.len()),
             Some(Data::Sum(s)) if s.is_monotonic => ("counter", s.data_points.len()),
@@ -153,7 +153,7 @@ async fn filtered(addr: std::net::SocketAddr, page: &BTreeMap<String, PageFamily
     let s = run(&build(&cfg)["go"], 1, Duration::from_secs(10))
         .await
         .unwrap();
-    let metrics = &s.resource_metrics[0].scope_metrics[0].metrics;
+    let metrics = &s.resource_metrics[0].to_otlp().scope_metrics[0].metrics;
     let got: Vec<&str> = metrics.iter().map(|m| m.name.as_str()).collect();
     let want: Vec<String> = page
         .keys()
@@ -178,7 +178,7 @@ async fn filtered(addr: std::net::SocketAddr, page: &BTreeMap<String, PageFamily
 
 /// Each histogram point's count is the sum of its buckets, over one bound more.
 fn check_histograms(s: &Snapshot) {
-    for m in &s.resource_metrics[0].scope_metrics[0].metrics {
+    for m in &s.resource_metrics[0].to_otlp().scope_metrics[0].metrics {
         if let Some(Data::Histogram(h)) = &m.data {
             for p in &h.data_points {
                 assert_eq!(
@@ -258,7 +258,7 @@ async fn counters_reset_and_points_carry_the_page_values() {
     .unwrap();
     let job = build(&cfg).remove("page").unwrap();
     let starts = |s: &Snapshot| {
-        let ms = &s.resource_metrics[0].scope_metrics[0].metrics;
+        let ms = &s.resource_metrics[0].to_otlp().scope_metrics[0].metrics;
         let counter = match &ms[0].data {
             Some(Data::Sum(x)) => x.data_points[0].start_time_unix_nano,
             other => panic!("{other:?}"),
@@ -270,7 +270,7 @@ async fn counters_reset_and_points_carry_the_page_values() {
         (counter, hist)
     };
     let first = run(&job, 1, Duration::from_secs(5)).await.unwrap();
-    let ms = &first.resource_metrics[0].scope_metrics[0].metrics;
+    let ms = &first.resource_metrics[0].to_otlp().scope_metrics[0].metrics;
     let names: Vec<&str> = ms.iter().map(|m| m.name.as_str()).collect();
     assert_eq!(
         names,

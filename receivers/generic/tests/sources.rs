@@ -21,7 +21,7 @@ use testkit::TempDir;
 /// Every point as `name{k=v,...} value`, sorted.
 fn points(s: &Snapshot) -> Vec<String> {
     let mut out = Vec::new();
-    for rm in &s.resource_metrics {
+    for rm in s.resource_metrics.iter().map(|r| r.to_otlp()) {
         for sm in &rm.scope_metrics {
             for m in &sm.metrics {
                 let pts = match &m.data {
@@ -313,7 +313,7 @@ async fn static_values_and_counters() {
     let s = run(&jobs["boots"], 1, Duration::from_secs(1))
         .await
         .unwrap();
-    let sum = match &s.resource_metrics[0].scope_metrics[0].metrics[0].data {
+    let sum = match &s.resource_metrics[0].to_otlp().scope_metrics[0].metrics[0].data {
         Some(Data::Sum(s)) => s.clone(),
         other => panic!("{other:?}"),
     };

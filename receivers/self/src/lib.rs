@@ -317,7 +317,7 @@ mod tests {
     /// The integer points of `name` in a self snapshot, each with its attributes as
     /// text, and whether the metric is a sum.
     fn int_points(snap: &pipeline::Snapshot, name: &str) -> (bool, Vec<(String, i64)>) {
-        let metrics = &snap.resource_metrics[0].scope_metrics[0].metrics;
+        let metrics = &snap.resource_metrics[0].to_otlp().scope_metrics[0].metrics;
         let m = metrics.iter().find(|m| m.name == name).unwrap();
         let (sum, points) = match &m.data {
             Some(Data::Sum(s)) => (true, &s.data_points),
@@ -383,7 +383,7 @@ mod tests {
         )
         .unwrap();
         let snap = recv.scrape(&ctx()).await.unwrap();
-        let metrics = &snap.resource_metrics[0].scope_metrics[0].metrics;
+        let metrics = &snap.resource_metrics[0].to_otlp().scope_metrics[0].metrics;
         for m in metrics {
             let entry = CATALOG
                 .get(&m.name)
@@ -470,7 +470,7 @@ mod tests {
         }));
         up_to_date.set_backlog(Some(pipeline::Backlog::default()));
         let snap = scraped(stats).await;
-        let metrics = &snap.resource_metrics[0].scope_metrics[0].metrics;
+        let metrics = &snap.resource_metrics[0].to_otlp().scope_metrics[0].metrics;
         let m = metrics
             .iter()
             .find(|m| m.name == "ecs_otel_agent.receiver.backlog.age")

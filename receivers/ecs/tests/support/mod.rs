@@ -169,7 +169,7 @@ fn any_text(v: &Option<pipeline::otlp::common::v1::AnyValue>) -> String {
 
 pub fn points(s: &Snapshot) -> Vec<Point> {
     let mut out = Vec::new();
-    for rm in &s.resource_metrics {
+    for rm in s.resource_metrics.iter().map(|r| r.to_otlp()) {
         for sm in &rm.scope_metrics {
             for m in &sm.metrics {
                 let nums = match &m.data {
