@@ -87,6 +87,7 @@ fn report(problems: &[ConfigProblem], source: &str) {
 }
 
 fn main() -> ExitCode {
+    pipeline::memory::tune_allocator();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

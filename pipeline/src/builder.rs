@@ -434,7 +434,12 @@ impl SnapshotBuilder {
         self.families.is_empty()
     }
 
-    pub fn build(self) -> ResourcePoints {
+    pub fn build(mut self) -> ResourcePoints {
+        for f in &mut self.families {
+            if let FamilyData::Numbers { points, .. } = &mut f.data {
+                points.shrink_to_fit();
+            }
+        }
         ResourcePoints {
             resource: Some(self.resource),
             schema_url: String::new(),

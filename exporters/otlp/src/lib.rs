@@ -6,6 +6,7 @@
 //! ([`spans`]).
 
 pub mod config;
+pub mod encoded;
 pub mod retry;
 pub mod spans;
 pub mod split;
@@ -14,18 +15,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use pipeline::otlp::collector::logs::v1::ExportLogsServiceRequest;
-use pipeline::otlp::collector::logs::v1::logs_service_client::LogsServiceClient;
-use pipeline::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
-use pipeline::otlp::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
+use pipeline::otlp::collector::logs::v1::ExportLogsServiceResponse;
+use pipeline::otlp::collector::metrics::v1::ExportMetricsServiceResponse;
 use pipeline::stats::ExporterStats;
 use pipeline::{Batch, ExportError, Exporter, PipelineStats};
+use prost::Message;
 use tonic::codec::CompressionEncoding;
 use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
 use config::Compression;
 pub use config::OtlpConfig;
+use encoded::{Encoded, LOGS_EXPORT, METRICS_EXPORT, unary};
 use retry::{Destination, PartialSuccess, retry_loop};
 use split::{LogsSplitter, Splitter};
 
@@ -94,8 +95,8 @@ pub fn metadata(cfg: &OtlpConfig) -> Result<MetadataMap, BuildError> {
 pub struct OtlpExporter {
     name: String,
     endpoint: String,
-    client: MetricsServiceClient<Channel>,
-    logs_client: LogsServiceClient<Channel>,
+    channel: Channel,
+    compression: Option<CompressionEncoding>,
     metadata: MetadataMap,
     cfg: OtlpConfig,
     stats: Arc<ExporterStats>,
@@ -105,24 +106,15 @@ impl OtlpExporter {
     /// Must be called inside a Tokio runtime.
     pub fn new(name: &str, cfg: &OtlpConfig, stats: &PipelineStats) -> Result<Self, BuildError> {
         let channel = channel(cfg)?;
-        let mut client =
-            MetricsServiceClient::new(channel.clone()).max_decoding_message_size(16 << 20);
-        let mut logs_client = LogsServiceClient::new(channel).max_decoding_message_size(16 << 20);
-        if cfg.compression == Compression::Gzip {
-            client = client
-                .send_compressed(CompressionEncoding::Gzip)
-                .accept_compressed(CompressionEncoding::Gzip);
-            logs_client = logs_client
-                .send_compressed(CompressionEncoding::Gzip)
-                .accept_compressed(CompressionEncoding::Gzip);
-        }
+        let compression =
+            (cfg.compression == Compression::Gzip).then_some(CompressionEncoding::Gzip);
         let stats = stats.register_exporter(name, cfg.sending_queue.queue_size);
         stats.set_started();
         Ok(Self {
             name: name.to_owned(),
             endpoint: cfg.endpoint.clone(),
-            client,
-            logs_client,
+            channel,
+            compression,
             metadata: metadata(cfg)?,
             cfg: cfg.clone(),
             stats,
@@ -155,32 +147,41 @@ impl OtlpExporter {
         retry_loop(to, &self.cfg.retry_on_failure, &*self.stats, call).await
     }
 
-    async fn send_metrics(&self, req: ExportMetricsServiceRequest) -> Result<(), ExportError> {
+    /// Sends one encoded request to `path` with the retries; every attempt shares its bytes.
+    async fn send_encoded<R>(&self, path: &'static str, req: Encoded) -> Result<(), ExportError>
+    where
+        R: Message + Default + Send + 'static + HasPartialSuccess,
+    {
         self.send(|| {
             let r = self.request(req.clone());
-            let mut client = self.client.clone();
+            let (channel, compression) = (self.channel.clone(), self.compression);
             async move {
-                client
-                    .export(r)
+                unary::<R>(channel, compression, path, r)
                     .await
-                    .map(|resp| resp.into_inner().partial_success)
+                    .map(HasPartialSuccess::partial_success)
             }
         })
         .await
     }
+}
 
-    async fn send_logs(&self, req: ExportLogsServiceRequest) -> Result<(), ExportError> {
-        self.send(|| {
-            let r = self.request(req.clone());
-            let mut client = self.logs_client.clone();
-            async move {
-                client
-                    .export(r)
-                    .await
-                    .map(|resp| resp.into_inner().partial_success)
-            }
-        })
-        .await
+/// The partial-success part of an export response.
+trait HasPartialSuccess {
+    type P: retry::PartialSuccess;
+    fn partial_success(self) -> Option<Self::P>;
+}
+
+impl HasPartialSuccess for ExportMetricsServiceResponse {
+    type P = pipeline::otlp::collector::metrics::v1::ExportMetricsPartialSuccess;
+    fn partial_success(self) -> Option<Self::P> {
+        self.partial_success
+    }
+}
+
+impl HasPartialSuccess for ExportLogsServiceResponse {
+    type P = pipeline::otlp::collector::logs::v1::ExportLogsPartialSuccess;
+    fn partial_success(self) -> Option<Self::P> {
+        self.partial_success
     }
 }
 
@@ -190,13 +191,22 @@ impl Exporter for OtlpExporter {
         let mut result = Ok(());
         let max = self.cfg.max_request_bytes;
         // One failed request does not keep the batch's other requests from being sent.
+        // Each request is encoded as soon as it is cut: only its bytes wait for the sending.
         for req in Splitter::new(&batch.resource_metrics, max) {
-            if let Err(e) = self.send_metrics(req).await {
+            let req = Encoded::new(&req);
+            if let Err(e) = self
+                .send_encoded::<ExportMetricsServiceResponse>(METRICS_EXPORT, req)
+                .await
+            {
                 result = Err(e);
             }
         }
         for req in LogsSplitter::new(&batch.resource_logs, max) {
-            if let Err(e) = self.send_logs(req).await {
+            let req = Encoded::new(&req);
+            if let Err(e) = self
+                .send_encoded::<ExportLogsServiceResponse>(LOGS_EXPORT, req)
+                .await
+            {
                 result = Err(e);
             }
         }
