@@ -112,11 +112,6 @@ impl ScopePoints {
         self.families.is_empty()
     }
 
-    /// The name of family `i`.
-    pub fn name(&self, i: usize) -> &str {
-        self.families.get(i).map_or("", |f| f.name.as_str())
-    }
-
     /// Points of family `i`.
     pub fn points(&self, i: usize) -> usize {
         match self.families.get(i).map(|f| &f.data) {
