@@ -190,6 +190,28 @@ pub struct SummaryValue<'a> {
     pub sum: f64,
 }
 
+/// The times and flags of a gauge or counter point.
+#[derive(Debug, Clone, Copy)]
+struct Stamp {
+    start: u64,
+    time: u64,
+    flags: u32,
+}
+
+impl Stamp {
+    fn at(time: u64) -> Self {
+        Stamp::since(0, time)
+    }
+
+    fn since(start: u64, time: u64) -> Self {
+        Stamp {
+            start,
+            time,
+            flags: 0,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Gauge,
@@ -235,16 +257,8 @@ impl SnapshotBuilder {
         value: impl Into<Number>,
         attributes: impl IntoIterator<Item = KeyValue>,
     ) {
-        let time = self.time;
-        self.number(
-            desc,
-            Kind::Gauge,
-            Some(value.into()),
-            attributes,
-            0,
-            time,
-            0,
-        );
+        let stamp = Stamp::at(self.time);
+        self.number(desc, Kind::Gauge, Some(value.into()), attributes, stamp);
     }
 
     /// A gauge point with its own time, for data that carries its sample time.
@@ -255,16 +269,8 @@ impl SnapshotBuilder {
         attributes: impl IntoIterator<Item = KeyValue>,
         time: SystemTime,
     ) {
-        let time = unix_nanos(time);
-        self.number(
-            desc,
-            Kind::Gauge,
-            Some(value.into()),
-            attributes,
-            0,
-            time,
-            0,
-        );
+        let stamp = Stamp::at(unix_nanos(time));
+        self.number(desc, Kind::Gauge, Some(value.into()), attributes, stamp);
     }
 
     /// A staleness marker: the series existed and has no value now (a node that did not
@@ -275,9 +281,11 @@ impl SnapshotBuilder {
         desc: &MetricDesc<'_>,
         attributes: impl IntoIterator<Item = KeyValue>,
     ) {
-        let time = self.time;
-        let flags = crate::otlp::metrics::v1::DataPointFlags::NoRecordedValueMask as u32;
-        self.number(desc, Kind::Gauge, None, attributes, 0, time, flags);
+        let stamp = Stamp {
+            flags: crate::otlp::metrics::v1::DataPointFlags::NoRecordedValueMask as u32,
+            ..Stamp::at(self.time)
+        };
+        self.number(desc, Kind::Gauge, None, attributes, stamp);
     }
 
     /// A cumulative monotonic sum (a Prometheus counter) that started counting at `start`.
@@ -288,16 +296,8 @@ impl SnapshotBuilder {
         start: SystemTime,
         attributes: impl IntoIterator<Item = KeyValue>,
     ) {
-        let (start, time) = (unix_nanos(start), self.time);
-        self.number(
-            desc,
-            Kind::Counter,
-            Some(value.into()),
-            attributes,
-            start,
-            time,
-            0,
-        );
+        let stamp = Stamp::since(unix_nanos(start), self.time);
+        self.number(desc, Kind::Counter, Some(value.into()), attributes, stamp);
     }
 
     /// A counter point with its own time, for sums read from sample windows.
@@ -309,28 +309,17 @@ impl SnapshotBuilder {
         attributes: impl IntoIterator<Item = KeyValue>,
         time: SystemTime,
     ) {
-        let (start, time) = (unix_nanos(start), unix_nanos(time));
-        self.number(
-            desc,
-            Kind::Counter,
-            Some(value.into()),
-            attributes,
-            start,
-            time,
-            0,
-        );
+        let stamp = Stamp::since(unix_nanos(start), unix_nanos(time));
+        self.number(desc, Kind::Counter, Some(value.into()), attributes, stamp);
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn number(
         &mut self,
         desc: &MetricDesc<'_>,
         kind: Kind,
         value: Option<Number>,
         attributes: impl IntoIterator<Item = KeyValue>,
-        start: u64,
-        time: u64,
-        flags: u32,
+        stamp: Stamp,
     ) {
         let Some(i) = self.family(desc, kind) else {
             return;
@@ -339,9 +328,9 @@ impl SnapshotBuilder {
         if let FamilyData::Numbers { points, .. } = &mut self.families[i].data {
             points.push(NumPoint {
                 set,
-                flags,
-                start,
-                time,
+                flags: stamp.flags,
+                start: stamp.start,
+                time: stamp.time,
                 value,
             });
         }

@@ -12,6 +12,9 @@ use pipeline::otlp::metrics::v1::{
 };
 use pipeline::{MetricDesc, Number, SnapshotBuilder, resource, scope, unix_nanos};
 use proptest::prelude::*;
+
+mod common;
+use common::config;
 use prost::Message;
 
 const NAMES: [&str; 4] = ["a", "b", "c", "d"];
@@ -127,15 +130,6 @@ fn plain(calls: &[Call], time: u64, start: u64) -> Vec<Metric> {
         }
     }
     out.into_iter().map(|(_, m)| m).collect()
-}
-
-fn config(cases: u32) -> ProptestConfig {
-    let mut c = ProptestConfig::default();
-    if std::env::var_os("PROPTEST_CASES").is_none() {
-        c.cases = cases;
-    }
-    c.failure_persistence = None;
-    c
 }
 
 proptest! {

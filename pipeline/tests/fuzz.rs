@@ -9,16 +9,8 @@ use pipeline::http_server::basic_credentials;
 use pipeline::timefmt::parse_minute;
 use proptest::prelude::*;
 
-/// The default case count unless `PROPTEST_CASES` says otherwise; no regression files
-/// written into the source tree (a failure prints its input, which becomes a test).
-fn config(cases: u32) -> ProptestConfig {
-    let mut c = ProptestConfig::default();
-    if std::env::var_os("PROPTEST_CASES").is_none() {
-        c.cases = cases;
-    }
-    c.failure_persistence = None;
-    c
-}
+mod common;
+use common::config;
 
 proptest! {
     #![proptest_config(config(1024))]
