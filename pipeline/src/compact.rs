@@ -5,11 +5,11 @@
 //! its keys and values as separate heap strings, about 500 bytes per point on a bucket
 //! family. Here a scope keeps each distinct string once and each distinct attribute set
 //! once, and a gauge or sum point is 40 bytes referring to its set; the families of one
-//! bucket (storage, objects, quota, ...) share one set. OTLP structures are built back
-//! only where they are needed, one family at a time ([`ScopePoints::metric`]), and come
-//! out exactly as the builder was given them: same order of families, points and
-//! attributes, same values and flags (the exporters' output is byte-for-byte what it was
-//! with OTLP snapshots).
+//! bucket (storage, objects, quota, ...) share one set. Consumers read the points compact
+//! ([`ScopePoints::numbers`], the Prometheus renderer) or build OTLP back one family at a
+//! time ([`ScopePoints::metric`], the OTLP splitter); either way they get exactly what the
+//! builder was given: same order of families, points and attributes, same values and
+//! flags (the exporters' output is byte-for-byte what it was with OTLP snapshots).
 //!
 //! Histograms, summaries and metrics that arrive as OTLP are kept as OTLP ([`From`]
 //! `ResourceMetrics`): they are few and compacting them would gain little.
@@ -126,17 +126,26 @@ impl ScopePoints {
         self.metric_part(i, 0, usize::MAX)
     }
 
-    /// Family `i` as OTLP metrics of at most `points` points each, in order: what a consumer
-    /// that takes a family piece by piece holds at once.
-    pub fn metric_parts(&self, i: usize, points: usize) -> impl Iterator<Item = Metric> + '_ {
-        let points = points.max(1);
-        let parts = match self.families.get(i).map(|f| &f.data) {
-            Some(FamilyData::Numbers { points: p, .. }) if !p.is_empty() => {
-                p.len().div_ceil(points)
-            }
-            _ => 1,
+    /// Family `i`'s gauge or sum points in compact form, with the family as an OTLP metric
+    /// without points (name, description, unit, type); `None` for a family kept as OTLP.
+    /// For consumers that read points one by one: a point's attributes are
+    /// [`ScopePoints::attributes`] of its set, the same set for the same attributes.
+    pub fn numbers(&self, i: usize) -> Option<(Metric, &[NumPoint])> {
+        let f = self.families.get(i)?;
+        let FamilyData::Numbers { points, .. } = &f.data else {
+            return None;
         };
-        (0..parts).map(move |k| self.metric_part(i, k * points, points))
+        Some((self.metric_part(i, 0, 0), points))
+    }
+
+    /// Number of distinct attribute sets of the scope (sets are numbered from 0).
+    pub fn sets(&self) -> usize {
+        self.attrs.sets.len()
+    }
+
+    /// The attributes of set `set`, as a point of the set carries them in OTLP.
+    pub fn attributes(&self, set: u32) -> Vec<KeyValue> {
+        self.attrs.key_values(set)
     }
 
     fn metric_part(&self, i: usize, from: usize, count: usize) -> Metric {
@@ -231,7 +240,8 @@ impl NumberShape {
 
 /// A gauge or sum point: 40 bytes, its attributes a reference to the scope's sets.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct NumPoint {
+pub struct NumPoint {
+    /// The index of its attribute set ([`ScopePoints::attributes`]).
     pub set: u32,
     pub flags: u32,
     pub start: u64,
@@ -459,27 +469,6 @@ mod tests {
             neg.as_ref().and_then(|v| v.value.as_ref()),
             Some(any_value::Value::DoubleValue(d)) if d.is_sign_negative()
         ));
-    }
-
-    #[test]
-    fn a_family_in_parts_is_the_family() {
-        let mut b = SnapshotBuilder::new(resource([]), scope("s", "1"), UNIX_EPOCH);
-        let d = MetricDesc::new("g", "1", "");
-        for i in 0..10i64 {
-            b.gauge(&d, i, [kv("i", i)]);
-        }
-        let rp = b.build();
-        let s = &rp.scopes[0];
-        let whole = s.metric(0);
-        let parts: Vec<Metric> = s.metric_parts(0, 4).collect();
-        assert_eq!(parts.len(), 3);
-        let points = |m: &Metric| match &m.data {
-            Some(Data::Gauge(g)) => g.data_points.clone(),
-            _ => Vec::new(),
-        };
-        let joined: Vec<_> = parts.iter().flat_map(points).collect();
-        assert_eq!(joined, points(&whole));
-        assert!(parts.iter().all(|p| p.name == "g"));
     }
 
     #[test]

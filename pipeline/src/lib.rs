@@ -33,7 +33,7 @@ pub use builder::{
     AttrValue, HistogramValue, MetricDesc, Number, SnapshotBuilder, SummaryValue, kv, resource,
     scope, unix_nanos,
 };
-pub use compact::{ResourcePoints, ScopePoints};
+pub use compact::{NumPoint, ResourcePoints, ScopePoints};
 pub use exporter::{ExportError, Exporter, QueuePolicy};
 pub use receiver::{Backlog, Collector, Impact, ReceiverError, ScrapeContext, Snapshot};
 pub use stats::PipelineStats;

@@ -156,23 +156,32 @@ proptest! {
         for (g, w) in metrics.iter().zip(&want) {
             prop_assert_eq!(g.encode_to_vec(), w.encode_to_vec(), "{}", w.name);
         }
-        // Taken in parts, a family is the same points.
+        // Read compact, each point's attributes are its set's.
         let s = &compact.scopes[0];
         for i in 0..s.len() {
-            let parts: Vec<u8> = s.metric_parts(i, 3).flat_map(|m| points(&m)).collect();
-            let whole: Vec<u8> = points(&s.metric(i));
-            prop_assert_eq!(parts, whole);
+            let whole = s.metric(i);
+            let (header, points) = s.numbers(i).unwrap();
+            prop_assert_eq!(&header.name, &whole.name);
+            let otlp = match &whole.data {
+                Some(Data::Gauge(g)) => &g.data_points,
+                Some(Data::Sum(x)) => &x.data_points,
+                _ => unreachable!(),
+            };
+            prop_assert_eq!(points.len(), otlp.len());
+            for (p, o) in points.iter().zip(otlp) {
+                prop_assert_eq!(s.attributes(p.set).encode_to_vec_all(), o.attributes.encode_to_vec_all());
+            }
         }
         prop_assert_eq!(compact.data_points(), want.iter().map(pipeline::batch::metric_points).sum::<usize>());
     }
 }
 
-/// The encoded points of a gauge or sum, one after the other.
-fn points(m: &Metric) -> Vec<u8> {
-    let pts = match &m.data {
-        Some(Data::Gauge(g)) => &g.data_points,
-        Some(Data::Sum(s)) => &s.data_points,
-        _ => return Vec::new(),
-    };
-    pts.iter().flat_map(|p| p.encode_to_vec()).collect()
+trait EncodeAll {
+    fn encode_to_vec_all(&self) -> Vec<u8>;
+}
+
+impl EncodeAll for Vec<KeyValue> {
+    fn encode_to_vec_all(&self) -> Vec<u8> {
+        self.iter().flat_map(Message::encode_to_vec).collect()
+    }
 }

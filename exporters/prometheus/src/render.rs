@@ -8,13 +8,13 @@ use std::io::Write;
 
 use base64::Engine;
 use bytes::Bytes;
-use pipeline::Batch;
 use pipeline::otlp::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
 use pipeline::otlp::metrics::v1::{
     AggregationTemporality, DataPointFlags, Exemplar, HistogramDataPoint, Metric, NumberDataPoint,
     SummaryDataPoint, exemplar, metric::Data, number_data_point,
 };
 use pipeline::otlp::resource::v1::Resource;
+use pipeline::{Batch, NumPoint, Number, ScopePoints};
 
 use crate::naming::{FamilyKind, FamilyName, family_name, sanitize_label_name};
 
@@ -141,9 +141,6 @@ struct Base {
     names: Vec<String>,
 }
 
-/// Points turned into OTLP form at once while rendering.
-const RENDER_PART: usize = 4096;
-
 pub fn render(batch: &Batch, opts: &RenderOptions, hasher: &RandomState) -> SourceRender {
     let mut r = Renderer {
         opts,
@@ -163,11 +160,17 @@ pub fn render(batch: &Batch, opts: &RenderOptions, hasher: &RandomState) -> Sour
         }
         for sm in &rm.scopes {
             let base = base_labels(&resource_labels, sm.scope.as_ref(), opts.scope_labels);
-            // A few thousand points in OTLP form at a time: the snapshot stays compact, and
-            // the parts of a family land in the same family here.
+            // Gauges and sums are read compact, each attribute set's labels rendered once
+            // (the families of one bucket share a set); the rest as OTLP.
+            let mut labels: Vec<Option<Box<str>>> = vec![None; sm.sets()];
             for i in 0..sm.len() {
-                for part in sm.metric_parts(i, RENDER_PART) {
-                    r.metric(&part, &base);
+                match sm.numbers(i) {
+                    Some((header, points)) => {
+                        if let Some(fi) = r.family_for(&header) {
+                            r.compact_numbers(fi, sm, points, &base, &mut labels);
+                        }
+                    }
+                    None => r.metric(&sm.metric(i), &base),
                 }
             }
         }
@@ -436,28 +439,8 @@ impl Renderer<'_> {
     }
 
     fn metric(&mut self, metric: &Metric, base: &Base) {
-        let cumulative = AggregationTemporality::Cumulative as i32;
-        let kind = match &metric.data {
-            None => return,
-            Some(Data::Gauge(_)) => FamilyKind::Gauge,
-            Some(Data::Sum(s)) if s.aggregation_temporality != cumulative => {
-                return self.drop_metric("delta_temporality", metric);
-            }
-            Some(Data::Sum(s)) if s.is_monotonic => FamilyKind::Counter,
-            Some(Data::Sum(_)) => FamilyKind::Gauge,
-            Some(Data::Histogram(h)) if h.aggregation_temporality != cumulative => {
-                return self.drop_metric("delta_temporality", metric);
-            }
-            Some(Data::Histogram(_)) => FamilyKind::Histogram,
-            Some(Data::ExponentialHistogram(_)) => {
-                return self.drop_metric("exponential_histogram", metric);
-            }
-            Some(Data::Summary(_)) => FamilyKind::Summary,
-        };
-        let name = family_name(&metric.name, &metric.unit, kind, self.opts.add_suffixes);
-        let Some(fi) = self.family(name, kind, &metric.description) else {
-            tracing::warn!(metric = %metric.name, "another metric of this source has the same Prometheus name and a different type; dropped");
-            return self.drop_metric("type_conflict", metric);
+        let Some(fi) = self.family_for(metric) else {
+            return;
         };
         match &metric.data {
             Some(Data::Gauge(g)) => self.numbers(fi, &g.data_points, base),
@@ -476,12 +459,50 @@ impl Renderer<'_> {
         }
     }
 
-    /// Renders the point's labels into `self.labels`; false if the series is a duplicate or
-    /// over the limit.
+    /// The family `metric`'s points go to; `None` (counted) when they cannot be exposed.
+    fn family_for(&mut self, metric: &Metric) -> Option<usize> {
+        let cumulative = AggregationTemporality::Cumulative as i32;
+        let kind = match &metric.data {
+            None => return None,
+            Some(Data::Gauge(_)) => FamilyKind::Gauge,
+            Some(Data::Sum(s)) if s.aggregation_temporality != cumulative => {
+                self.drop_metric("delta_temporality", metric);
+                return None;
+            }
+            Some(Data::Sum(s)) if s.is_monotonic => FamilyKind::Counter,
+            Some(Data::Sum(_)) => FamilyKind::Gauge,
+            Some(Data::Histogram(h)) if h.aggregation_temporality != cumulative => {
+                self.drop_metric("delta_temporality", metric);
+                return None;
+            }
+            Some(Data::Histogram(_)) => FamilyKind::Histogram,
+            Some(Data::ExponentialHistogram(_)) => {
+                self.drop_metric("exponential_histogram", metric);
+                return None;
+            }
+            Some(Data::Summary(_)) => FamilyKind::Summary,
+        };
+        let name = family_name(&metric.name, &metric.unit, kind, self.opts.add_suffixes);
+        let Some(fi) = self.family(name, kind, &metric.description) else {
+            tracing::warn!(metric = %metric.name, "another metric of this source has the same Prometheus name and a different type; dropped");
+            self.drop_metric("type_conflict", metric);
+            return None;
+        };
+        Some(fi)
+    }
+
+    /// Renders the point's labels into `self.labels`; `None` if the point has no value, or
+    /// the series is a duplicate or over the limit.
     fn admit(&mut self, fi: usize, attrs: &[KeyValue], flags: u32, base: &Base) -> Option<u64> {
         if flags & DataPointFlags::NoRecordedValueMask as u32 != 0 {
             return None;
         }
+        self.point_labels(attrs, base);
+        self.admit_labels(fi)
+    }
+
+    /// `attrs` and the base labels, as a series' labels, into `self.labels`.
+    fn point_labels(&mut self, attrs: &[KeyValue], base: &Base) {
         let mut pairs =
             merge_collisions(attrs.iter().map(|kv| (kv.key.as_str(), kv.value.as_ref())));
         for (name, _) in pairs.iter_mut() {
@@ -500,6 +521,11 @@ impl Renderer<'_> {
             }
             self.labels.push_str(&base.rendered);
         }
+    }
+
+    /// The series of `self.labels` in family `fi`: its hash, or `None` (counted) if it is a
+    /// duplicate or over the limit.
+    fn admit_labels(&mut self, fi: usize) -> Option<u64> {
         let family = &self.families[fi];
         if family.spans.len() >= self.opts.max_series_per_metric {
             *self
@@ -549,19 +575,81 @@ impl Renderer<'_> {
             Some(number_data_point::Value::AsDouble(d)) => format_f64(d),
             None => return,
         };
-        let ts = self.opts.send_timestamps.then_some(p.time_unix_nano);
+        self.write_number(fi, hash, &value, p.time_unix_nano);
+    }
+
+    /// As [`Renderer::numbers`], for points kept compact: `labels` holds each attribute
+    /// set's rendered labels once rendered.
+    fn compact_numbers(
+        &mut self,
+        fi: usize,
+        scope: &ScopePoints,
+        points: &[NumPoint],
+        base: &Base,
+        labels: &mut [Option<Box<str>>],
+    ) {
+        let mut newest: Option<&NumPoint> = None;
+        for p in points {
+            // Compared as OTLP attributes, as `numbers` does (only in a series' history).
+            if newest.is_some_and(|n| {
+                n.time > p.time && scope.attributes(n.set) == scope.attributes(p.set)
+            }) {
+                continue;
+            }
+            self.compact_number(fi, scope, p, base, labels);
+            newest = Some(p);
+        }
+    }
+
+    fn compact_number(
+        &mut self,
+        fi: usize,
+        scope: &ScopePoints,
+        p: &NumPoint,
+        base: &Base,
+        labels: &mut [Option<Box<str>>],
+    ) {
+        if p.flags & DataPointFlags::NoRecordedValueMask as u32 != 0 {
+            return;
+        }
+        match labels.get_mut(p.set as usize) {
+            Some(Some(rendered)) => {
+                self.labels.clear();
+                self.labels.push_str(rendered);
+            }
+            slot => {
+                self.point_labels(&scope.attributes(p.set), base);
+                if let Some(slot) = slot {
+                    *slot = Some(self.labels.as_str().into());
+                }
+            }
+        }
+        let Some(hash) = self.admit_labels(fi) else {
+            return;
+        };
+        let value = match p.value {
+            Some(Number::Int(i)) => i.to_string(),
+            Some(Number::Double(d)) => format_f64(d),
+            None => return,
+        };
+        self.write_number(fi, hash, &value, p.time);
+    }
+
+    /// One sample line of a gauge or counter, with `self.labels`.
+    fn write_number(&mut self, fi: usize, hash: u64, value: &str, time: u64) {
+        let ts = self.opts.send_timestamps.then_some(time);
         let f = &mut self.families[fi];
         write_sample(
             &mut f.text,
             &f.name.text,
             &self.labels,
             None,
-            &value,
+            value,
             ts,
             false,
         );
         if let Some(om) = &mut f.om {
-            write_sample(om, &f.name.text, &self.labels, None, &value, ts, true);
+            write_sample(om, &f.name.text, &self.labels, None, value, ts, true);
         }
         close_span(f, hash);
     }
