@@ -193,18 +193,20 @@ impl Exporter for OtlpExporter {
         // One failed request does not keep the batch's other requests from being sent.
         // Each request is encoded as soon as it is cut: only its bytes wait for the sending.
         for req in Splitter::new(&batch.resource_metrics, max) {
-            let req = Encoded::new(&req);
+            let encoded = Encoded::new(&req);
+            drop(req);
             if let Err(e) = self
-                .send_encoded::<ExportMetricsServiceResponse>(METRICS_EXPORT, req)
+                .send_encoded::<ExportMetricsServiceResponse>(METRICS_EXPORT, encoded)
                 .await
             {
                 result = Err(e);
             }
         }
         for req in LogsSplitter::new(&batch.resource_logs, max) {
-            let req = Encoded::new(&req);
+            let encoded = Encoded::new(&req);
+            drop(req);
             if let Err(e) = self
-                .send_encoded::<ExportLogsServiceResponse>(LOGS_EXPORT, req)
+                .send_encoded::<ExportLogsServiceResponse>(LOGS_EXPORT, encoded)
                 .await
             {
                 result = Err(e);
