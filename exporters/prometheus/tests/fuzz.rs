@@ -1,6 +1,7 @@
-//! Fuzz test of the `/metrics` basic-auth check: any `Authorization` value is refused or
-//! accepted, never a panic, and only the right password passes. `PROPTEST_CASES` sets the
-//! number of cases (scripts/fuzz runs many more).
+//! Fuzz tests of the `/metrics` basic-auth check (any `Authorization` value is refused or
+//! accepted, never a panic, and only the right password passes) and of rendering compact
+//! snapshots (the same lines as from OTLP). `PROPTEST_CASES` sets the number of cases
+//! (scripts/fuzz runs many more).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
@@ -52,4 +53,66 @@ fn the_right_password_passes() {
     let header = format!("Basic {}", STANDARD.encode("admin:s3cret"));
     assert!(auth().check(Some(&header)));
     assert!(!auth().check(None));
+}
+
+/// A snapshot point for the render equivalence below: family, counter or gauge, stale, time
+/// offset (a history when it goes back), value, attributes.
+type Call = (usize, u8, i64, f64, Vec<(usize, usize)>);
+
+const NAMES: [&str; 3] = ["bytes", "bytes.total", "ops"];
+/// Keys that sanitize to the same label, a reserved one, and values that need escaping.
+const KEYS: [&str; 5] = ["a.b", "a_b", "job", "namespace", "le"];
+const VALUES: [&str; 4] = ["x", "with \"quote\"", "back\\slash", "line\nbreak"];
+
+proptest! {
+    #![proptest_config(config(256))]
+
+    /// Rendered from the compact points or from the same snapshot as OTLP, the lines,
+    /// series and counts are the same.
+    #[test]
+    fn compact_and_otlp_snapshots_render_the_same(
+        calls in proptest::collection::vec(
+            (0..NAMES.len(), 0u8..3, 0i64..3, -2.0f64..2.0,
+             proptest::collection::vec((0..KEYS.len(), 0..VALUES.len()), 0..3)),
+            0..40),
+        limit in 1usize..20,
+        timestamps in any::<bool>(),
+    ) {
+        use exporter_prometheus::render::{RenderOptions, render};
+        use pipeline::{Batch, MetricDesc, SnapshotBuilder, kv, resource, scope};
+        use std::time::{Duration, UNIX_EPOCH};
+
+        let t0 = UNIX_EPOCH + Duration::from_secs(1_781_524_950);
+        let mut b = SnapshotBuilder::new(
+            resource([kv("service.name", "ecs"), kv("service.instance.id", "c1")]),
+            scope("s", "1"),
+            t0,
+        );
+        for (name, kind, back, value, attrs) in &calls as &Vec<Call> {
+            let d = MetricDesc::new(NAMES[*name], "By", "a family");
+            let attrs: Vec<_> = attrs.iter().map(|&(k, v)| kv(KEYS[k], VALUES[v])).collect();
+            let at = t0 - Duration::from_secs(60 * *back as u64);
+            match kind {
+                0 => b.gauge_at(&d, *value, attrs, at),
+                1 => b.gauge_stale(&d, attrs),
+                _ => b.counter(&d, *value, UNIX_EPOCH, attrs),
+            }
+        }
+        let compact = Batch::new("r".into(), vec![b.build()]);
+        let otlp = Batch::new(
+            "r".into(),
+            compact.resource_metrics.iter().map(|r| r.to_otlp().into()).collect(),
+        );
+        let opts = RenderOptions {
+            max_series_per_metric: limit,
+            send_timestamps: timestamps,
+            ..RenderOptions::default()
+        };
+        let hasher = std::collections::hash_map::RandomState::new();
+        let (a, b) = (render(&compact, &opts, &hasher), render(&otlp, &opts, &hasher));
+        prop_assert_eq!(format!("{:?}", a.families), format!("{:?}", b.families));
+        prop_assert_eq!(a.series, b.series);
+        prop_assert_eq!(&a.overflow, &b.overflow);
+        prop_assert_eq!(&a.dropped, &b.dropped);
+    }
 }
