@@ -24,8 +24,7 @@ pub struct Splitter<'a> {
     rm: usize,
     sm: usize,
     m: usize,
-    pt: usize,
-    /// Family `m` in OTLP form while its points are being cut into requests.
+    /// What is left of family `m`, in OTLP form, while its points are cut into requests.
     current: Option<Metric>,
 }
 
@@ -37,13 +36,13 @@ impl<'a> Splitter<'a> {
             rm: 0,
             sm: 0,
             m: 0,
-            pt: 0,
             current: None,
         }
     }
 }
 
-/// Points from `start` whose encoded size fits in `budget` (at least one if `force`).
+/// Records from `start` whose encoded size fits in `budget` (at least one if `force`),
+/// copied: the logs splitter cuts the batch's own records.
 fn take<P: Message + Clone>(
     pts: &[P],
     start: usize,
@@ -63,17 +62,35 @@ fn take<P: Message + Clone>(
     (pts[start..end].to_vec(), size)
 }
 
-/// A copy of `m` holding only the points from `start` that fit; the size it adds.
-fn piece(m: &Metric, start: usize, budget: usize, force: bool) -> (Metric, usize, usize) {
-    let (data, taken, size) = match &m.data {
+/// Moves out the points at the front of `pts` whose encoded size fits in `budget` (at least
+/// one if `force`); the rest stay. Moved, not cloned: the splitter owns the family it cuts.
+fn take_front<P: Message>(pts: &mut Vec<P>, budget: usize, force: bool) -> (Vec<P>, usize) {
+    let mut size = 0;
+    let mut end = 0;
+    while end < pts.len() {
+        let s = pts[end].encoded_len() + FIELD_OVERHEAD;
+        if size + s > budget && !(force && end == 0) {
+            break;
+        }
+        size += s;
+        end += 1;
+    }
+    let rest = pts.split_off(end);
+    (std::mem::replace(pts, rest), size)
+}
+
+/// The front points of `m` that fit, as a metric of their own; the points taken and the
+/// size they add.
+fn piece(m: &mut Metric, budget: usize, force: bool) -> (Metric, usize, usize) {
+    let (data, taken, size) = match &mut m.data {
         None => (None, 0, 0),
         Some(Data::Gauge(g)) => {
-            let (p, s) = take(&g.data_points, start, budget, force);
+            let (p, s) = take_front(&mut g.data_points, budget, force);
             let n = p.len();
             (Some(Data::Gauge(Gauge { data_points: p })), n, s)
         }
         Some(Data::Sum(x)) => {
-            let (p, s) = take(&x.data_points, start, budget, force);
+            let (p, s) = take_front(&mut x.data_points, budget, force);
             let n = p.len();
             (
                 Some(Data::Sum(Sum {
@@ -85,7 +102,7 @@ fn piece(m: &Metric, start: usize, budget: usize, force: bool) -> (Metric, usize
             )
         }
         Some(Data::Histogram(x)) => {
-            let (p, s) = take(&x.data_points, start, budget, force);
+            let (p, s) = take_front(&mut x.data_points, budget, force);
             let n = p.len();
             (
                 Some(Data::Histogram(Histogram {
@@ -97,7 +114,7 @@ fn piece(m: &Metric, start: usize, budget: usize, force: bool) -> (Metric, usize
             )
         }
         Some(Data::ExponentialHistogram(x)) => {
-            let (p, s) = take(&x.data_points, start, budget, force);
+            let (p, s) = take_front(&mut x.data_points, budget, force);
             let n = p.len();
             (
                 Some(Data::ExponentialHistogram(ExponentialHistogram {
@@ -109,7 +126,7 @@ fn piece(m: &Metric, start: usize, budget: usize, force: bool) -> (Metric, usize
             )
         }
         Some(Data::Summary(x)) => {
-            let (p, s) = take(&x.data_points, start, budget, force);
+            let (p, s) = take_front(&mut x.data_points, budget, force);
             let n = p.len();
             (Some(Data::Summary(Summary { data_points: p })), n, s)
         }
@@ -147,14 +164,14 @@ impl Iterator for Splitter<'_> {
         let mut size = 0usize;
         while let Some(r) = self.rms.get(self.rm) {
             let Some(s) = r.scopes.get(self.sm) else {
-                (self.rm, self.sm, self.m, self.pt) = (self.rm + 1, 0, 0, 0);
+                (self.rm, self.sm, self.m) = (self.rm + 1, 0, 0);
                 continue;
             };
             if self.m >= s.len() {
-                (self.sm, self.m, self.pt) = (self.sm + 1, 0, 0);
+                (self.sm, self.m) = (self.sm + 1, 0);
                 continue;
             }
-            let metric = match self.current.take() {
+            let mut metric = match self.current.take() {
                 Some(m) => m,
                 None => s.metric(self.m),
             };
@@ -172,9 +189,9 @@ impl Iterator for Splitter<'_> {
                 overhead += s.scope.as_ref().map_or(0, Message::encoded_len) + 2 * FIELD_OVERHEAD;
             }
             let budget = self.max.saturating_sub(size + overhead);
-            let total = pipeline::batch::metric_points(&metric);
-            let (part, taken, part_size) = piece(&metric, self.pt, budget, out.is_empty());
-            if taken == 0 && total > 0 {
+            let left = pipeline::batch::metric_points(&metric);
+            let (part, taken, part_size) = piece(&mut metric, budget, out.is_empty());
+            if taken == 0 && left > 0 {
                 self.current = Some(metric);
                 break;
             }
@@ -196,10 +213,8 @@ impl Iterator for Splitter<'_> {
             rm_out.scope_metrics.last_mut()?.metrics.push(part);
             last = Some((self.rm, self.sm));
             size += overhead + part_size;
-            self.pt += taken;
-            if self.pt >= total {
+            if taken >= left {
                 self.m += 1;
-                self.pt = 0;
             } else {
                 self.current = Some(metric);
             }
@@ -249,6 +264,21 @@ mod tests {
             .sum()
     }
 
+    /// Each gauge point, encoded, with its metric's name.
+    fn gauge_points<'a>(metrics: impl Iterator<Item = &'a Metric>) -> Vec<(String, Vec<u8>)> {
+        let mut out = Vec::new();
+        for m in metrics {
+            if let Some(Data::Gauge(g)) = &m.data {
+                out.extend(
+                    g.data_points
+                        .iter()
+                        .map(|p| (m.name.clone(), p.encode_to_vec())),
+                );
+            }
+        }
+        out
+    }
+
     #[test]
     fn a_small_batch_is_one_request() {
         let rms = big_batch(10);
@@ -280,6 +310,15 @@ mod tests {
             assert_eq!(r.resource_metrics[0].resource, rms[0].resource);
         }
         assert_eq!(count_points(&reqs), 40_000);
+        // The same points in the same order, each under its own metric.
+        let cut = gauge_points(
+            reqs.iter()
+                .flat_map(|r| &r.resource_metrics)
+                .flat_map(|rm| &rm.scope_metrics)
+                .flat_map(|sm| &sm.metrics),
+        );
+        let whole = gauge_points(rms[0].to_otlp().scope_metrics[0].metrics.iter());
+        assert!(cut == whole, "points reordered or changed by the cut");
     }
 
     #[test]
