@@ -117,6 +117,16 @@ impl LargeSim {
         cfg
     }
 
+    /// [`LargeSim::config`] with only the IAM collector on, its directory probes given 1 s.
+    pub fn iam_config(&self) -> EcsConfig {
+        let mut cfg = self.config();
+        cfg.collectors.dashboard.schedule.enabled = false;
+        cfg.collectors.node_stats.schedule.enabled = false;
+        cfg.collectors.iam.schedule.enabled = true;
+        cfg.collectors.iam.probe_timeout = Duration::from_secs(1);
+        cfg
+    }
+
     async fn admin(&self, method: reqwest::Method, path: &str, body: Option<String>) -> Value {
         let mut req = self
             .http

@@ -14,11 +14,7 @@ use receiver_ecs::CollectorKind;
 #[tokio::main]
 async fn main() {
     let sim = LargeSim::start();
-    let mut cfg = sim.config();
-    cfg.collectors.dashboard.schedule.enabled = false;
-    cfg.collectors.node_stats.schedule.enabled = false;
-    cfg.collectors.iam.schedule.enabled = true;
-    cfg.collectors.iam.probe_timeout = Duration::from_secs(1);
+    let cfg = sim.iam_config();
     let built = benches::ecs::Collectors::build(&cfg);
     let iam = built.of(CollectorKind::Iam);
     for run in 1..=2u64 {

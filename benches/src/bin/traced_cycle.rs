@@ -85,11 +85,7 @@ service:\n  telemetry:\n    logs: {{level: error}}\n    traces: {{max_spans_per_
             Err(e) => panic!("{e}"),
         }
     });
-    let mut cfg = sim.config();
-    cfg.collectors.dashboard.schedule.enabled = false;
-    cfg.collectors.node_stats.schedule.enabled = false;
-    cfg.collectors.iam.schedule.enabled = true;
-    cfg.collectors.iam.probe_timeout = Duration::from_secs(1);
+    let cfg = sim.iam_config();
     let built = benches::ecs::Collectors::build(&cfg);
     let iam = built.of(CollectorKind::Iam);
     let (mut walls, mut cpus) = (Vec::new(), Vec::new());
