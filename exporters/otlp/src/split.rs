@@ -41,6 +41,21 @@ impl<'a> Splitter<'a> {
     }
 }
 
+/// How many of `pts` fit in `budget` once encoded (at least one if `force`), and their size.
+fn fitting<P: Message>(pts: &[P], budget: usize, force: bool) -> (usize, usize) {
+    let mut size = 0;
+    let mut n = 0;
+    for p in pts {
+        let s = p.encoded_len() + FIELD_OVERHEAD;
+        if size + s > budget && !(force && n == 0) {
+            break;
+        }
+        size += s;
+        n += 1;
+    }
+    (n, size)
+}
+
 /// Records from `start` whose encoded size fits in `budget` (at least one if `force`),
 /// copied: the logs splitter cuts the batch's own records.
 fn take<P: Message + Clone>(
@@ -49,33 +64,16 @@ fn take<P: Message + Clone>(
     budget: usize,
     force: bool,
 ) -> (Vec<P>, usize) {
-    let mut size = 0;
-    let mut end = start;
-    while end < pts.len() {
-        let s = pts[end].encoded_len() + FIELD_OVERHEAD;
-        if size + s > budget && !(force && end == start) {
-            break;
-        }
-        size += s;
-        end += 1;
-    }
-    (pts[start..end].to_vec(), size)
+    let rest = pts.get(start..).unwrap_or_default();
+    let (n, size) = fitting(rest, budget, force);
+    (rest[..n].to_vec(), size)
 }
 
 /// Moves out the points at the front of `pts` whose encoded size fits in `budget` (at least
 /// one if `force`); the rest stay. Moved, not cloned: the splitter owns the family it cuts.
 fn take_front<P: Message>(pts: &mut Vec<P>, budget: usize, force: bool) -> (Vec<P>, usize) {
-    let mut size = 0;
-    let mut end = 0;
-    while end < pts.len() {
-        let s = pts[end].encoded_len() + FIELD_OVERHEAD;
-        if size + s > budget && !(force && end == 0) {
-            break;
-        }
-        size += s;
-        end += 1;
-    }
-    let rest = pts.split_off(end);
+    let (n, size) = fitting(pts, budget, force);
+    let rest = pts.split_off(n);
     (std::mem::replace(pts, rest), size)
 }
 
