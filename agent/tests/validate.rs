@@ -164,6 +164,25 @@ fn unknown_enum_value() {
 }
 
 #[test]
+fn unknown_page_compression() {
+    refused_with_parts(
+        &GOOD.replace(
+            "    endpoint: 0.0.0.0:9438",
+            "    endpoint: 0.0.0.0:9438\n    page_compression: zstd",
+        ),
+        "exporters.prometheus.page_compression: ",
+        &["zstd", "none", "lz4"],
+        "",
+    );
+    let packed = GOOD.replace(
+        "    endpoint: 0.0.0.0:9438",
+        "    endpoint: 0.0.0.0:9438\n    page_compression: lz4",
+    );
+    let (code, _, err) = validate(&packed);
+    assert_eq!(code, 0, "{err}");
+}
+
+#[test]
 fn wrong_value_type() {
     refused_with_parts(
         &GOOD.replace(

@@ -15,7 +15,7 @@ use benches::{Bridge, otlp_batch};
 use criterion::{Criterion, criterion_group, criterion_main};
 use exporter_prometheus::registry::{Format, Registry};
 use exporter_prometheus::render::{RenderOptions, render};
-use exporter_prometheus::{PrometheusConfig, PrometheusExporter};
+use exporter_prometheus::{PageCompression, PrometheusConfig, PrometheusExporter};
 use pipeline::{Exporter, PipelineStats};
 
 const SIZES: [usize; 3] = [10_000, 100_000, 300_000];
@@ -55,7 +55,10 @@ fn exposition(c: &mut Criterion) {
         Ok(rt) => rt,
         Err(e) => panic!("runtime: {e}"),
     };
-    let opts = RenderOptions::default();
+    let opts = RenderOptions {
+        pack: false,
+        ..RenderOptions::default()
+    };
     let hasher = RandomState::new();
     for &n in &SIZES {
         let mut g = c.benchmark_group(format!("series_{n}"));
@@ -66,6 +69,13 @@ fn exposition(c: &mut Criterion) {
         // What a snapshot costs when it arrives: translate and render its lines.
         g.bench_function("ours/render_on_arrival", |b| {
             b.iter(|| black_box(render(&batch, &opts, &hasher)))
+        });
+        let packed = RenderOptions {
+            pack: true,
+            ..opts.clone()
+        };
+        g.bench_function("ours_lz4/render_on_arrival", |b| {
+            b.iter(|| black_box(render(&batch, &packed, &hasher)))
         });
 
         let mut reg = Registry::default();
@@ -88,31 +98,26 @@ fn exposition(c: &mut Criterion) {
             })
         });
 
+        let mut reg = Registry::default();
+        reg.replace(
+            batch.source.clone(),
+            render(&batch, &packed, &hasher),
+            Duration::from_secs(600),
+        );
+        g.bench_function("ours_lz4/gzip_after_change", |b| {
+            b.iter(|| {
+                reg.touch();
+                black_box(reg.current().body(Format::Text, true))
+            })
+        });
+
         // A real scrape: HTTP GET over loopback, the whole body read.
-        let cfg = PrometheusConfig {
-            endpoint: "127.0.0.1:0".into(),
-            max_series_per_metric: n,
-            ..PrometheusConfig::default()
-        };
-        let exporter = match rt.block_on(PrometheusExporter::start(
-            "prometheus",
-            &cfg,
-            PipelineStats::new(),
-        )) {
-            Ok(e) => e,
-            Err(e) => panic!("start: {e}"),
-        };
-        if let Err(e) = rt.block_on(exporter.export(batch.clone())) {
-            panic!("export: {e}");
+        for (group, page_compression) in [
+            ("ours", PageCompression::None),
+            ("ours_lz4", PageCompression::Lz4),
+        ] {
+            scrapes(&rt, &mut g, group, page_compression, &batch, n);
         }
-        let addr = exporter.local_addr();
-        g.bench_function("ours/scrape_http", |b| {
-            b.iter(|| black_box(http_scrape(addr, false)))
-        });
-        g.bench_function("ours/scrape_http_gzip", |b| {
-            b.iter(|| black_box(http_scrape(addr, true)))
-        });
-        rt.block_on(exporter.shutdown());
 
         let bridge = Bridge::new(n);
         g.bench_function("bridge/scrape_encode_only", |b| {
@@ -120,6 +125,41 @@ fn exposition(c: &mut Criterion) {
         });
         g.finish();
     }
+}
+
+fn scrapes(
+    rt: &tokio::runtime::Runtime,
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    group: &str,
+    page_compression: PageCompression,
+    batch: &Arc<pipeline::Batch>,
+    n: usize,
+) {
+    let cfg = PrometheusConfig {
+        endpoint: "127.0.0.1:0".into(),
+        max_series_per_metric: n,
+        page_compression,
+        ..PrometheusConfig::default()
+    };
+    let exporter = match rt.block_on(PrometheusExporter::start(
+        "prometheus",
+        &cfg,
+        PipelineStats::new(),
+    )) {
+        Ok(e) => e,
+        Err(e) => panic!("start: {e}"),
+    };
+    if let Err(e) = rt.block_on(exporter.export(batch.clone())) {
+        panic!("export: {e}");
+    }
+    let addr = exporter.local_addr();
+    g.bench_function(format!("{group}/scrape_http"), |b| {
+        b.iter(|| black_box(http_scrape(addr, false)))
+    });
+    g.bench_function(format!("{group}/scrape_http_gzip"), |b| {
+        b.iter(|| black_box(http_scrape(addr, true)))
+    });
+    rt.block_on(exporter.shutdown());
 }
 
 criterion_group!(benches, exposition);

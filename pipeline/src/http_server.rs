@@ -27,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 /// large exposition is never copied into one buffer per scrape.
 #[derive(Debug, Clone, Default)]
 pub struct Body {
-    chunks: Arc<[Bytes]>,
+    chunks: Arc<[Chunk]>,
     next: usize,
     remaining: u64,
     generation: Option<Arc<Generation>>,
@@ -70,16 +70,67 @@ impl Generation {
     }
 }
 
+/// Bytes kept in a smaller form and unpacked only while a response writes them.
+pub trait Unpack: Send + Sync + std::fmt::Debug {
+    /// The length of what [`Unpack::unpack`] gives.
+    fn unpacked_len(&self) -> usize;
+    /// What holding it takes.
+    fn packed_len(&self) -> usize;
+    fn unpack(&self) -> Bytes;
+}
+
+/// One piece of a [`Body`].
+#[derive(Debug, Clone)]
+pub enum Chunk {
+    Bytes(Bytes),
+    Packed(Arc<dyn Unpack>),
+}
+
+impl Chunk {
+    pub fn len(&self) -> usize {
+        match self {
+            Chunk::Bytes(b) => b.len(),
+            Chunk::Packed(p) => p.unpacked_len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// What holding the chunk takes.
+    pub fn held(&self) -> usize {
+        match self {
+            Chunk::Bytes(b) => b.len(),
+            Chunk::Packed(p) => p.packed_len(),
+        }
+    }
+
+    /// The bytes themselves (unpacked, for a packed chunk).
+    pub fn bytes(&self) -> Bytes {
+        match self {
+            Chunk::Bytes(b) => b.clone(),
+            Chunk::Packed(p) => p.unpack(),
+        }
+    }
+}
+
+impl From<Bytes> for Chunk {
+    fn from(b: Bytes) -> Self {
+        Chunk::Bytes(b)
+    }
+}
+
 impl Body {
     pub fn full(b: impl Into<Bytes>) -> Self {
-        Self::chunks(Arc::from(vec![b.into()]))
+        Self::chunks(Arc::from(vec![Chunk::Bytes(b.into())]))
     }
 
     pub fn empty() -> Self {
         Self::default()
     }
 
-    pub fn chunks(chunks: Arc<[Bytes]>) -> Self {
+    pub fn chunks(chunks: Arc<[Chunk]>) -> Self {
         let remaining = chunks.iter().map(|c| c.len() as u64).sum();
         Self {
             chunks,
@@ -117,7 +168,7 @@ impl http_body::Body for Body {
             this.next += 1;
             if !chunk.is_empty() {
                 this.remaining -= chunk.len() as u64;
-                return Poll::Ready(Some(Ok(Frame::data(chunk.clone()))));
+                return Poll::Ready(Some(Ok(Frame::data(chunk.bytes()))));
             }
         }
         Poll::Ready(None)

@@ -1,6 +1,7 @@
 //! Memory and time at scale, one data set per process so that peaks do not mix:
 //!
 //!   scale ours 300000     our exporter: ingest one snapshot, then scrape
+//!   scale ours-lz4 300000 the same with `page_compression: lz4`
 //!   scale bridge 300000   the opentelemetry-prometheus bridge with the same series
 //!
 //! Prints one line of key=value figures.
@@ -9,7 +10,7 @@ use std::time::Instant;
 
 use benches::{Bridge, otlp_batch, rss};
 use exporter_prometheus::registry::Format;
-use exporter_prometheus::{PrometheusConfig, PrometheusExporter};
+use exporter_prometheus::{PageCompression, PrometheusConfig, PrometheusExporter};
 use pipeline::PipelineStats;
 
 fn mb(b: u64) -> f64 {
@@ -22,7 +23,7 @@ fn main() {
     let n: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(300_000);
     let (base, _) = rss();
     match which {
-        "ours" => {
+        "ours" | "ours-lz4" => {
             let rt = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
@@ -34,6 +35,11 @@ fn main() {
                 let cfg = PrometheusConfig {
                     endpoint: "127.0.0.1:0".into(),
                     max_series_per_metric: n,
+                    page_compression: if which == "ours-lz4" {
+                        PageCompression::Lz4
+                    } else {
+                        PageCompression::None
+                    },
                     ..PrometheusConfig::default()
                 };
                 let exporter = match PrometheusExporter::start("prometheus", &cfg, PipelineStats::new()).await {
@@ -61,8 +67,8 @@ fn main() {
                 let cached = t.elapsed();
                 let (now, peak) = rss();
                 println!(
-                    "impl=ours series={n} body_mb={:.1} build_batch_s={:.3} ingest_s={:.3} first_scrape_s={:.4} cached_scrape_s={:.6} rss_mb={:.1} peak_rss_mb={:.1} baseline_rss_mb={:.1}",
-                    mb(body.iter().map(|c| c.len() as u64).sum()), build.as_secs_f64(), ingest.as_secs_f64(), first.as_secs_f64(), cached.as_secs_f64(), mb(now), mb(peak), mb(base)
+                    "impl={which} series={n} body_mb={:.1} held_mb={:.1} build_batch_s={:.3} ingest_s={:.3} first_scrape_s={:.4} cached_scrape_s={:.6} rss_mb={:.1} peak_rss_mb={:.1} baseline_rss_mb={:.1}",
+                    mb(body.iter().map(|c| c.len() as u64).sum()), mb(body.iter().map(|c| c.held() as u64).sum()), build.as_secs_f64(), ingest.as_secs_f64(), first.as_secs_f64(), cached.as_secs_f64(), mb(now), mb(peak), mb(base)
                 );
                 drop(again);
             });
@@ -88,7 +94,7 @@ fn main() {
             drop(again);
         }
         other => {
-            eprintln!("usage: scale ours|bridge SERIES (got {other:?})");
+            eprintln!("usage: scale ours|ours-lz4|bridge SERIES (got {other:?})");
             std::process::exit(2);
         }
     }

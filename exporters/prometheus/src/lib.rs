@@ -8,6 +8,7 @@ pub mod auth;
 pub mod config;
 pub mod naming;
 pub mod negotiate;
+pub mod packed;
 pub mod registry;
 pub mod render;
 
@@ -26,7 +27,7 @@ use pipeline::{Batch, ExportError, Exporter, PipelineStats, QueuePolicy};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-pub use config::PrometheusConfig;
+pub use config::{PageCompression, PrometheusConfig};
 use registry::{Exposition, Registry, Variants};
 use render::RenderOptions;
 
@@ -191,6 +192,7 @@ impl PrometheusExporter {
                 resource_to_labels: cfg.resource_to_telemetry_conversion.enabled,
                 send_timestamps: cfg.send_timestamps,
                 max_series_per_metric: cfg.max_series_per_metric,
+                pack: cfg.page_compression == PageCompression::Lz4,
             },
             hasher: RandomState::new(),
             expiration: cfg.metric_expiration,

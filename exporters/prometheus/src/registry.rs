@@ -12,9 +12,10 @@ use bytes::{Bytes, BytesMut};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 
-use pipeline::http_server::Generation;
+use pipeline::http_server::{Chunk, Generation};
 
 use crate::naming::FamilyKind;
+use crate::packed::Lines;
 use crate::render::{Family, SourceRender};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -42,7 +43,7 @@ struct Entry {
 
 /// An exposition as shared chunks: metadata lines and the sources' own line buffers,
 /// referenced, not copied.
-pub type Rope = Arc<[Bytes]>;
+pub type Rope = Arc<[Chunk]>;
 
 /// One immutable view of all sources, with its encodings made on first use.
 pub struct Exposition {
@@ -86,16 +87,16 @@ impl Exposition {
             Format::Text => &self.text_gz,
             Format::OpenMetrics => &self.om_gz,
         };
-        cell.get_or_init(|| Arc::from(vec![compress(plain())]))
+        cell.get_or_init(|| Arc::from(vec![Chunk::Bytes(compress(plain()))]))
             .clone()
     }
 
     /// The body as one contiguous buffer (a copy; for tests and tools).
     pub fn body_bytes(&self, format: Format, gzip: bool) -> Bytes {
         let rope = self.body(format, gzip);
-        let mut out = BytesMut::with_capacity(rope.iter().map(Bytes::len).sum());
+        let mut out = BytesMut::with_capacity(rope.iter().map(Chunk::len).sum());
         for c in rope.iter() {
-            out.extend_from_slice(c);
+            out.extend_from_slice(&c.bytes());
         }
         out.freeze()
     }
@@ -157,14 +158,14 @@ impl Variants {
     }
 }
 
-fn compress(rope: &[Bytes]) -> Bytes {
-    let size: usize = rope.iter().map(Bytes::len).sum();
+fn compress(rope: &[Chunk]) -> Bytes {
+    let size: usize = rope.iter().map(Chunk::len).sum();
     // Level 1: a scrape body compresses about 10× at this level, several times faster
     // than the default level.
     let mut enc = GzEncoder::new(Vec::with_capacity(size / 8), Compression::fast());
     for chunk in rope {
         // Writing into a Vec cannot fail.
-        let _ = enc.write_all(chunk);
+        let _ = enc.write_all(&chunk.bytes());
     }
     let mut out = enc.finish().unwrap_or_default();
     out.shrink_to_fit();
@@ -221,7 +222,7 @@ fn write_metadata(out: &mut Vec<u8>, f: &Family, format: Format) {
 /// Collects the exposition's chunks: metadata is written into a small buffer that is cut
 /// into a chunk whenever a source's lines (shared, not copied) follow.
 struct RopeBuilder {
-    chunks: Vec<Bytes>,
+    chunks: Vec<Chunk>,
     meta: Vec<u8>,
 }
 
@@ -229,7 +230,7 @@ impl RopeBuilder {
     fn flush(&mut self) {
         if !self.meta.is_empty() {
             self.chunks
-                .push(Bytes::from(std::mem::take(&mut self.meta)));
+                .push(Chunk::Bytes(Bytes::from(std::mem::take(&mut self.meta))));
         }
     }
 
@@ -238,7 +239,15 @@ impl RopeBuilder {
             return;
         }
         self.flush();
-        self.chunks.push(b);
+        self.chunks.push(Chunk::Bytes(b));
+    }
+
+    fn push_lines(&mut self, lines: &Lines) {
+        if lines.is_empty() {
+            return;
+        }
+        self.flush();
+        lines.chunks(&mut self.chunks);
     }
 
     fn finish(mut self) -> Rope {
@@ -267,7 +276,7 @@ fn assemble(sources: &[Arc<SourceRender>], format: Format) -> Rope {
         let group = &all[i..j];
         write_metadata(&mut out.meta, first, format);
         if group.len() == 1 {
-            out.push_shared(lines(first, format).clone());
+            out.push_lines(lines(first, format));
         } else {
             let mut seen: HashSet<u64> = HashSet::new();
             for f in group.iter().filter(|f| f.kind == first.kind) {
@@ -282,7 +291,7 @@ fn assemble(sources: &[Arc<SourceRender>], format: Format) -> Rope {
     out.finish()
 }
 
-fn lines(f: &Family, format: Format) -> &Bytes {
+fn lines(f: &Family, format: Format) -> &Lines {
     match format {
         Format::Text => &f.text,
         Format::OpenMetrics => f.om_lines(),
@@ -290,9 +299,10 @@ fn lines(f: &Family, format: Format) -> &Bytes {
 }
 
 /// The family's series that no earlier source in the group exposed, as zero-copy slices
-/// of its buffer (runs of kept series become one slice).
+/// of its buffer (runs of kept series become one slice). Packed lines are unpacked for it:
+/// only families that two sources both expose come here.
 fn push_unique(out: &mut RopeBuilder, f: &Family, format: Format, seen: &mut HashSet<u64>) {
-    let buf = lines(f, format);
+    let buf = lines(f, format).to_bytes();
     let mut start = 0usize;
     let mut run_start: Option<usize> = None;
     for span in &f.spans {

@@ -7,7 +7,6 @@ use std::hash::{BuildHasher, Hash, Hasher};
 use std::io::Write;
 
 use base64::Engine;
-use bytes::Bytes;
 use pipeline::otlp::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
 use pipeline::otlp::metrics::v1::{
     AggregationTemporality, DataPointFlags, Exemplar, HistogramDataPoint, Metric, NumberDataPoint,
@@ -17,6 +16,7 @@ use pipeline::otlp::resource::v1::Resource;
 use pipeline::{Batch, NumPoint, Number, ScopePoints};
 
 use crate::naming::{FamilyKind, FamilyName, family_name, sanitize_label_name};
+use crate::packed::{LineBuf, Lines};
 
 #[derive(Debug, Clone)]
 pub struct RenderOptions {
@@ -30,6 +30,8 @@ pub struct RenderOptions {
     pub send_timestamps: bool,
     /// Series a single family of a single source may hold; the rest are counted, not kept.
     pub max_series_per_metric: usize,
+    /// Keep the lines lz4-compressed ([`crate::packed`]).
+    pub pack: bool,
 }
 
 impl Default for RenderOptions {
@@ -40,6 +42,7 @@ impl Default for RenderOptions {
             resource_to_labels: false,
             send_timestamps: false,
             max_series_per_metric: 50_000,
+            pack: true,
         }
     }
 }
@@ -59,15 +62,15 @@ pub struct Family {
     pub name: FamilyName,
     pub kind: FamilyKind,
     pub help: String,
-    pub text: Bytes,
+    pub text: Lines,
     /// OpenMetrics lines when they differ from the text ones (timestamps in seconds);
     /// `None` means the text lines serve both formats.
-    pub om: Option<Bytes>,
+    pub om: Option<Lines>,
     pub spans: Vec<SeriesSpan>,
 }
 
 impl Family {
-    pub fn om_lines(&self) -> &Bytes {
+    pub fn om_lines(&self) -> &Lines {
         self.om.as_ref().unwrap_or(&self.text)
     }
 }
@@ -77,27 +80,21 @@ struct FamilyBuf {
     name: FamilyName,
     kind: FamilyKind,
     help: String,
-    text: Vec<u8>,
-    om: Option<Vec<u8>>,
+    text: LineBuf,
+    om: Option<LineBuf>,
     spans: Vec<SeriesSpan>,
 }
 
 impl FamilyBuf {
-    /// Growing buffers leave up to half their capacity unused: give it back before the
-    /// lines are kept for the source's lifetime.
     fn freeze(self) -> Family {
-        let bytes = |mut v: Vec<u8>| {
-            v.shrink_to_fit();
-            Bytes::from(v)
-        };
         let mut spans = self.spans;
         spans.shrink_to_fit();
         Family {
             name: self.name,
             kind: self.kind,
             help: self.help,
-            text: bytes(self.text),
-            om: self.om.map(bytes),
+            text: self.text.finish(),
+            om: self.om.map(LineBuf::finish),
             spans,
         }
     }
@@ -116,10 +113,11 @@ pub struct SourceRender {
 }
 
 impl SourceRender {
-    pub fn bytes(&self) -> usize {
+    /// What holding the source's lines takes (packed, when they are).
+    pub fn held_bytes(&self) -> usize {
         self.families
             .iter()
-            .map(|f| f.text.len() + f.om.as_ref().map_or(0, Bytes::len))
+            .map(|f| f.text.held() + f.om.as_ref().map_or(0, Lines::held))
             .sum()
     }
 }
@@ -402,9 +400,17 @@ impl Renderer<'_> {
             return;
         }
         let f = &mut self.families[fi];
-        write_sample(&mut f.text, "target_info", &labels, None, "1", None, false);
+        write_sample(
+            &mut f.text.tail,
+            "target_info",
+            &labels,
+            None,
+            "1",
+            None,
+            false,
+        );
         if let Some(om) = &mut f.om {
-            write_sample(om, "target_info", &labels, None, "1", None, true);
+            write_sample(&mut om.tail, "target_info", &labels, None, "1", None, true);
         }
         close_span(f, hash);
     }
@@ -425,8 +431,11 @@ impl Renderer<'_> {
             name,
             kind,
             help: help.to_owned(),
-            text: Vec::new(),
-            om: self.opts.send_timestamps.then(Vec::new),
+            text: LineBuf::new(self.opts.pack),
+            om: self
+                .opts
+                .send_timestamps
+                .then(|| LineBuf::new(self.opts.pack)),
             spans: Vec::new(),
         });
         self.seen.push(HashSet::new());
@@ -640,7 +649,7 @@ impl Renderer<'_> {
         let ts = self.opts.send_timestamps.then_some(time);
         let f = &mut self.families[fi];
         write_sample(
-            &mut f.text,
+            &mut f.text.tail,
             &f.name.text,
             &self.labels,
             None,
@@ -649,7 +658,15 @@ impl Renderer<'_> {
             false,
         );
         if let Some(om) = &mut f.om {
-            write_sample(om, &f.name.text, &self.labels, None, value, ts, true);
+            write_sample(
+                &mut om.tail,
+                &f.name.text,
+                &self.labels,
+                None,
+                value,
+                ts,
+                true,
+            );
         }
         close_span(f, hash);
     }
@@ -688,11 +705,19 @@ impl Renderer<'_> {
         rows.push((None, format!("{}_count", f.name.text), p.count.to_string()));
         for (i, (le, name, value)) in rows.iter().enumerate() {
             let extra = le.as_deref().map(|le| ("le", le));
-            write_sample(&mut f.text, name, &self.labels, extra, value, ts, false);
+            write_sample(
+                &mut f.text.tail,
+                name,
+                &self.labels,
+                extra,
+                value,
+                ts,
+                false,
+            );
             if let Some(om) = &mut f.om {
-                write_sample(om, name, &self.labels, extra, value, ts, true);
+                write_sample(&mut om.tail, name, &self.labels, extra, value, ts, true);
                 if let Some(Some(e)) = exemplars.get(i) {
-                    write_exemplar(om, e);
+                    write_exemplar(&mut om.tail, e);
                 }
             }
         }
@@ -719,9 +744,17 @@ impl Renderer<'_> {
         rows.push((None, format!("{}_count", f.name.text), p.count.to_string()));
         for (q, name, value) in &rows {
             let extra = q.as_deref().map(|q| ("quantile", q));
-            write_sample(&mut f.text, name, &self.labels, extra, value, ts, false);
+            write_sample(
+                &mut f.text.tail,
+                name,
+                &self.labels,
+                extra,
+                value,
+                ts,
+                false,
+            );
             if let Some(om) = &mut f.om {
-                write_sample(om, name, &self.labels, extra, value, ts, true);
+                write_sample(&mut om.tail, name, &self.labels, extra, value, ts, true);
             }
         }
         close_span(f, hash);
@@ -790,6 +823,10 @@ fn write_exemplar(out: &mut Vec<u8>, e: &Exemplar) {
 }
 
 fn close_span(f: &mut FamilyBuf, hash: u64) {
+    f.text.series_done();
+    if let Some(om) = &mut f.om {
+        om.series_done();
+    }
     let text_end = u32::try_from(f.text.len()).unwrap_or(u32::MAX);
     let om_end =
         f.om.as_ref()

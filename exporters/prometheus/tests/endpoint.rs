@@ -373,3 +373,113 @@ async fn a_batch_of_log_records_alone_leaves_the_series_alone() {
     assert_eq!(exp.exposition().series(), before);
     exp.shutdown().await;
 }
+
+/// Many series of two sources with the same resource: `emcecs.bucket.storage` is a family
+/// both expose, with the series of `shared` in both.
+fn wide_batch(source: &str, buckets: std::ops::Range<usize>, at: SystemTime) -> Arc<Batch> {
+    let mut b = SnapshotBuilder::new(
+        resource([
+            kv("service.name", "ecs-otel-agent"),
+            kv("service.instance.id", "host-1"),
+        ]),
+        scope("ecs-otel-agent/test", "0.1.0"),
+        at,
+    );
+    let storage = MetricDesc::new("emcecs.bucket.storage", "By", "Bytes stored in the bucket");
+    let own_name = format!("emcecs.{}.objects", &source[4..]);
+    let own = MetricDesc::new(&own_name, "1", "Objects");
+    for i in buckets {
+        let attrs = [
+            kv("namespace", format!("ns{:04}", i % 97)),
+            kv("bucket", format!("bucket-{i:06}")),
+        ];
+        b.gauge(&storage, (i * 4096) as i64, attrs.clone());
+        b.gauge(&own, i as f64 / 7.0, attrs);
+    }
+    Arc::new(Batch::new(source.into(), vec![b.build()]))
+}
+
+/// Held lz4-packed, a page of many blocks is served byte for byte as the plain one: text
+/// and OpenMetrics, gzip or not, with timestamps (OpenMetrics lines of their own) or not,
+/// and a family two sources share written once.
+#[tokio::test]
+async fn a_packed_page_is_served_byte_for_byte_as_the_plain_one() {
+    let at = UNIX_EPOCH + Duration::from_secs(1_781_524_950);
+    let batches = [
+        wide_batch("ecs/a", 0..6_000, at),
+        wide_batch("ecs/b", 4_000..9_000, at),
+        sample_batch("ecs/c", 7),
+    ];
+    let om = "application/openmetrics-text;version=1.0.0";
+    for send_timestamps in [false, true] {
+        let mut bodies = Vec::new();
+        for page_compression in [
+            exporter_prometheus::PageCompression::None,
+            exporter_prometheus::PageCompression::Lz4,
+        ] {
+            let cfg = PrometheusConfig {
+                send_timestamps,
+                page_compression,
+                ..config()
+            };
+            let exp = PrometheusExporter::start("prometheus", &cfg, PipelineStats::new())
+                .await
+                .unwrap();
+            for b in &batches {
+                exp.export(b.clone()).await.unwrap();
+            }
+            let addr = exp.local_addr();
+            let mut got = Vec::new();
+            for headers in [
+                vec![],
+                vec![("Accept", om)],
+                vec![("Accept-Encoding", "gzip")],
+                vec![("Accept", om), ("Accept-Encoding", "gzip")],
+            ] {
+                // A gzip body is made once asked for; until then the scrape is plain.
+                let deadline = Instant::now() + Duration::from_secs(10);
+                let r = loop {
+                    let r = get(addr, "/metrics", &headers).await;
+                    let gzip_asked = headers.iter().any(|(k, _)| *k == "Accept-Encoding");
+                    if !gzip_asked || r.headers.contains_key("content-encoding") {
+                        break r;
+                    }
+                    assert!(Instant::now() < deadline, "no gzip body");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                };
+                assert_eq!(r.status, 200);
+                let mut body = r.body;
+                if r.headers.contains_key("content-encoding") {
+                    let mut plain = Vec::new();
+                    flate2::read::GzDecoder::new(&body[..])
+                        .read_to_end(&mut plain)
+                        .unwrap();
+                    body = plain;
+                }
+                got.push((r.headers["content-type"].clone(), body));
+            }
+            exp.shutdown().await;
+            bodies.push(got);
+        }
+        let (plain, packed) = (&bodies[0], &bodies[1]);
+        let text = String::from_utf8(plain[0].1.clone()).unwrap();
+        assert!(
+            text.len() > 20 * 64 * 1024,
+            "{} bytes: too few blocks",
+            text.len()
+        );
+        // Series 4000..6000 of the shared family come from both sources, written once.
+        let shared = "emcecs_bucket_storage_bytes{bucket=\"bucket-005000\",";
+        assert_eq!(text.matches(shared).count(), 1);
+        // And `ecs/c`'s one bucket.
+        assert_eq!(text.matches("emcecs_bucket_storage_bytes{").count(), 9_001);
+        assert_eq!(text.contains(" 1781524950000\n"), send_timestamps);
+        for (i, (p, q)) in plain.iter().zip(packed).enumerate() {
+            assert_eq!(p.0, q.0, "content type of request {i}");
+            assert!(
+                p.1 == q.1,
+                "body of request {i} differs (timestamps: {send_timestamps})"
+            );
+        }
+    }
+}
