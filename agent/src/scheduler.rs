@@ -1,7 +1,8 @@
 //! Drives every job (one collector of a receiver) on its interval. A first run comes soon
 //! after start (after the job's initial delay plus a little jitter, so that jobs do not all
 //! fire at once; the same collector of several clusters is spread over its interval, see
-//! [`phases`]); each run has a timeout below the interval; a run still going when the
+//! [`phases`], and a receiver's slower collectors keep off its fastest one's ticks, see
+//! [`offsets`]); each run has a timeout below the interval; a run still going when the
 //! next one is due makes the next one skipped and counted, never stacked. Each run is a
 //! trace.
 
@@ -64,6 +65,41 @@ pub fn phases(jobs: &[Job]) -> Vec<Duration> {
     out
 }
 
+/// Each job's offset from its second run on. A receiver's collectors with intervals that
+/// are multiples of one another (dashboard every 60 s, billing every 300 s) would otherwise
+/// run at the same instant every few cycles, their memory peaks adding up: billing's with
+/// the dashboard's was the agent's highest on a large cluster. So the collectors of a
+/// receiver slower than its fastest one (interval S) are moved off S's ticks, the j-th of m
+/// (by id) by S·(j+1)/(m+1). First runs are not delayed: every collector reports soon
+/// after start.
+pub fn offsets(jobs: &[Job]) -> Vec<Duration> {
+    let receiver = |job: &Job| -> String {
+        let id: &str = &job.id;
+        id.rsplit_once('/').map_or(id, |(r, _)| r).to_owned()
+    };
+    let mut groups: std::collections::BTreeMap<String, Vec<(&str, usize)>> =
+        std::collections::BTreeMap::new();
+    for (i, job) in jobs.iter().enumerate() {
+        groups.entry(receiver(job)).or_default().push((&*job.id, i));
+    }
+    let mut out = vec![Duration::ZERO; jobs.len()];
+    for (_, members) in groups {
+        let Some(fastest) = members.iter().map(|&(_, i)| jobs[i].interval).min() else {
+            continue;
+        };
+        let mut slower: Vec<(&str, usize)> = members
+            .into_iter()
+            .filter(|&(_, i)| jobs[i].interval > fastest)
+            .collect();
+        slower.sort();
+        let m = slower.len() as u32;
+        for (j, (_, i)) in slower.into_iter().enumerate() {
+            out[i] = fastest * (j as u32 + 1) / (m + 1);
+        }
+    }
+    out
+}
+
 /// Starts one loop per job. Cancelling `stop` ends the loops; a run in progress gets
 /// `grace` to finish and hand its batch over, undisturbed: its context's token is
 /// cancelled only when the grace is over, and the run aborted then.
@@ -74,26 +110,39 @@ pub fn start(
     grace: Duration,
 ) -> Vec<JoinHandle<()>> {
     let phases = phases(&jobs);
+    let offsets = offsets(&jobs);
     jobs.into_iter()
-        .zip(phases)
-        .map(|(job, phase)| {
+        .zip(phases.into_iter().zip(offsets))
+        .map(|(job, (phase, offset))| {
             if !phase.is_zero() {
                 tracing::debug!(receiver = %job.id, ?phase, "runs offset within the interval, spread among jobs of the same kind");
             }
-            tokio::spawn(run_loop(job, phase, fanout.clone(), stop.clone(), grace))
+            if !offset.is_zero() {
+                tracing::debug!(receiver = %job.id, ?offset, "runs after the first moved off the receiver's fastest collector's ticks");
+            }
+            let timing = Timing { phase, offset };
+            tokio::spawn(run_loop(job, timing, fanout.clone(), stop.clone(), grace))
         })
         .collect()
 }
 
+/// When a job's runs come: the first after `phase`, the later ones `offset` after their
+/// interval's tick.
+#[derive(Debug, Clone, Copy)]
+struct Timing {
+    phase: Duration,
+    offset: Duration,
+}
+
 async fn run_loop(
     job: Job,
-    phase: Duration,
+    timing: Timing,
     fanout: Arc<Fanout>,
     stop: CancellationToken,
     grace: Duration,
 ) {
     let job = Arc::new(job);
-    let first = Instant::now() + job.initial_delay + phase + jitter(job.interval);
+    let first = Instant::now() + job.initial_delay + timing.phase + jitter(job.interval);
     let mut ticker = tokio::time::interval_at(first, job.interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut running: Option<JoinHandle<()>> = None;
@@ -111,6 +160,9 @@ async fn run_loop(
             continue;
         }
         run += 1;
+        if run == 1 && !timing.offset.is_zero() {
+            ticker.reset_at(first + job.interval + timing.offset);
+        }
         running = Some(tokio::spawn(run_once(
             job.clone(),
             fanout.clone(),
@@ -626,6 +678,57 @@ mod tests {
         assert_eq!((a.calls(), b.calls()), (1, 1));
         until(t0, 15 * SECOND + AFTER_JITTER).await;
         assert_eq!((a.calls(), b.calls()), (2, 2));
+        stop(token, loops).await;
+    }
+
+    #[tokio::test]
+    async fn a_receiver_s_slower_collectors_are_moved_off_its_fastest_one_s_ticks() {
+        let jobs = vec![
+            job("ecs/a/iam", 600 * SECOND),
+            job("ecs/a/dashboard", 60 * SECOND),
+            job("ecs/a/billing", 300 * SECOND),
+            job("ecs/a/node_stats", 60 * SECOND),
+            job("ecs/a/audit", 300 * SECOND),
+            // Another receiver: its own fastest collector.
+            job("ecs/b/billing", 300 * SECOND),
+            job("ecs/b/dashboard", 30 * SECOND),
+            job("self", 10 * SECOND),
+        ];
+        assert_eq!(
+            offsets(&jobs),
+            [
+                45 * SECOND,
+                Duration::ZERO,
+                30 * SECOND,
+                Duration::ZERO,
+                15 * SECOND,
+                15 * SECOND,
+                Duration::ZERO,
+                Duration::ZERO
+            ]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slower_collector_runs_first_at_once_then_off_the_faster_one_s_ticks() {
+        let t0 = Instant::now();
+        let fast = Gated::new(None, Duration::ZERO);
+        let slow = Gated::new(None, Duration::ZERO);
+        let (fanout, _sink, mut job_fast) = setup(fast.clone(), 10 * SECOND, 5 * SECOND);
+        let (_, _, mut job_slow) = setup(slow.clone(), 30 * SECOND, 5 * SECOND);
+        job_fast.id = "ecs/a/dashboard".into();
+        job_slow.id = "ecs/a/billing".into();
+        let token = CancellationToken::new();
+        let loops = start(vec![job_fast, job_slow], fanout, token.clone(), SECOND);
+        until(t0, AFTER_JITTER).await;
+        assert_eq!((fast.calls(), slow.calls()), (1, 1));
+        // Not at 30 s with the fast one's fourth run: 5 s (half its interval) later.
+        until(t0, 30 * SECOND + AFTER_JITTER).await;
+        assert_eq!((fast.calls(), slow.calls()), (4, 1));
+        until(t0, 35 * SECOND + AFTER_JITTER).await;
+        assert_eq!((fast.calls(), slow.calls()), (4, 2));
+        until(t0, 65 * SECOND + AFTER_JITTER).await;
+        assert_eq!((fast.calls(), slow.calls()), (7, 3));
         stop(token, loops).await;
     }
 
