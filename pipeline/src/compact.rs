@@ -126,6 +126,20 @@ impl ScopePoints {
         self.metric_part(i, 0, usize::MAX)
     }
 
+    /// Points `from..from + count` of family `i` as an OTLP metric, and whether more points
+    /// follow: for a consumer that turns a large family into OTLP a window at a time. A
+    /// family kept as OTLP comes whole in its first window.
+    pub fn metric_window(&self, i: usize, from: usize, count: usize) -> (Metric, bool) {
+        match self.families.get(i).map(|f| &f.data) {
+            Some(FamilyData::Numbers { points, .. }) => (
+                self.metric_part(i, from, count),
+                from.saturating_add(count) < points.len(),
+            ),
+            Some(FamilyData::Otlp(m)) if from == 0 => (m.clone(), false),
+            _ => (Metric::default(), false),
+        }
+    }
+
     /// Family `i`'s gauge or sum points in compact form, with the family as an OTLP metric
     /// without points (name, description, unit, type); `None` for a family kept as OTLP.
     /// For consumers that read points one by one: a point's attributes are
