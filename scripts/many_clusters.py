@@ -10,6 +10,8 @@ collector) and each simulator's call count, and prints one table.
 
     scripts/many-clusters                          # builds, then 10 clusters for 15 minutes
     python3 scripts/many_clusters.py --clusters 3 --seconds 120 --latency-ms 100
+    python3 scripts/many_clusters.py --clusters 1 --seconds 330 --collectors billing,iam \
+        --stuck-clients 11 --page-compression none  # never-reading scrapers, page held as text
 
 Standard library only.
 """
@@ -18,6 +20,7 @@ import argparse
 import collections
 import json
 import os
+import socket
 import ssl
 import sys
 import tempfile
@@ -81,6 +84,27 @@ def agent_figures(port):
     return runs, failures, dur_sum, dur_count
 
 
+class StuckClients:
+    """Clients that send GET /metrics and never read a byte of the answer. At every call
+    the oldest is replaced by a new one (its request made on the page served then), so
+    that `n` are stuck at every moment, on pages of different ages."""
+
+    def __init__(self, port, n):
+        self.port, self.n = port, n
+        self.socks = []
+        self.requests = 0
+
+    def keep_up(self):
+        if self.socks and len(self.socks) == self.n:
+            self.socks.pop(0).close()
+        while len(self.socks) < self.n:
+            s = socket.create_connection(("127.0.0.1", self.port))
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.sendall(f"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n\r\n".encode())
+            self.requests += 1
+            self.socks.append(s)
+
+
 def main():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -90,6 +114,12 @@ def main():
                    help="collectors turned on beside dashboard and node_stats (comma-separated)")
     p.add_argument("--latency-ms", type=int, default=0,
                    help="added to every management call of every simulator")
+    p.add_argument("--page-compression", choices=["none", "lz4"],
+                   help="the Prometheus exporter's page_compression (default: the agent's, lz4)")
+    p.add_argument("--stuck-clients", type=int, default=0,
+                   help="clients that send GET /metrics and never read the answer (the oldest replaced every 5 s)")
+    p.add_argument("--stuck-after", type=float, default=60,
+                   help="seconds after the agent is up when the stuck clients begin")
     p.add_argument("--agent", default=os.path.join(root, "target/release/ecs-otel-agent"))
     p.add_argument("--sim", default=os.path.join(root, "target/release/ecs-sim"))
     args = p.parse_args()
@@ -133,6 +163,7 @@ def main():
     collectors:{extra}
 """ for name, port, ca in sims)
         names = ", ".join(f"ecs/{name}" for name, _, _ in sims)
+        compression = f"\n    page_compression: {args.page_compression}" if args.page_compression else ""
         cfg = os.path.join(out, "agent.yaml")
         with open(cfg, "w") as f:
             f.write(f"""
@@ -142,7 +173,7 @@ receivers:{receivers}
 exporters:
   prometheus:
     endpoint: 127.0.0.1:{prom_port}
-    max_series_per_metric: 1000000
+    max_series_per_metric: 1000000{compression}
   otlp:
     endpoint: http://127.0.0.1:{otlp_port}
 extensions:
@@ -162,6 +193,7 @@ service:
 """)
         agent = spawn("agent", [args.agent, "--config", cfg], env={"MANY_ECS_PASSWORD": "monitor-pass"})
         wait_for("the agent", lambda: listening(health_port), 120)
+        stuck = StuckClients(prom_port, args.stuck_clients)
         start = time.time()
         _, _, cpu0 = proc_figures(agent.pid)
         rows = []
@@ -169,6 +201,8 @@ service:
             time.sleep(5)
             if agent.poll() is not None:
                 sys.exit(f"many-clusters: the agent exited ({agent.returncode}); see {out}/agent.log")
+            if time.time() - start >= args.stuck_after:
+                stuck.keep_up()
             rss, peak, cpu = proc_figures(agent.pid)
             rows.append((round(time.time() - start), rss, peak, cpu - cpu0))
         wall = time.time() - start
@@ -193,9 +227,17 @@ service:
             c[4] = max(c[4], mean)
         print(f"many-clusters clusters={args.clusters} collectors=dashboard,node_stats,{args.collectors} "
               f"seconds={wall:.0f} latency_ms={args.latency_ms} "
+              f"page_compression={args.page_compression or 'default'} stuck_clients={args.stuck_clients} stuck_requests={stuck.requests} "
               f"ecs_calls={calls} cpu_percent_of_one_core={100 * rows[-1][3] / wall:.1f} "
               f"rss_median_mb={sorted(r[1] for r in rows)[len(rows) // 2] / 1024:.1f} "
               f"rss_last_mb={rows[-1][1] / 1024:.1f} peak_rss_mb={max(r[2] for r in rows) / 1024:.1f}")
+        if args.stuck_clients:
+            before = [r for r in rows if r[0] < args.stuck_after]
+            during = [r for r in rows if r[0] >= args.stuck_after]
+            for name, part in (("before_stuck", before), ("while_stuck", during)):
+                if part:
+                    print(f"{name}: rss_median_mb={sorted(r[1] for r in part)[len(part) // 2] / 1024:.1f} "
+                          f"peak_rss_mb={max(r[2] for r in part) / 1024:.1f} samples={len(part)}")
         print("collector      runs  failed  mean_s  worst_cluster_mean_s")
         for collector, (n, failed, s, count, worst) in sorted(by_collector.items()):
             print(f"{collector:12} {n:6.0f} {failed:7.0f} {s / max(1, count):7.2f} {worst:9.2f}")
