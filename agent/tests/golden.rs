@@ -22,11 +22,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use ecs_sim::{SimConfig, Version};
 use exporter_otlp::split::Splitter;
 use exporter_prometheus::{PrometheusConfig, PrometheusExporter};
+use pipeline::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
 use pipeline::otlp::common::v1::{AnyValue, KeyValue, any_value};
 use pipeline::otlp::metrics::v1::{
     AggregationTemporality, NumberDataPoint, metric::Data, number_data_point,
 };
 use pipeline::{Batch, Collector as _, Exporter, PipelineStats, ScrapeContext};
+use prost::Message as _;
 use receiver_ecs::billing::config::Tier;
 use receiver_ecs::{EcsConfig, EcsSettings};
 use tokio_util::sync::CancellationToken;
@@ -92,7 +94,8 @@ fn number(p: &NumberDataPoint, masked: bool) -> String {
 
 /// Every field of every export request, one line per data point.
 fn dump_requests(batch: &Batch, wall: &Wall, out: &mut String) {
-    for (i, req) in Splitter::new(&batch.resource_metrics, 4 << 20).enumerate() {
+    for (i, bytes) in Splitter::new(&batch.resource_metrics, 4 << 20).enumerate() {
+        let req = ExportMetricsServiceRequest::decode(&bytes[..]).unwrap();
         writeln!(out, "# {} request {i}", batch.source).unwrap();
         for rm in &req.resource_metrics {
             let resource = rm.resource.as_ref().map(|r| attrs(&r.attributes));

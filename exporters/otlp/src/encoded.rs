@@ -34,6 +34,13 @@ impl Encoded {
     }
 }
 
+/// Bytes that are already one encoded message.
+impl From<Vec<u8>> for Encoded {
+    fn from(bytes: Vec<u8>) -> Self {
+        Encoded(Bytes::from(bytes))
+    }
+}
+
 impl fmt::Debug for Encoded {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Encoded({} bytes)", self.0.len())

@@ -191,10 +191,9 @@ impl Exporter for OtlpExporter {
         let mut result = Ok(());
         let max = self.cfg.max_request_bytes;
         // One failed request does not keep the batch's other requests from being sent.
-        // Each request is encoded as soon as it is cut: only its bytes wait for the sending.
+        // Each request is encoded while it is cut: only its bytes wait for the sending.
         for req in Splitter::new(&batch.resource_metrics, max) {
-            let encoded = Encoded::new(&req);
-            drop(req);
+            let encoded = Encoded::from(req);
             if let Err(e) = self
                 .send_encoded::<ExportMetricsServiceResponse>(METRICS_EXPORT, encoded)
                 .await

@@ -3,15 +3,15 @@
 //! is turned into OTLP [`WINDOW`] points at a time. Metrics here, logs in
 //! [`LogsSplitter`].
 
+mod draft;
 mod logs;
 
+use draft::{Draft, DraftMetric, DraftResource, DraftScope};
 pub use logs::LogsSplitter;
 
 use pipeline::ResourcePoints;
-use pipeline::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
 use pipeline::otlp::metrics::v1::{
-    ExponentialHistogram, Gauge, Histogram, Metric, ResourceMetrics, ScopeMetrics, Sum, Summary,
-    metric::Data,
+    ExponentialHistogram, Gauge, Histogram, Metric, Sum, Summary, metric::Data,
 };
 use prost::Message;
 
@@ -158,18 +158,6 @@ fn piece(m: &mut Metric, budget: usize, force: bool) -> (Metric, usize, usize) {
     (out, taken, size)
 }
 
-/// Adds the points of `part` to `prev`, the part of the same family before it in the
-/// same request; `part` back if their types differ (a family keeps its type across its
-/// windows, so it does not happen).
-fn append(prev: &mut Metric, part: Metric) -> Option<Metric> {
-    match (&mut prev.data, part.data) {
-        (Some(Data::Gauge(a)), Some(Data::Gauge(b))) => a.data_points.extend(b.data_points),
-        (Some(Data::Sum(a)), Some(Data::Sum(b))) => a.data_points.extend(b.data_points),
-        (_, data) => return Some(Metric { data, ..part }),
-    }
-    None
-}
-
 trait CloneEmpty {
     fn clone_empty(&self) -> Self;
 }
@@ -184,11 +172,13 @@ impl CloneEmpty for Sum {
     }
 }
 
+/// Each item is one `ExportMetricsServiceRequest`, encoded.
 impl Iterator for Splitter<'_> {
-    type Item = ExportMetricsServiceRequest;
+    type Item = Vec<u8>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let mut out: Vec<ResourceMetrics> = Vec::new();
+        let mut draft = Draft::default();
+        let out = &mut draft.resources;
         let mut last: Option<(usize, usize)> = None;
         // The family whose points the request's last metric holds.
         let mut last_family: Option<(usize, usize, usize)> = None;
@@ -237,26 +227,26 @@ impl Iterator for Splitter<'_> {
                 break;
             }
             if new_rm {
-                out.push(ResourceMetrics {
+                out.push(DraftResource {
                     resource: r.resource.clone(),
-                    scope_metrics: Vec::new(),
+                    scopes: Vec::new(),
                     schema_url: r.schema_url.clone(),
                 });
             }
             let rm_out = out.last_mut()?;
             if new_sm {
-                rm_out.scope_metrics.push(ScopeMetrics {
+                rm_out.scopes.push(DraftScope {
                     scope: s.scope.clone(),
                     metrics: Vec::new(),
                     schema_url: s.schema_url.clone(),
                 });
             }
-            let metrics = &mut rm_out.scope_metrics.last_mut()?.metrics;
+            let metrics = &mut rm_out.scopes.last_mut()?.metrics;
             let part = match metrics.last_mut() {
-                Some(prev) if continued => append(prev, part),
+                Some(prev) if continued => prev.extend(part),
                 _ => Some(part),
             };
-            metrics.extend(part);
+            metrics.extend(part.map(DraftMetric::new));
             last = Some((self.rm, self.sm));
             last_family = Some((self.rm, self.sm, self.m));
             size += overhead + part_size;
@@ -266,17 +256,77 @@ impl Iterator for Splitter<'_> {
                 (self.m, self.from) = (self.m + 1, 0);
             }
         }
-        (!out.is_empty()).then_some(ExportMetricsServiceRequest {
-            resource_metrics: out,
-        })
+        (!draft.is_empty()).then(|| draft.encode())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pipeline::{MetricDesc, SnapshotBuilder, kv, resource, scope};
-    use std::time::SystemTime;
+    use pipeline::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
+    use pipeline::{HistogramValue, MetricDesc, SnapshotBuilder, kv, resource, scope};
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    /// The requests, decoded; each must be the bytes prost gives for what it decodes to.
+    fn requests(
+        rms: &[ResourcePoints],
+        limit: usize,
+        window: usize,
+    ) -> Vec<ExportMetricsServiceRequest> {
+        Splitter::with_window(rms, limit, window)
+            .map(|bytes| {
+                let req = ExportMetricsServiceRequest::decode(&bytes[..])
+                    .unwrap_or_else(|e| panic!("a request does not decode: {e}"));
+                assert!(
+                    req.encode_to_vec() == bytes,
+                    "not prost's encoding of the request"
+                );
+                req
+            })
+            .collect()
+    }
+
+    /// Gauges, counters and histograms (kept as OTLP) over two resources of two scopes
+    /// each, with schema URLs and without.
+    fn mixed_batch(points: usize) -> Vec<ResourcePoints> {
+        let mut out = Vec::new();
+        for r in 0..2 {
+            for sc in 0..2 {
+                let mut b = SnapshotBuilder::new(
+                    resource([kv("service.name", "x"), kv("cluster", format!("c{r}"))]),
+                    scope(format!("s{sc}"), "1"),
+                    SystemTime::now(),
+                );
+                for i in 0..points {
+                    let attrs = [kv("bucket", format!("bucket-{i:06}"))];
+                    let g = MetricDesc::new("g", "By", "A gauge");
+                    b.gauge(&g, i as f64 / 3.0, attrs.clone());
+                    let c = MetricDesc::new("c", "1", "");
+                    b.counter(&c, i as i64, UNIX_EPOCH, attrs.clone());
+                    if i % 10 == 0 {
+                        let h = HistogramValue {
+                            bounds: &[0.1, 1.0],
+                            counts: &[1, 2, i as u64],
+                            sum: 9.5,
+                            min: Some(0.05),
+                            max: Some(4.0),
+                        };
+                        let d = MetricDesc::new("h", "s", "A histogram");
+                        b.histogram(&d, &h, UNIX_EPOCH, attrs);
+                    }
+                }
+                let mut rp = b.build();
+                if r == 1 {
+                    rp.schema_url = "https://opentelemetry.io/schemas/1.26.0".into();
+                    for s in &mut rp.scopes {
+                        s.schema_url = "https://opentelemetry.io/schemas/1.26.0".into();
+                    }
+                }
+                out.push(rp);
+            }
+        }
+        out
+    }
 
     fn big_batch(points: usize) -> Vec<ResourcePoints> {
         let mut b = SnapshotBuilder::new(
@@ -329,7 +379,7 @@ mod tests {
     #[test]
     fn a_small_batch_is_one_request() {
         let rms = big_batch(10);
-        let reqs: Vec<_> = Splitter::new(&rms, 4 << 20).collect();
+        let reqs = requests(&rms, 4 << 20, WINDOW);
         assert_eq!(reqs.len(), 1);
         assert_eq!(reqs[0].resource_metrics, [rms[0].to_otlp()]);
     }
@@ -342,7 +392,7 @@ mod tests {
         }
         .encoded_len();
         let limit = 256 * 1024;
-        let reqs: Vec<_> = Splitter::new(&rms, limit).collect();
+        let reqs = requests(&rms, limit, WINDOW);
         assert!(
             reqs.len() >= whole / limit,
             "{} requests for {whole} bytes",
@@ -369,19 +419,25 @@ mod tests {
     }
 
     /// A family turned into OTLP a window at a time gives the very requests of the family
-    /// turned into OTLP whole: windows that share a request are one metric there.
+    /// turned into OTLP whole: windows that share a request are one metric there. Every
+    /// request is prost's encoding of what it decodes to (`requests`), and all of them
+    /// together hold the batch's points.
     #[test]
     fn windows_give_the_requests_of_whole_families() {
         let mut rms = big_batch(3_000);
         rms.extend(big_batch(700));
+        rms.extend(mixed_batch(500));
+        let points: usize = rms
+            .iter()
+            .flat_map(|r| r.to_otlp().scope_metrics)
+            .flat_map(|s| s.metrics)
+            .map(|m| pipeline::batch::metric_points(&m))
+            .sum();
         for limit in [10, 4_000, 64 * 1024, 4 << 20] {
-            let whole: Vec<Vec<u8>> = Splitter::with_window(&rms, limit, usize::MAX)
-                .map(|r| r.encode_to_vec())
-                .collect();
+            let whole = requests(&rms, limit, usize::MAX);
+            assert_eq!(count_points(&whole), points, "limit {limit}");
             for window in [1, 7, 1_000, 2_999, 3_000] {
-                let cut: Vec<Vec<u8>> = Splitter::with_window(&rms, limit, window)
-                    .map(|r| r.encode_to_vec())
-                    .collect();
+                let cut = requests(&rms, limit, window);
                 assert_eq!(cut.len(), whole.len(), "limit {limit}, window {window}");
                 assert!(
                     cut == whole,
@@ -389,12 +445,20 @@ mod tests {
                 );
             }
         }
+        // One request: the batch itself, as OTLP.
+        let one = requests(&rms, 64 << 20, WINDOW);
+        assert_eq!(one.len(), 1);
+        let whole: Vec<_> = rms.iter().map(ResourcePoints::to_otlp).collect();
+        assert!(
+            one[0].resource_metrics == whole,
+            "one request differs from the batch"
+        );
     }
 
     #[test]
     fn a_point_larger_than_the_limit_still_goes_alone() {
         let rms = big_batch(3);
-        let reqs: Vec<_> = Splitter::new(&rms, 10).collect();
+        let reqs = requests(&rms, 10, WINDOW);
         assert_eq!(count_points(&reqs), 6);
         assert_eq!(reqs.len(), 6);
     }
