@@ -2,10 +2,10 @@
 //!
 //! The generated clients take the request as a message and encode it on each attempt, so a
 //! request that may be retried must be kept as a message and cloned per attempt: about
-//! three times its encoded size, twice (a 4 MiB request held 25 MB). Encoded right after
-//! it is cut from the batch, a request is its 4 MiB of bytes, shared by every attempt. The
-//! bytes on the wire are the same: encoding a message is deterministic, and [`Encoded`]
-//! writes back exactly what the message encoded to.
+//! three times its encoded size, twice (a 4 MiB request held 25 MB). Encoded while it is
+//! cut from the batch (`split::draft`), a request is its 4 MiB of bytes, shared by every
+//! attempt. The bytes on the wire are the same: [`Encoded`] writes back exactly the bytes
+//! it was given.
 
 use std::fmt;
 
