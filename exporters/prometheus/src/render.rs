@@ -85,7 +85,34 @@ struct FamilyBuf {
     spans: Vec<SeriesSpan>,
 }
 
+/// One sample line: its name (the family's own when `None`), the labels after the
+/// series' own (`le`, `quantile`), its value and time.
+struct Sample<'a> {
+    name: Option<&'a str>,
+    extra: Option<(&'a str, &'a str)>,
+    value: &'a str,
+    ts: Option<u64>,
+}
+
 impl FamilyBuf {
+    /// Writes `s` with `labels` into the text lines and, when they differ, the OpenMetrics
+    /// ones.
+    fn sample(&mut self, labels: &str, s: Sample<'_>) {
+        let name = s.name.unwrap_or(&self.name.text);
+        write_sample(
+            &mut self.text.tail,
+            name,
+            labels,
+            s.extra,
+            s.value,
+            s.ts,
+            false,
+        );
+        if let Some(om) = &mut self.om {
+            write_sample(&mut om.tail, name, labels, s.extra, s.value, s.ts, true);
+        }
+    }
+
     fn freeze(self) -> Family {
         let mut spans = self.spans;
         spans.shrink_to_fit();
@@ -400,18 +427,13 @@ impl Renderer<'_> {
             return;
         }
         let f = &mut self.families[fi];
-        write_sample(
-            &mut f.text.tail,
-            "target_info",
-            &labels,
-            None,
-            "1",
-            None,
-            false,
-        );
-        if let Some(om) = &mut f.om {
-            write_sample(&mut om.tail, "target_info", &labels, None, "1", None, true);
-        }
+        let one = Sample {
+            name: Some("target_info"),
+            extra: None,
+            value: "1",
+            ts: None,
+        };
+        f.sample(&labels, one);
         close_span(f, hash);
     }
 
@@ -648,26 +670,13 @@ impl Renderer<'_> {
     fn write_number(&mut self, fi: usize, hash: u64, value: &str, time: u64) {
         let ts = self.opts.send_timestamps.then_some(time);
         let f = &mut self.families[fi];
-        write_sample(
-            &mut f.text.tail,
-            &f.name.text,
-            &self.labels,
-            None,
+        let line = Sample {
+            name: None,
+            extra: None,
             value,
             ts,
-            false,
-        );
-        if let Some(om) = &mut f.om {
-            write_sample(
-                &mut om.tail,
-                &f.name.text,
-                &self.labels,
-                None,
-                value,
-                ts,
-                true,
-            );
-        }
+        };
+        f.sample(&self.labels, line);
         close_span(f, hash);
     }
 
@@ -705,20 +714,15 @@ impl Renderer<'_> {
         rows.push((None, format!("{}_count", f.name.text), p.count.to_string()));
         for (i, (le, name, value)) in rows.iter().enumerate() {
             let extra = le.as_deref().map(|le| ("le", le));
-            write_sample(
-                &mut f.text.tail,
-                name,
-                &self.labels,
+            let line = Sample {
+                name: Some(name),
                 extra,
                 value,
                 ts,
-                false,
-            );
-            if let Some(om) = &mut f.om {
-                write_sample(&mut om.tail, name, &self.labels, extra, value, ts, true);
-                if let Some(Some(e)) = exemplars.get(i) {
-                    write_exemplar(&mut om.tail, e);
-                }
+            };
+            f.sample(&self.labels, line);
+            if let (Some(om), Some(Some(e))) = (&mut f.om, exemplars.get(i)) {
+                write_exemplar(&mut om.tail, e);
             }
         }
         close_span(f, hash);
@@ -744,18 +748,13 @@ impl Renderer<'_> {
         rows.push((None, format!("{}_count", f.name.text), p.count.to_string()));
         for (q, name, value) in &rows {
             let extra = q.as_deref().map(|q| ("quantile", q));
-            write_sample(
-                &mut f.text.tail,
-                name,
-                &self.labels,
+            let line = Sample {
+                name: Some(name),
                 extra,
                 value,
                 ts,
-                false,
-            );
-            if let Some(om) = &mut f.om {
-                write_sample(&mut om.tail, name, &self.labels, extra, value, ts, true);
-            }
+            };
+            f.sample(&self.labels, line);
         }
         close_span(f, hash);
     }
