@@ -37,8 +37,8 @@ pub struct PrometheusConfig {
     /// Connections served at once; more are refused with a 503 and counted.
     pub max_connections: usize,
     /// How the rendered page is held between scrapes: lz4-compressed in blocks (`lz4`, the
-    /// default: about 5× less memory; a scrape without gzip unpacks it as it writes, ~10 %
-    /// slower; gzip scrapes cost the same), or as it is (`none`).
+    /// default: a large cluster's 50 MB page in about 4 MB; a scrape without gzip unpacks it
+    /// as it writes, up to 10 % slower; gzip scrapes cost the same), or as it is (`none`).
     pub page_compression: PageCompression,
     /// user → bcrypt hash, as in Prometheus' web configuration.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
