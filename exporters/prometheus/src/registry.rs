@@ -298,19 +298,27 @@ fn lines(f: &Family, format: Format) -> &Lines {
     }
 }
 
-/// The family's series that no earlier source in the group exposed, as zero-copy slices
-/// of its buffer (runs of kept series become one slice). Packed lines are unpacked for it:
-/// only families that two sources both expose come here.
+/// The family's series that no earlier source in the group exposed. A family name that
+/// several sources expose is the rule, not the exception (the same collector of several
+/// clusters), and their series differ (each carries its cluster's labels): a family none of
+/// whose series came before is shared whole, packed or not. Otherwise its lines are
+/// sliced around the series already written (runs of kept series become one slice), from
+/// an unpacked copy when they are packed.
 fn push_unique(out: &mut RopeBuilder, f: &Family, format: Format, seen: &mut HashSet<u64>) {
+    let fresh: Vec<bool> = f.spans.iter().map(|s| seen.insert(s.hash)).collect();
+    if fresh.iter().all(|&new| new) {
+        out.push_lines(lines(f, format));
+        return;
+    }
     let buf = lines(f, format).to_bytes();
     let mut start = 0usize;
     let mut run_start: Option<usize> = None;
-    for span in &f.spans {
+    for (span, new) in f.spans.iter().zip(fresh) {
         let end = match format {
             Format::Text => span.text_end,
             Format::OpenMetrics => span.om_end,
         } as usize;
-        if seen.insert(span.hash) {
+        if new {
             run_start.get_or_insert(start);
         } else if let Some(rs) = run_start.take() {
             out.push_shared(buf.slice(rs..start));

@@ -483,3 +483,32 @@ async fn a_packed_page_is_served_byte_for_byte_as_the_plain_one() {
         }
     }
 }
+
+/// A family that several sources expose with series of their own (the same collector of
+/// several clusters) stays packed in the exposition: nothing is unpacked to write it.
+#[tokio::test]
+async fn a_family_several_sources_expose_stays_packed() {
+    let at = UNIX_EPOCH + Duration::from_secs(1_781_524_950);
+    let exp = PrometheusExporter::start("prometheus", &config(), PipelineStats::new())
+        .await
+        .unwrap();
+    exp.export(wide_batch("ecs/a", 0..6_000, at)).await.unwrap();
+    exp.export(wide_batch("ecs/b", 10_000..16_000, at))
+        .await
+        .unwrap();
+    let rope = exp
+        .exposition()
+        .body(exporter_prometheus::registry::Format::Text, false);
+    let len: usize = rope.iter().map(|c| c.len()).sum();
+    let held: usize = rope.iter().map(|c| c.held()).sum();
+    assert!(len > 2 << 20, "{len} bytes");
+    assert!(held * 5 < len, "{held} bytes held for a page of {len}");
+    let text = String::from_utf8(get(exp.local_addr(), "/metrics", &[]).await.body).unwrap();
+    assert_eq!(text.matches("emcecs_bucket_storage_bytes{").count(), 12_000);
+    assert_eq!(
+        text.matches("# TYPE emcecs_bucket_storage_bytes gauge")
+            .count(),
+        1
+    );
+    exp.shutdown().await;
+}
