@@ -139,16 +139,6 @@ pub struct SourceRender {
     pub dropped: BTreeMap<&'static str, u64>,
 }
 
-impl SourceRender {
-    /// What holding the source's lines takes (packed, when they are).
-    pub fn held_bytes(&self) -> usize {
-        self.families
-            .iter()
-            .map(|f| f.text.held() + f.om.as_ref().map_or(0, Lines::held))
-            .sum()
-    }
-}
-
 struct Renderer<'a> {
     opts: &'a RenderOptions,
     hasher: &'a RandomState,
