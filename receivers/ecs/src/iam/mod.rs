@@ -267,11 +267,14 @@ impl Iam {
             st.namespaces.want(&names, started);
             st.namespaces.due_oldest_first()
         };
+        // The name stays the same for every namespace (span names are for grouping; a
+        // thousand distinct names would make a thousand operations in Jaeger and Tempo);
+        // which namespace is the `ecs.namespace` attribute.
         let span = |ns: &str| {
             tracing::info_span!(
                 target: "ecs_otel_agent::iam",
                 "iam.namespace",
-                otel.name = %format!("iam namespace {ns}"),
+                otel.name = "iam namespace",
                 ecs.namespace = %ns,
             )
         };
