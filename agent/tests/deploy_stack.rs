@@ -6,12 +6,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use ecs_sim::{SimConfig, Version};
-use testkit::{Proc, Prometheus, Rotel, TempDir, free_port, http_get, loopback, wait_until};
+use testkit::{Prometheus, http_get};
 use yaml_rust2::YamlLoader;
+
+mod lab;
+
+use lab::{ECS_PASSWORD, Lab};
 
 fn root() -> PathBuf {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).to_path_buf()
@@ -91,28 +94,13 @@ fn has_series(server: &Prometheus, q: &str) -> bool {
 
 #[test]
 fn every_dashboard_query_and_recorded_series_answers_from_the_agent_on_the_simulator() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let sim = rt
-        .block_on(ecs_sim::start(SimConfig::small(Version::Ecs38)))
-        .unwrap();
-    let dir = TempDir::new("deploy-stack");
-    let ca = dir.path().join("ecs-ca.pem");
-    std::fs::write(&ca, sim.cert_pem.as_deref().unwrap()).unwrap();
-    let rotel = Rotel::start(free_port());
-    let (prom, health) = (loopback(), loopback());
-    let cfg = dir.path().join("agent.yaml");
+    let lab = Lab::start("deploy-stack", SimConfig::small(Version::Ecs38));
     // Every collector a dashboard reads; the OTLP exporter so that its queue is reported.
     // The performance collector's 15 Flux queries get 5 s (a timeout of 4 s): with the
     // 1 s interval (0.8 s timeout) a run on a machine busy compiling showed no Flux series
     // within 120 s, most likely every run timing out.
-    std::fs::write(
-        &cfg,
-        format!(
-            r#"
+    let cfg = lab.config(&format!(
+        r#"
 receivers:
   ecs/lab:
     endpoint: {url}
@@ -166,26 +154,17 @@ service:
     traces:
       exporters: [otlp]
 "#,
-            url = sim.url(),
-            ca = ca.display(),
-            otlp = rotel.grpc,
-        ),
-    )
-    .unwrap();
-    let mut agent = Proc::spawn(
-        Command::new(env!("CARGO_BIN_EXE_ecs-otel-agent"))
-            .arg("--config")
-            .arg(&cfg)
-            .env("E2E_ECS_PASSWORD", "monitor-pass")
-            .env("RUST_LOG", "warn"),
-    );
-    wait_until(Duration::from_secs(30), "the agent to be ready", || {
-        http_get(health, "/health/ready", &[]).is_ok_and(|(s, _)| s == 200)
-    });
+        url = lab.sim.url(),
+        ca = lab.ca().display(),
+        otlp = lab.rotel.grpc,
+        prom = lab.prom,
+        health = lab.health,
+    ));
+    let mut agent = lab::spawn_ready(&cfg, lab.health, &[ECS_PASSWORD, ("RUST_LOG", "warn")]);
 
     let recording = root().join("deploy/prometheus/recording.yml");
     let alerting = root().join("deploy/prometheus/alerts.yml");
-    let server = Prometheus::start_with_rules(&[prom], "", &[&recording, &alerting]);
+    let server = Prometheus::start_with_rules(&[lab.prom], "", &[&recording, &alerting]);
 
     let queries = dashboard_queries();
     assert!(queries.len() >= 60, "{}", queries.len());
@@ -230,11 +209,11 @@ service:
         missing.len(),
         queries.len() + recorded.len(),
         missing.join("\n"),
-        http_get(health, "/health", &[])
+        http_get(lab.health, "/health", &[])
             .map(|(_, b)| b)
             .unwrap_or_default(),
         agent.output()
     );
     agent.kill();
-    rt.block_on(sim.stop());
+    lab.stop();
 }

@@ -2,13 +2,13 @@
 //! receiver (rotel) and a real Prometheus server scraping it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod lab;
+
 use std::net::SocketAddr;
-use std::process::Command;
 use std::time::Duration;
 
 use testkit::{
-    Proc, Prometheus, Rotel, TempDir, free_port, http_get, loopback, promtool_check_metrics,
-    wait_until,
+    Prometheus, Rotel, TempDir, free_port, http_get, loopback, promtool_check_metrics, wait_until,
 };
 
 fn agent_config(prom: SocketAddr, health: SocketAddr, otlp: SocketAddr) -> String {
@@ -54,14 +54,7 @@ fn metrics_and_spans_reach_rotel_and_prometheus() {
     let cfg = dir.path().join("agent.yaml");
     std::fs::write(&cfg, agent_config(prom, health, rotel.grpc)).unwrap();
 
-    let mut agent = Proc::spawn(
-        Command::new(env!("CARGO_BIN_EXE_ecs-otel-agent"))
-            .arg("--config")
-            .arg(&cfg),
-    );
-    wait_until(Duration::from_secs(30), "the agent to be ready", || {
-        http_get(health, "/health/ready", &[]).is_ok_and(|(s, _)| s == 200)
-    });
+    let mut agent = lab::spawn_ready(&cfg, health, &[]);
 
     // Prometheus scrapes the agent and stores its series.
     let server = Prometheus::start(&[prom], "");
@@ -113,14 +106,8 @@ fn metrics_and_spans_reach_rotel_and_prometheus() {
     }
 
     // SIGTERM: a clean stop, exit code 0.
-    let kill = Command::new("kill")
-        .args(["-TERM", &agent.pid().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let status = agent.wait_exit(Duration::from_secs(20));
-    assert!(status.success(), "exit {status:?}\n{}", agent.output());
-    assert!(agent.output().contains("stopped"), "{}", agent.output());
+    let out = lab::stop(&mut agent, "TERM");
+    assert!(out.contains("stopped"), "{out}");
 }
 
 #[test]
@@ -136,11 +123,7 @@ fn not_ready_before_the_first_collection() {
         ),
     )
     .unwrap();
-    let _agent = Proc::spawn(
-        Command::new(env!("CARGO_BIN_EXE_ecs-otel-agent"))
-            .arg("--config")
-            .arg(&cfg),
-    );
+    let _agent = lab::spawn(&cfg, &[]);
     wait_until(Duration::from_secs(30), "the health endpoint", || {
         http_get(health, "/health/live", &[]).is_ok_and(|(s, _)| s == 200)
     });
@@ -160,11 +143,7 @@ fn a_port_in_use_stops_the_start_with_a_clear_error() {
         format!("receivers:\n  self: {{}}\nexporters:\n  prometheus:\n    endpoint: {port}\nservice:\n  pipelines:\n    metrics: {{receivers: [self], exporters: [prometheus]}}\n"),
     )
     .unwrap();
-    let mut agent = Proc::spawn(
-        Command::new(env!("CARGO_BIN_EXE_ecs-otel-agent"))
-            .arg("--config")
-            .arg(&cfg),
-    );
+    let mut agent = lab::spawn(&cfg, &[]);
     let status = agent.wait_exit(Duration::from_secs(20));
     assert_eq!(status.code(), Some(1));
     let out = agent.output();

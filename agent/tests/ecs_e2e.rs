@@ -4,42 +4,22 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::process::Command;
 use std::time::Duration;
 
-use ecs_sim::{RunningSim, SimConfig, Version};
-use testkit::{
-    Proc, Prometheus, Rotel, TempDir, free_port, http_get, loopback, promtool_check_metrics,
-    wait_until,
-};
+use ecs_sim::{SimConfig, Version};
+use testkit::{Proc, Prometheus, TempDir, http_get, loopback, promtool_check_metrics, wait_until};
+
+mod lab;
+
+use lab::{ECS_PASSWORD, Lab};
 
 const USER: &str = "emcmonitor";
 
-fn spawn_agent(cfg: &std::path::Path, health: SocketAddr) -> Proc {
-    let agent = Proc::spawn(
-        Command::new(env!("CARGO_BIN_EXE_ecs-otel-agent"))
-            .arg("--config")
-            .arg(cfg)
-            .env("E2E_ECS_PASSWORD", "monitor-pass")
-            .env("RUST_LOG", "info"),
-    );
-    wait_until(Duration::from_secs(30), "the agent to be ready", || {
-        http_get(health, "/health/ready", &[]).is_ok_and(|(s, _)| s == 200)
-    });
-    agent
-}
-
 struct Setup {
     cfg: std::path::PathBuf,
-    sim: RunningSim,
-    rotel: Rotel,
-    prom: SocketAddr,
-    health: SocketAddr,
     agent: Proc,
-    // Field order: the simulator stops before its runtime.
-    rt: tokio::runtime::Runtime,
-    _dir: TempDir,
+    lab: Lab,
 }
 
 fn setup(version: Version, sim_cfg: impl FnOnce(&mut SimConfig), receivers: &str) -> Setup {
@@ -53,24 +33,11 @@ fn setup_with(
     receivers: &str,
     ecs_extra: &str,
 ) -> Setup {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
     let mut sc = SimConfig::small(version);
     sim_cfg(&mut sc);
-    let sim = rt.block_on(ecs_sim::start(sc)).unwrap();
-    let dir = TempDir::new("ecs-e2e");
-    let ca = dir.path().join("ecs-ca.pem");
-    std::fs::write(&ca, sim.cert_pem.as_deref().unwrap()).unwrap();
-    let rotel = Rotel::start(free_port());
-    let (prom, health) = (loopback(), loopback());
-    let cfg = dir.path().join("agent.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
-            r#"
+    let lab = Lab::start("ecs-e2e", sc);
+    let cfg = lab.config(&format!(
+        r#"
 receivers:
   ecs/lab:
     endpoint: {url}
@@ -105,64 +72,52 @@ service:
     traces:
       exporters: [otlp]
 "#,
-            url = sim.url(),
-            ca = ca.display(),
-            otlp = rotel.grpc,
-        ),
-    )
-    .unwrap();
-    let agent = spawn_agent(&cfg, health);
-    Setup {
-        cfg,
-        sim,
-        rotel,
-        prom,
-        health,
-        agent,
-        rt,
-        _dir: dir,
-    }
+        url = lab.sim.url(),
+        ca = lab.ca().display(),
+        otlp = lab.rotel.grpc,
+        prom = lab.prom,
+        health = lab.health,
+    ));
+    let agent = lab::spawn_ready(&cfg, lab.health, &[ECS_PASSWORD, ("RUST_LOG", "info")]);
+    Setup { cfg, agent, lab }
 }
 
 impl Setup {
     fn metrics(&self) -> String {
-        let (status, body) = http_get(self.prom, "/metrics", &[]).unwrap();
+        let (status, body) = http_get(self.lab.prom, "/metrics", &[]).unwrap();
         assert_eq!(status, 200, "{body}");
         body
     }
 
     fn health(&self) -> serde_json::Value {
-        let (_, body) = http_get(self.health, "/health", &[]).unwrap();
+        let (_, body) = http_get(self.lab.health, "/health", &[]).unwrap();
         serde_json::from_str(&body).unwrap()
     }
 
     /// A clean stop and a new agent process on the same configuration.
     fn restart(&mut self) {
         self.terminate();
-        self.agent = spawn_agent(&self.cfg, self.health);
+        self.agent = lab::spawn_ready(
+            &self.cfg,
+            self.lab.health,
+            &[ECS_PASSWORD, ("RUST_LOG", "info")],
+        );
     }
 
     fn terminate(&mut self) {
-        let kill = Command::new("kill")
-            .args(["-TERM", &self.agent.pid().to_string()])
-            .status()
-            .unwrap();
-        assert!(kill.success());
-        let status = self.agent.wait_exit(Duration::from_secs(20));
-        assert!(status.success(), "exit {status:?}\n{}", self.agent.output());
+        lab::stop(&mut self.agent, "TERM");
     }
 
     /// SIGTERM, a clean exit, and the session given back to ECS.
     fn stop(mut self) {
         self.terminate();
         assert_eq!(
-            self.sim.sim.sessions.count(USER),
+            self.lab.sim.sim.sessions.count(USER),
             0,
             "the agent logged out\n{}",
             self.agent.output()
         );
-        let Setup { sim, rt, .. } = self;
-        rt.block_on(sim.stop());
+        self.lab.stop();
     }
 }
 
@@ -326,9 +281,9 @@ fn check_version(version: Version) {
             m.contains("emcecs_node_stats_up{") && m.contains("emcecs_capacity_total_bytes{")
         },
     );
-    let m = s.sim.model();
-    let o = s.sim.sim.faults.overrides();
-    let t = s.sim.sim.clock.now();
+    let m = s.lab.sim.model();
+    let o = s.lab.sim.sim.faults.overrides();
+    let t = s.lab.sim.sim.clock.now();
     // Raw capacity does not move with time; free space does (checked in the receiver's
     // own tests against the model at both ends of a cycle).
     let total = m.capacity(t, &o).total as f64;
@@ -382,7 +337,7 @@ fn check_version(version: Version) {
     assert!(ok && report.is_empty(), "promtool: {report}");
 
     // Prometheus stores the same figures.
-    let server = Prometheus::start(&[s.prom], "");
+    let server = Prometheus::start(&[s.lab.prom], "");
     let q = "emcecs_nodes{state=\"good\",instance=\"lab\"}";
     wait_until(
         Duration::from_secs(60),
@@ -401,13 +356,13 @@ fn check_version(version: Version) {
         Duration::from_secs(30),
         "rotel to print the cluster's metrics and spans",
         || {
-            let out = s.rotel.output();
+            let out = s.lab.rotel.output();
             out.contains("emcecs.capacity.total")
                 && out.contains("collect ecs/lab/dashboard")
                 && out.contains("/dashboard/zones/localzone")
         },
     );
-    let out = s.rotel.output();
+    let out = s.lab.rotel.output();
     let cap = rotel_points(&out, "emcecs.capacity.total");
     assert!(!cap.is_empty(), "{out}");
     assert!(cap.iter().all(|(_, v)| *v == total), "{cap:?}");
@@ -485,7 +440,7 @@ fn the_token_limit_leaves_the_agent_degraded_without_a_login_storm() {
         "{msg}"
     );
     // One login attempt, then the back-off: no storm however many runs failed.
-    let logins = s.sim.sim.log.calls("GET /login");
+    let logins = s.lab.sim.sim.log.calls("GET /login");
     assert_eq!(logins, 1, "{}", s.agent.output());
     assert!(
         s.agent.output().contains("ECS login failed"),
@@ -499,7 +454,7 @@ fn the_token_limit_leaves_the_agent_degraded_without_a_login_storm() {
 fn a_dead_node_ends_its_series_and_leaves_an_error_span() {
     let s = setup(Version::Ecs38, |_| {}, "ecs/lab");
     let (dead, ip) = {
-        let m = s.sim.model();
+        let m = s.lab.sim.model();
         (m.nodes[1].name.clone(), m.nodes[1].mgmt_ip.to_string())
     };
     let dt_of = |name: &str| {
@@ -513,7 +468,7 @@ fn a_dead_node_ends_its_series_and_leaves_an_error_span() {
     wait_until(Duration::from_secs(30), "the node's series", || {
         dt_of(&dead) == 1
     });
-    let server = Prometheus::start(&[s.prom], "");
+    let server = Prometheus::start(&[s.lab.prom], "");
     let q = format!("emcecs_node_dt_tables{{node=\"{dead}\",state=\"total\"}}");
     wait_until(
         Duration::from_secs(60),
@@ -521,13 +476,13 @@ fn a_dead_node_ends_its_series_and_leaves_an_error_span() {
         || server.query(&q).contains("\"result\":[{"),
     );
 
-    s.sim.sim.faults.update(|f| f.nodes_down = vec![1]);
+    s.lab.sim.sim.faults.update(|f| f.nodes_down = vec![1]);
     wait_until(Duration::from_secs(30), "the node's series to end", || {
         dt_of(&dead) == 0
     });
     let all = parse_exposition(&s.metrics());
     assert_eq!(one(&all, "emcecs_node_stats_up", &[("node", &dead)]), 0.0);
-    let alive = s.sim.model().nodes[0].name.clone();
+    let alive = s.lab.sim.model().nodes[0].name.clone();
     assert_eq!(one(&all, "emcecs_node_stats_up", &[("node", &alive)]), 1.0);
     assert_eq!(
         samples(&all, "emcecs_node_dt_tables", &[("node", &alive)]).len(),
@@ -544,7 +499,7 @@ fn a_dead_node_ends_its_series_and_leaves_an_error_span() {
         Duration::from_secs(30),
         "rotel to print the failed node call",
         || {
-            let out = s.rotel.output();
+            let out = s.lab.rotel.output();
             out.split("Span #").any(|span| {
                 span.contains(&format!(
                     "url.full: Str(http://{ip}:9101/stats/dt/DTInitStat)"
@@ -590,18 +545,8 @@ fn the_demo_shows_the_simulated_cluster_within_one_interval() {
             serde_json::from_str::<serde_json::Value>(&b).is_ok_and(|h| h["status"] == "healthy")
         })
     });
-    let kill = Command::new("kill")
-        .args(["-TERM", &agent.pid().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let status = agent.wait_exit(Duration::from_secs(20));
-    assert!(status.success(), "exit {status:?}\n{}", agent.output());
-    assert!(
-        agent.output().contains("logged out of ECS"),
-        "{}",
-        agent.output()
-    );
+    let out = lab::stop(&mut agent, "TERM");
+    assert!(out.contains("logged out of ECS"), "{out}");
 }
 
 const BILLING: &str = "    collectors:
@@ -632,7 +577,7 @@ fn check_billing(s: &Setup, all: &[Sample]) -> i64 {
         sample_index(pipeline::timefmt::month_start(u - 1)),
         sample_index(u),
     );
-    let m = s.sim.model();
+    let m = s.lab.sim.model();
     for ns in m.namespaces.values() {
         let mut total = 0;
         for b in ns.buckets.values() {
@@ -664,9 +609,9 @@ fn check_billing(s: &Setup, all: &[Sample]) -> i64 {
 fn billing_series_match_the_model_across_cycles_and_a_restart() {
     let mut s = setup_with(Version::Ecs38, |_| {}, "ecs/lab", BILLING);
     // Mid-slot, far from a month's end: the test then sees the uptodate_till it moves to.
-    s.sim.steady_billing_clock();
-    let lag = s.sim.model().cfg.billing_lag_secs;
-    let expected = ecs_sim::model::billing::uptodate_till(s.sim.sim.clock.now(), lag);
+    s.lab.sim.steady_billing_clock();
+    let lag = s.lab.sim.model().cfg.billing_lag_secs;
+    let expected = ecs_sim::model::billing::uptodate_till(s.lab.sim.sim.clock.now(), lag);
     wait_until(Duration::from_secs(30), "billing on /metrics", || {
         let all = parse_exposition(&s.metrics());
         !samples(&all, "emcecs_billing_uptodate_timestamp_seconds", &[]).is_empty()
@@ -679,7 +624,7 @@ fn billing_series_match_the_model_across_cycles_and_a_restart() {
     assert!(ok && report.is_empty(), "promtool: {report}");
 
     // An hour of billing later: the next cycles show the grown cluster.
-    s.sim.sim.clock.advance(3600);
+    s.lab.sim.sim.clock.advance(3600);
     wait_until(Duration::from_secs(30), "the next billing data", || {
         exposition_uptodate(&parse_exposition(&s.metrics())) > u1
     });
@@ -689,7 +634,7 @@ fn billing_series_match_the_model_across_cycles_and_a_restart() {
 
     // rotel saw both, each point stamped with the billing data's own time.
     let (ns, bucket) = {
-        let m = s.sim.model();
+        let m = s.lab.sim.model();
         let ns = m.namespaces.values().next().unwrap();
         (ns.name.clone(), ns.buckets.keys().next().unwrap().clone())
     };
@@ -697,7 +642,7 @@ fn billing_series_match_the_model_across_cycles_and_a_restart() {
         Duration::from_secs(30),
         "rotel to print both billing times",
         || {
-            let pts = rotel_points_timed(&s.rotel.output(), "emcecs.bucket.ingress");
+            let pts = rotel_points_timed(&s.lab.rotel.output(), "emcecs.bucket.ingress");
             [u1, u2].iter().all(|u| {
                 pts.iter().any(|p| {
                     p.time == *u as u64 * 1_000_000_000 && p.attrs.get("bucket") == Some(&bucket)
@@ -705,7 +650,7 @@ fn billing_series_match_the_model_across_cycles_and_a_restart() {
             })
         },
     );
-    let out = s.rotel.output();
+    let out = s.lab.rotel.output();
     let month = pipeline::timefmt::month_start(u2 - 1) as u64 * 1_000_000_000;
     for p in rotel_points_timed(&out, "emcecs.bucket.ingress")
         .iter()
@@ -713,7 +658,7 @@ fn billing_series_match_the_model_across_cycles_and_a_restart() {
     {
         assert_eq!(p.start, month, "counters start at the month's start: {p:?}");
         let u = (p.time / 1_000_000_000) as i64;
-        let m = s.sim.model();
+        let m = s.lab.sim.model();
         let b = &m.namespaces[&ns].buckets[&bucket];
         use ecs_sim::model::billing::sample_index;
         let expect = b
@@ -746,7 +691,7 @@ fn billing_series_match_the_model_across_cycles_and_a_restart() {
     );
 
     // The FinOps page's queries work against the names Prometheus stores.
-    let server = Prometheus::start(&[s.prom], "");
+    let server = Prometheus::start(&[s.lab.prom], "");
     wait_until(
         Duration::from_secs(60),
         "Prometheus to store billing",
@@ -817,7 +762,7 @@ fn run_doc_queries(server: &Prometheus, queries: &[String]) {
 fn iam_exports_no_secret_key_id_or_policy() {
     let s = setup_with(Version::Ecs38, |_| {}, "ecs/lab", IAM);
     let (namespaces, first_ns): (Vec<String>, String) = {
-        let m = s.sim.model();
+        let m = s.lab.sim.model();
         let names: Vec<String> = m.namespaces.keys().cloned().collect();
         let first = names[0].clone();
         (names, first)
@@ -850,7 +795,7 @@ fn iam_exports_no_secret_key_id_or_policy() {
         "%22Statement%22".into(),
     ];
     {
-        let m = s.sim.model();
+        let m = s.lab.sim.model();
         for ns in m.namespaces.values() {
             let n = |t: bool| {
                 ns.iam
@@ -889,13 +834,23 @@ fn iam_exports_no_secret_key_id_or_policy() {
         Duration::from_secs(30),
         "rotel to print the namespace spans",
         || {
-            let out = s.rotel.output();
-            out.contains(&format!("iam namespace {first_ns}"))
+            let out = s.lab.rotel.output();
+            out.contains(&format!("ecs.namespace: Str({first_ns})"))
                 && out.contains("/iam?Action=GetAccessKeyLastUsed&AccessKeyId=REDACTED")
         },
     );
+    // One span name for every namespace: names are what Jaeger and Tempo group by.
+    let out = s.lab.rotel.output();
+    let names: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("Name"))
+        .map(|rest| rest.trim_start().trim_start_matches(':').trim())
+        .filter(|name| name.starts_with("iam namespace"))
+        .collect();
+    assert!(!names.is_empty(), "no namespace span in rotel's log");
+    assert!(names.iter().all(|n| *n == "iam namespace"), "{names:?}");
 
-    let server = Prometheus::start(&[s.prom], "");
+    let server = Prometheus::start(&[s.lab.prom], "");
     let queries = doc_queries("SECURITY.md");
     assert!(queries.len() >= 5, "{queries:?}");
     run_doc_queries(&server, &queries);
@@ -948,7 +903,7 @@ fn iam_exports_no_secret_key_id_or_policy() {
     // attributes), the agent's own logs.
     let haystacks = [
         ("/metrics", s.metrics()),
-        ("rotel", s.rotel.output()),
+        ("rotel", s.lab.rotel.output()),
         ("agent logs", s.agent.output()),
     ];
     for (what, text) in &haystacks {
@@ -986,13 +941,13 @@ fn flux_value(
     tags: &[(&str, &str)],
     t: i64,
 ) -> Option<f64> {
-    let m = s.sim.model();
+    let m = s.lab.sim.model();
     let bucket = if ["cpu", "mem", "net"].contains(&measurement) {
         "monitoring_op"
     } else {
         "monitoring_vdc"
     };
-    m.flux_points(bucket, measurement, t, &s.sim.sim.faults.overrides())
+    m.flux_points(bucket, measurement, t, &s.lab.sim.sim.faults.overrides())
         .into_iter()
         .find(|p| {
             p.field == field
@@ -1011,11 +966,11 @@ fn check_flux(version: Version) {
         || {
             s.metrics()
                 .contains("emcecs_transaction_request_rate_per_second{")
-                && s.rotel.output().contains("emcecs.node.cpu.utilization")
+                && s.lab.rotel.output().contains("emcecs.node.cpu.utilization")
         },
     );
     // rotel: every point with ECS's minute as its time and the model's value for it.
-    let out = s.rotel.output();
+    let out = s.lab.rotel.output();
     let rates = rotel_points_timed(&out, "emcecs.transaction.request.rate");
     assert!(!rates.is_empty(), "{out}");
     for p in &rates {
@@ -1032,7 +987,7 @@ fn check_flux(version: Version) {
         );
     }
     let cpu = rotel_points_timed(&out, "emcecs.node.cpu.utilization");
-    let nodes = s.sim.model().nodes.len();
+    let nodes = s.lab.sim.model().nodes.len();
     assert!(cpu.len() >= nodes, "{cpu:?}");
     for p in &cpu {
         let t = (p.time / 1_000_000_000) as i64;
@@ -1053,7 +1008,7 @@ fn check_flux(version: Version) {
         "emcecs_transaction_request_rate_per_second",
         &[("result", "succeeded")],
     );
-    let now = s.sim.sim.clock.now() / 60 * 60;
+    let now = s.lab.sim.sim.clock.now() / 60 * 60;
     assert!(
         [now, now - 60, now - 120].iter().any(|t| flux_value(
             &s,
@@ -1131,13 +1086,13 @@ fn audit_events_reach_rotel_once_across_cycles_and_a_restart_and_prometheus_coun
         dir.path().join("audit.json").display()
     );
     let mut s = setup_with(Version::Ecs38, |_| {}, "ecs/lab", &extra);
-    let started = s.sim.sim.clock.now() / 60 * 60;
+    let started = s.lab.sim.sim.clock.now() / 60 * 60;
     wait_runs(&s, "ecs/lab/audit", 2);
     // An event between two cycles: logged once.
-    let ns = s.sim.model().namespaces.keys().next().unwrap().clone();
+    let ns = s.lab.sim.model().namespaces.keys().next().unwrap().clone();
     let key = {
-        let now = s.sim.sim.clock.now();
-        s.sim.sim.model_mut().record_event(
+        let now = s.lab.sim.sim.clock.now();
+        s.lab.sim.sim.model_mut().record_event(
             ecs_sim::model::audit::EventRequest {
                 namespace: ns.clone(),
                 service_type: "SecretKey".into(),
@@ -1152,13 +1107,13 @@ fn audit_events_reach_rotel_once_across_cycles_and_a_restart_and_prometheus_coun
     wait_until(
         Duration::from_secs(30),
         "the new key's event in rotel's log",
-        || audit_ids(&s.rotel.output()).contains(&key.id),
+        || audit_ids(&s.lab.rotel.output()).contains(&key.id),
     );
     wait_runs(&s, "ecs/lab/audit", 2);
     // A restart, then a bucket deleted: the agent goes on from its saved state.
     s.restart();
     let (bucket_ns, bucket) = {
-        let m = s.sim.model();
+        let m = s.lab.sim.model();
         let (n, x) = m
             .namespaces
             .iter()
@@ -1166,9 +1121,10 @@ fn audit_events_reach_rotel_once_across_cycles_and_a_restart_and_prometheus_coun
             .unwrap();
         (n.clone(), x.buckets.keys().next().unwrap().clone())
     };
-    let now = s.sim.sim.clock.now();
+    let now = s.lab.sim.sim.clock.now();
     assert!(
-        s.sim
+        s.lab
+            .sim
             .sim
             .model_mut()
             .delete_bucket_at(&bucket_ns, &bucket, now)
@@ -1177,7 +1133,7 @@ fn audit_events_reach_rotel_once_across_cycles_and_a_restart_and_prometheus_coun
         Duration::from_secs(30),
         "the deletion in rotel's log",
         || {
-            testkit::rotel_log_records(&s.rotel.output())
+            testkit::rotel_log_records(&s.lab.rotel.output())
                 .iter()
                 .any(|r| {
                     r.text("ecs.audit.resource") == Some(bucket.as_str())
@@ -1187,13 +1143,13 @@ fn audit_events_reach_rotel_once_across_cycles_and_a_restart_and_prometheus_coun
     );
     wait_runs(&s, "ecs/lab/audit", 2);
 
-    let out = s.rotel.output();
+    let out = s.lab.rotel.output();
     let ids = audit_ids(&out);
     let unique: std::collections::BTreeSet<&String> = ids.iter().collect();
     assert_eq!(unique.len(), ids.len(), "an event logged twice");
-    let end = s.sim.sim.clock.now() / 60 * 60;
+    let end = s.lab.sim.sim.clock.now() / 60 * 60;
     let model: std::collections::BTreeSet<String> = {
-        let m = s.sim.model();
+        let m = s.lab.sim.model();
         m.namespaces
             .keys()
             .flat_map(|n| m.audit_events(n, started - 3600, end))
@@ -1206,7 +1162,7 @@ fn audit_events_reach_rotel_once_across_cycles_and_a_restart_and_prometheus_coun
     // Every event well inside the window was logged (its edges depend on the minute the
     // agent started in).
     let inner: Vec<String> = {
-        let m = s.sim.model();
+        let m = s.lab.sim.model();
         m.namespaces
             .keys()
             .flat_map(|n| m.audit_events(n, started - 3600 + 60, end - 60))
@@ -1232,7 +1188,7 @@ fn audit_events_reach_rotel_once_across_cycles_and_a_restart_and_prometheus_coun
     );
 
     // Prometheus stores the counters: the deletion since the restart.
-    let server = Prometheus::start(&[s.prom], "");
+    let server = Prometheus::start(&[s.lab.prom], "");
     let q = format!(
         "emcecs_namespace_privileged_operations_total{{operation=\"DeleteBucket\",namespace=\"{bucket_ns}\"}}"
     );

@@ -1,8 +1,9 @@
 //! Health verdicts while an exporter is failing, and shutdown with undelivered data.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod lab;
+
 use std::net::SocketAddr;
-use std::process::Command;
 use std::time::Duration;
 
 use testkit::{Proc, TempDir, http_get, loopback, wait_until};
@@ -44,11 +45,7 @@ service:
         ),
     )
     .unwrap();
-    let agent = Proc::spawn(
-        Command::new(env!("CARGO_BIN_EXE_ecs-otel-agent"))
-            .arg("--config")
-            .arg(&cfg),
-    );
+    let agent = lab::spawn(&cfg, &[]);
     (agent, prom, health, dir)
 }
 
@@ -124,9 +121,7 @@ fn a_failing_exporter_degrades_health_but_the_other_keeps_serving() {
 #[test]
 fn sigterm_stops_within_the_shutdown_timeout_even_with_undelivered_data() {
     let (mut agent, _prom, health, _dir) = start_with_dead_collector("2s");
-    wait_until(Duration::from_secs(30), "the agent to be ready", || {
-        http_get(health, "/health/ready", &[]).is_ok_and(|(s, _)| s == 200)
-    });
+    lab::wait_ready(&mut agent, health);
     wait_until(
         Duration::from_secs(10),
         "batches to pile up for the dead collector",
@@ -136,13 +131,7 @@ fn sigterm_stops_within_the_shutdown_timeout_even_with_undelivered_data() {
                 .is_some_and(|s| s != "healthy")
         },
     );
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &agent.pid().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
+    agent.signal("TERM");
     // The exporter would retry for its max_elapsed_time (5 min): exiting at all within the
     // wait, in this order, shows the 2 s shutdown deadline cut it short.
     let status = agent.wait_exit(Duration::from_secs(20));
@@ -165,16 +154,8 @@ fn sigterm_stops_within_the_shutdown_timeout_even_with_undelivered_data() {
 #[test]
 fn sigint_works_like_sigterm() {
     let (mut agent, _prom, health, _dir) = start_with_dead_collector("1s");
-    wait_until(Duration::from_secs(30), "the agent to be ready", || {
-        http_get(health, "/health/ready", &[]).is_ok_and(|(s, _)| s == 200)
-    });
-    assert!(
-        Command::new("kill")
-            .args(["-INT", &agent.pid().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
+    lab::wait_ready(&mut agent, health);
+    agent.signal("INT");
     assert!(
         agent.wait_exit(Duration::from_secs(20)).success(),
         "{}",

@@ -4,12 +4,15 @@
 //! fault makes the cycle slow); rotel is the OTLP receiver.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ecs_sim::faults::FaultRule;
 use ecs_sim::{SimConfig, Version};
-use testkit::{Proc, Rotel, TempDir, free_port, http_get, loopback, wait_until};
+use testkit::wait_until;
+
+mod lab;
+
+use lab::Lab;
 
 /// The time (Unix nanoseconds) of each dashboard snapshot rotel printed: that of its
 /// `emcecs.capacity.total` point, the run's start.
@@ -41,25 +44,10 @@ fn dashboard_traces(out: &str) -> usize {
 
 #[test]
 fn a_collection_running_at_sigterm_finishes_and_is_delivered_within_the_timeout() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let sim = rt
-        .block_on(ecs_sim::start(SimConfig::small(Version::Ecs38)))
-        .unwrap();
-    let dir = TempDir::new("agent-shutdown");
-    let ca = dir.path().join("ecs-ca.pem");
-    std::fs::write(&ca, sim.cert_pem.as_deref().unwrap()).unwrap();
-    let rotel = Rotel::start(free_port());
-    let (prom, health) = (loopback(), loopback());
-    let cfg = dir.path().join("agent.yaml");
+    let lab = Lab::start("agent-shutdown", SimConfig::small(Version::Ecs38));
     let shutdown_timeout = Duration::from_secs(6);
-    std::fs::write(
-        &cfg,
-        format!(
-            r#"
+    let cfg = lab.config(&format!(
+        r#"
 receivers:
   ecs/lab:
     endpoint: {url}
@@ -101,29 +89,16 @@ service:
     traces:
       exporters: [otlp]
 "#,
-            url = sim.url(),
-            ca = ca.display(),
-            otlp = rotel.grpc,
-            timeout = shutdown_timeout.as_secs(),
-        ),
-    )
-    .unwrap();
-    let mut agent = Proc::spawn(
-        Command::new(env!("CARGO_BIN_EXE_ecs-otel-agent"))
-            .arg("--config")
-            .arg(&cfg),
-    );
-    let ready = Instant::now() + Duration::from_secs(30);
-    while !http_get(health, "/health/ready", &[]).is_ok_and(|(s, _)| s == 200) {
-        assert!(
-            Instant::now() < ready && agent.try_wait().is_none(),
-            "the agent is not ready:\n{}",
-            agent.output()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        url = lab.sim.url(),
+        ca = lab.ca().display(),
+        otlp = lab.rotel.grpc,
+        prom = lab.prom,
+        health = lab.health,
+        timeout = shutdown_timeout.as_secs(),
+    ));
+    let mut agent = lab::spawn_ready(&cfg, lab.health, &[]);
     wait_until(Duration::from_secs(30), "the first cycle at rotel", || {
-        let out = rotel.output();
+        let out = lab.rotel.output();
         !dashboard_snapshots(&out).is_empty() && dashboard_traces(&out) > 0
     });
 
@@ -132,7 +107,7 @@ service:
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_nanos() as u64;
-    sim.sim.faults.update(|f| {
+    lab.sim.sim.faults.update(|f| {
         f.rules.push(FaultRule {
             path: "/dashboard/zones/localzone".into(),
             latency_ms: 2000,
@@ -142,20 +117,11 @@ service:
     wait_until(
         Duration::from_secs(10),
         "the second cycle to be running",
-        || sim.sim.log.in_flight() > 0,
+        || lab.sim.sim.log.in_flight() > 0,
     );
     let term = Instant::now();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &agent.pid().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let status = agent.wait_exit(Duration::from_secs(20));
+    let out = lab::stop(&mut agent, "TERM");
     let took = term.elapsed();
-    let out = agent.output();
-    assert!(status.success(), "{status:?}\n{out}");
     assert!(
         took < shutdown_timeout + Duration::from_secs(1),
         "stopped after {took:?}\n{out}"
@@ -163,12 +129,12 @@ service:
     assert!(!out.contains("run still going at shutdown"), "{out}");
 
     // The slow cycle's snapshot was delivered before the exit, and every cycle's trace.
-    let delivered = rotel.output();
+    let delivered = lab.rotel.output();
     let snapshots = dashboard_snapshots(&delivered);
     assert!(
         snapshots.iter().any(|t| *t >= slowed),
         "no snapshot of the slow cycle: {snapshots:?} (slowed at {slowed})\n{out}"
     );
     assert_eq!(dashboard_traces(&delivered), snapshots.len(), "{out}");
-    rt.block_on(sim.stop());
+    lab.stop();
 }

@@ -3,12 +3,13 @@
 //! every metric snapshot arrives, counted on both sides.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod lab;
+
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::process::Command;
 use std::time::Duration;
 
-use testkit::{Proc, Rotel, TempDir, free_port, http_get, loopback, wait_until};
+use testkit::{Rotel, TempDir, free_port, http_get, loopback, wait_until};
 
 fn agent_config(prom: SocketAddr, health: SocketAddr, otlp: SocketAddr) -> String {
     format!(
@@ -89,14 +90,7 @@ fn no_span_or_metric_is_lost_while_the_otlp_receiver_is_down() {
     let dir = TempDir::new("agent-spans");
     let cfg = dir.path().join("agent.yaml");
     std::fs::write(&cfg, agent_config(prom, health, rotel.grpc)).unwrap();
-    let mut agent = Proc::spawn(
-        Command::new(env!("CARGO_BIN_EXE_ecs-otel-agent"))
-            .arg("--config")
-            .arg(&cfg),
-    );
-    wait_until(Duration::from_secs(30), "the agent to be ready", || {
-        http_get(health, "/health/ready", &[]).is_ok_and(|(s, _)| s == 200)
-    });
+    let mut agent = lab::spawn_ready(&cfg, health, &[]);
     wait_until(Duration::from_secs(30), "a first trace at rotel", || {
         !collect_runs(&rotel.output()).is_empty()
     });
@@ -126,16 +120,7 @@ fn no_span_or_metric_is_lost_while_the_otlp_receiver_is_down() {
                 .any(|r| *r as f64 > at_kill + 60.0)
         },
     );
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &agent.pid().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let status = agent.wait_exit(Duration::from_secs(20));
-    assert!(status.success(), "{status:?}\n{}", agent.output());
-    let out = agent.output();
+    let out = lab::stop(&mut agent, "TERM");
     let mut rotel = rotel;
     rotel.proc.terminate(Duration::from_secs(20));
 

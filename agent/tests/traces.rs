@@ -6,12 +6,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::SocketAddr;
-use std::process::Command;
 use std::time::Duration;
 
-use ecs_sim::{FaultRule, RunningSim, SimConfig, Version};
-use testkit::{Proc, Prometheus, Rotel, TempDir, free_port, http_get, loopback, wait_until};
+use ecs_sim::{FaultRule, SimConfig, Version};
+use testkit::{Proc, Prometheus, http_get, wait_until};
+
+mod lab;
+
+use lab::{ECS_PASSWORD, Lab};
 
 /// One span as rotel's detailed debug output prints it.
 #[derive(Debug, Clone, Default)]
@@ -71,33 +73,16 @@ fn rotel_spans(out: &str) -> Vec<RotelSpan> {
 }
 
 struct Setup {
-    sim: RunningSim,
-    rotel: Rotel,
-    prom: SocketAddr,
     agent: Proc,
-    rt: tokio::runtime::Runtime,
-    _dir: TempDir,
+    lab: Lab,
 }
 
 fn setup(sim_cfg: impl FnOnce(&mut SimConfig), ecs_extra: &str, service_extra: &str) -> Setup {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
     let mut sc = SimConfig::small(Version::Ecs38);
     sim_cfg(&mut sc);
-    let sim = rt.block_on(ecs_sim::start(sc)).unwrap();
-    let dir = TempDir::new("traces-e2e");
-    let ca = dir.path().join("ecs-ca.pem");
-    std::fs::write(&ca, sim.cert_pem.as_deref().unwrap()).unwrap();
-    let rotel = Rotel::start(free_port());
-    let (prom, health) = (loopback(), loopback());
-    let cfg = dir.path().join("agent.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
-            r#"
+    let lab = Lab::start("traces-e2e", sc);
+    let cfg = lab.config(&format!(
+        r#"
 receivers:
   ecs/lab:
     endpoint: {url}
@@ -130,48 +115,25 @@ service:
     traces:
       exporters: [otlp]
 "#,
-            url = sim.url(),
-            ca = ca.display(),
-            otlp = rotel.grpc,
-        ),
-    )
-    .unwrap();
-    let agent = Proc::spawn(
-        Command::new(env!("CARGO_BIN_EXE_ecs-otel-agent"))
-            .arg("--config")
-            .arg(&cfg)
-            .env("E2E_ECS_PASSWORD", "monitor-pass"),
-    );
-    wait_until(Duration::from_secs(30), "the agent to be ready", || {
-        http_get(health, "/health/ready", &[]).is_ok_and(|(s, _)| s == 200)
-    });
-    Setup {
-        sim,
-        rotel,
-        prom,
-        agent,
-        rt,
-        _dir: dir,
-    }
+        url = lab.sim.url(),
+        ca = lab.ca().display(),
+        otlp = lab.rotel.grpc,
+        prom = lab.prom,
+        health = lab.health,
+    ));
+    let agent = lab::spawn_ready(&cfg, lab.health, &[ECS_PASSWORD]);
+    Setup { agent, lab }
 }
 
 impl Setup {
     fn stop(mut self) -> String {
-        let kill = Command::new("kill")
-            .args(["-TERM", &self.agent.pid().to_string()])
-            .status()
-            .unwrap();
-        assert!(kill.success());
-        let status = self.agent.wait_exit(Duration::from_secs(20));
-        assert!(status.success(), "exit {status:?}\n{}", self.agent.output());
-        let out = self.agent.output();
-        let Setup { sim, rt, .. } = self;
-        rt.block_on(sim.stop());
+        let out = lab::stop(&mut self.agent, "TERM");
+        self.lab.stop();
         out
     }
 
     fn metric(&self, series: &str) -> f64 {
-        let (_, body) = http_get(self.prom, "/metrics", &[]).unwrap();
+        let (_, body) = http_get(self.lab.prom, "/metrics", &[]).unwrap();
         body.lines()
             .filter(|l| l.starts_with(series))
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
@@ -196,13 +158,13 @@ fn traces_name_their_calls_and_exemplars_lead_to_them() {
         IAM,
         "",
     );
-    let server = Prometheus::start_with(&[s.prom], "", &["--enable-feature=exemplar-storage"]);
+    let server = Prometheus::start_with(&[s.lab.prom], "", &["--enable-feature=exemplar-storage"]);
     let provider = "GET /vdc/admin/authnproviders/{id}";
     wait_until(
         Duration::from_secs(60),
         "rotel to print an IAM cycle and a failed alerts call",
         || {
-            let spans = rotel_spans(&s.rotel.output());
+            let spans = rotel_spans(&s.lab.rotel.output());
             spans.iter().any(|x| x.name == provider)
                 && spans
                     .iter()
@@ -234,7 +196,7 @@ fn traces_name_their_calls_and_exemplars_lead_to_them() {
     );
     let by_call = exemplar_traces(calls);
     let by_run = exemplar_traces(runs);
-    let out = s.rotel.output();
+    let out = s.lab.rotel.output();
     let spans = rotel_spans(&out);
     let traced: BTreeSet<&str> = spans.iter().map(|x| x.trace_id.as_str()).collect();
     let found = |ids: &BTreeSet<String>| ids.iter().filter(|t| traced.contains(t.as_str())).count();
@@ -261,7 +223,7 @@ fn traces_name_their_calls_and_exemplars_lead_to_them() {
     assert_eq!(call.attr("server.address"), Some("Str(127.0.0.1)"));
     assert_eq!(
         call.attr("server.port"),
-        Some(format!("Int({})", s.sim.mgmt.port()).as_str())
+        Some(format!("Int({})", s.lab.sim.mgmt.port()).as_str())
     );
     assert!(call.attr("error.type").is_none(), "{call:?}");
     let root = spans
@@ -272,7 +234,7 @@ fn traces_name_their_calls_and_exemplars_lead_to_them() {
     assert!(root.kind.contains("INTERNAL"), "{root:?}");
     assert!(root.parent.is_empty(), "{root:?}");
     assert_eq!(root.attr("ecs.cluster.name"), Some("Str(lab-cluster)"));
-    let vdc = s.sim.model().vdc_name.clone();
+    let vdc = s.lab.sim.model().vdc_name.clone();
     assert_eq!(
         root.attr("ecs.vdc.name"),
         Some(format!("Str({vdc})").as_str())
@@ -358,11 +320,11 @@ fn a_capped_iam_cycle_sends_its_root_and_cap_spans_and_counts_the_rest() {
         Duration::from_secs(60),
         "an IAM cycle at rotel and spans counted as unrecorded",
         || {
-            let spans = rotel_spans(&s.rotel.output());
+            let spans = rotel_spans(&s.lab.rotel.output());
             spans.iter().any(|x| x.name == "collect ecs/lab/iam") && s.metric(unrecorded) > 0.0
         },
     );
-    let spans = rotel_spans(&s.rotel.output());
+    let spans = rotel_spans(&s.lab.rotel.output());
     let mut left_out = 0u64;
     for root in spans.iter().filter(|x| x.name == "collect ecs/lab/iam") {
         let in_trace = spans.iter().filter(|x| x.trace_id == root.trace_id).count();
@@ -398,7 +360,8 @@ fn with_the_always_off_sampler_no_span_leaves_and_no_exemplar_is_kept() {
         Duration::from_secs(30),
         "three self snapshots at rotel",
         || {
-            s.rotel
+            s.lab
+                .rotel
                 .output()
                 .lines()
                 .filter(|l| l.trim().ends_with("ecs_otel_agent.uptime"))
@@ -406,11 +369,11 @@ fn with_the_always_off_sampler_no_span_leaves_and_no_exemplar_is_kept() {
                 >= 3
         },
     );
-    let out = s.rotel.output();
+    let out = s.lab.rotel.output();
     assert!(rotel_spans(&out).is_empty(), "spans sent with always_off");
     assert!(!out.contains("Exemplar #"), "an exemplar over OTLP");
     let (_, om) = http_get(
-        s.prom,
+        s.lab.prom,
         "/metrics",
         &[("Accept", "application/openmetrics-text;version=1.0.0")],
     )

@@ -149,11 +149,20 @@ impl Proc {
     /// also written out: a receiver killed outright may have acknowledged data it never
     /// printed.
     pub fn terminate(&mut self, deadline: Duration) -> std::process::ExitStatus {
-        let sent = Command::new("kill")
-            .args(["-TERM", &self.pid().to_string()])
-            .status();
-        assert!(sent.is_ok_and(|s| s.success()), "kill -TERM {}", self.pid());
+        self.signal("TERM");
         self.wait_exit(deadline)
+    }
+
+    /// Sends a signal by name (`TERM`, `INT`, `HUP`).
+    pub fn signal(&self, name: &str) {
+        let sent = Command::new("kill")
+            .args([&format!("-{name}"), &self.pid().to_string()])
+            .status();
+        assert!(
+            sent.is_ok_and(|s| s.success()),
+            "kill -{name} {}",
+            self.pid()
+        );
     }
 
     pub fn kill(&mut self) {
