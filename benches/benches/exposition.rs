@@ -7,7 +7,7 @@
 use std::collections::hash_map::RandomState;
 use std::hint::black_box;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -112,12 +112,19 @@ fn exposition(c: &mut Criterion) {
         });
 
         // A real scrape: HTTP GET over loopback, the whole body read.
+        let mut body = 0;
         for (group, page_compression) in [
             ("ours", PageCompression::None),
             ("ours_lz4", PageCompression::Lz4),
         ] {
-            scrapes(&rt, &mut g, group, page_compression, &batch, n);
+            body = scrapes(&rt, &mut g, group, page_compression, &batch, n);
         }
+        // The floor under any server: the same number of bytes written by a bare socket
+        // and read by the same client.
+        let floor = loopback_floor(body);
+        g.bench_function("loopback/same_bytes_bare_socket", |b| {
+            b.iter(|| black_box(http_scrape(floor, false)))
+        });
 
         let bridge = Bridge::new(n);
         g.bench_function("bridge/scrape_encode_only", |b| {
@@ -127,6 +134,40 @@ fn exposition(c: &mut Criterion) {
     }
 }
 
+/// A listener that answers every connection with `size` bytes written 4 MiB at a time, then
+/// closes it: no HTTP, no page, only the kernel's loopback copy.
+fn loopback_floor(size: usize) -> SocketAddr {
+    let listener = match TcpListener::bind("127.0.0.1:0") {
+        Ok(l) => l,
+        Err(e) => panic!("bind: {e}"),
+    };
+    let addr = match listener.local_addr() {
+        Ok(a) => a,
+        Err(e) => panic!("local_addr: {e}"),
+    };
+    let bytes = vec![b'x'; size];
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut req = [0u8; 4096];
+            let mut seen = 0;
+            while !req[..seen].windows(4).any(|w| w == b"\r\n\r\n") {
+                match conn.read(&mut req[seen..]) {
+                    Ok(0) | Err(_) => break,
+                    Ok(k) => seen += k,
+                }
+            }
+            for part in bytes.chunks(4 << 20) {
+                if conn.write_all(part).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    addr
+}
+
+/// Benches the exporter's scrapes; returns the size of a whole response without gzip.
 fn scrapes(
     rt: &tokio::runtime::Runtime,
     g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
@@ -134,7 +175,7 @@ fn scrapes(
     page_compression: PageCompression,
     batch: &Arc<pipeline::Batch>,
     n: usize,
-) {
+) -> usize {
     let cfg = PrometheusConfig {
         endpoint: "127.0.0.1:0".into(),
         max_series_per_metric: n,
@@ -159,7 +200,9 @@ fn scrapes(
     g.bench_function(format!("{group}/scrape_http_gzip"), |b| {
         b.iter(|| black_box(http_scrape(addr, true)))
     });
+    let size = http_scrape(addr, false);
     rt.block_on(exporter.shutdown());
+    size
 }
 
 criterion_group!(benches, exposition);
