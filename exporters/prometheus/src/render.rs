@@ -113,6 +113,30 @@ impl FamilyBuf {
         }
     }
 
+    /// Writes a histogram's or a summary's rows (`key` is `le` or `quantile`, absent on
+    /// `_sum` and `_count`), each row's exemplar after its OpenMetrics line.
+    fn rows(
+        &mut self,
+        labels: &str,
+        key: &str,
+        rows: &[(Option<String>, String, String)],
+        ts: Option<u64>,
+        exemplars: &[Option<&Exemplar>],
+    ) {
+        for (i, (k, name, value)) in rows.iter().enumerate() {
+            let line = Sample {
+                name: Some(name),
+                extra: k.as_deref().map(|k| (key, k)),
+                value,
+                ts,
+            };
+            self.sample(labels, line);
+            if let (Some(om), Some(Some(e))) = (&mut self.om, exemplars.get(i)) {
+                write_exemplar(&mut om.tail, e);
+            }
+        }
+    }
+
     fn freeze(self) -> Family {
         let mut spans = self.spans;
         spans.shrink_to_fit();
@@ -702,19 +726,7 @@ impl Renderer<'_> {
             rows.push((None, format!("{}_sum", f.name.text), format_f64(sum)));
         }
         rows.push((None, format!("{}_count", f.name.text), p.count.to_string()));
-        for (i, (le, name, value)) in rows.iter().enumerate() {
-            let extra = le.as_deref().map(|le| ("le", le));
-            let line = Sample {
-                name: Some(name),
-                extra,
-                value,
-                ts,
-            };
-            f.sample(&self.labels, line);
-            if let (Some(om), Some(Some(e))) = (&mut f.om, exemplars.get(i)) {
-                write_exemplar(&mut om.tail, e);
-            }
-        }
+        f.rows(&self.labels, "le", &rows, ts, &exemplars);
         close_span(f, hash);
     }
 
@@ -736,16 +748,7 @@ impl Renderer<'_> {
             rows.push((None, format!("{}_sum", f.name.text), format_f64(p.sum)));
         }
         rows.push((None, format!("{}_count", f.name.text), p.count.to_string()));
-        for (q, name, value) in &rows {
-            let extra = q.as_deref().map(|q| ("quantile", q));
-            let line = Sample {
-                name: Some(name),
-                extra,
-                value,
-                ts,
-            };
-            f.sample(&self.labels, line);
-        }
+        f.rows(&self.labels, "quantile", &rows, ts, &[]);
         close_span(f, hash);
     }
 }

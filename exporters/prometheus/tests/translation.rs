@@ -11,7 +11,9 @@ use pipeline::otlp::common::v1::{AnyValue, ArrayValue, any_value};
 use pipeline::otlp::metrics::v1::{
     AggregationTemporality, Metric, NumberDataPoint, Sum, metric::Data, number_data_point,
 };
-use pipeline::{Batch, HistogramValue, MetricDesc, SnapshotBuilder, kv, resource, scope};
+use pipeline::{
+    Batch, HistogramValue, MetricDesc, SnapshotBuilder, SummaryValue, kv, resource, scope,
+};
 
 fn text_of(batches: &[Batch], opts: &RenderOptions) -> String {
     let hasher = RandomState::new();
@@ -259,6 +261,49 @@ fn histogram_sum_is_left_out_when_values_can_be_negative() {
     let out = text_of(&[batch("r", b)], &RenderOptions::default());
     assert!(!out.contains("delta_sum"), "{out}");
     assert!(out.contains("delta_count{"), "{out}");
+}
+
+#[test]
+fn summaries_have_quantile_lines_then_sum_and_count() {
+    let mut b = builder("svc");
+    let q = [(0.5, 0.1), (0.99, 0.75)];
+    let v = SummaryValue {
+        quantiles: &q,
+        count: 20,
+        sum: 4.0,
+    };
+    let d = MetricDesc::new("gc.pause", "s", "GC pauses");
+    b.summary(&d, &v, UNIX_EPOCH, [kv("gen", "young")]);
+    let negative = SummaryValue {
+        quantiles: &[],
+        count: 3,
+        sum: -2.0,
+    };
+    b.summary(&d, &negative, UNIX_EPOCH, [kv("gen", "old")]);
+    let opts = RenderOptions {
+        scope_labels: false,
+        ..RenderOptions::default()
+    };
+    let batch = batch("r", b);
+    let series = "gc_pause_seconds{gen=\"young\",instance=\"host-1\",job=\"svc\"";
+    let lines = format!(
+        "{series},quantile=\"0.5\"}} 0.1\n\
+{series},quantile=\"0.99\"}} 0.75\n\
+gc_pause_seconds_sum{{gen=\"young\",instance=\"host-1\",job=\"svc\"}} 4\n\
+gc_pause_seconds_count{{gen=\"young\",instance=\"host-1\",job=\"svc\"}} 20\n\
+gc_pause_seconds_count{{gen=\"old\",instance=\"host-1\",job=\"svc\"}} 3\n"
+    );
+    let text = text_of(std::slice::from_ref(&batch), &opts);
+    assert!(
+        text.contains(&format!(
+            "# HELP gc_pause_seconds GC pauses\n# TYPE gc_pause_seconds summary\n{lines}"
+        )),
+        "{text}"
+    );
+    // A negative sum is left out, as for histograms: a summary's _sum must not decrease.
+    assert!(!text.contains("gc_pause_seconds_sum{gen=\"old\""), "{text}");
+    let om = om_of(&batch, &opts);
+    assert!(om.contains(&lines), "{om}");
 }
 
 #[test]
