@@ -8,9 +8,7 @@ use pipeline::otlp::common::v1::InstrumentationScope;
 use pipeline::otlp::metrics::v1::{Metric, metric::Data};
 use pipeline::otlp::resource::v1::Resource;
 use prost::Message;
-use prost::encoding::{
-    WireType, encode_key, encode_varint, encoded_len_varint, key_len, message, string,
-};
+use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint, key_len, message};
 
 #[derive(Default)]
 pub(super) struct Draft {
@@ -46,15 +44,16 @@ impl DraftMetric {
     pub fn new(mut part: Metric) -> Self {
         let mut points = Vec::new();
         encode_points(&mut part.data, &mut points);
-        let (tag, rest) = match &part.data {
-            None => (None, Vec::new()),
+        let tag = data_tag(&part.data);
+        let rest = match &part.data {
+            None => Vec::new(),
             // `data_points` is field 1 of every data message, written first; with the points
             // taken out, what the message encodes to is what follows them.
-            Some(Data::Gauge(g)) => (Some(5), g.encode_to_vec()),
-            Some(Data::Sum(x)) => (Some(7), x.encode_to_vec()),
-            Some(Data::Histogram(h)) => (Some(9), h.encode_to_vec()),
-            Some(Data::ExponentialHistogram(h)) => (Some(10), h.encode_to_vec()),
-            Some(Data::Summary(x)) => (Some(11), x.encode_to_vec()),
+            Some(Data::Gauge(g)) => g.encode_to_vec(),
+            Some(Data::Sum(x)) => x.encode_to_vec(),
+            Some(Data::Histogram(h)) => h.encode_to_vec(),
+            Some(Data::ExponentialHistogram(h)) => h.encode_to_vec(),
+            Some(Data::Summary(x)) => x.encode_to_vec(),
         };
         let head = Metric { data: None, ..part }.encode_to_vec();
         Self {
@@ -68,15 +67,7 @@ impl DraftMetric {
     /// Appends the points of the next part of the same family; `part` back if its type
     /// differs (a family keeps its type, so it does not happen).
     pub fn extend(&mut self, mut part: Metric) -> Option<Metric> {
-        let tag = match &part.data {
-            None => None,
-            Some(Data::Gauge(_)) => Some(5),
-            Some(Data::Sum(_)) => Some(7),
-            Some(Data::Histogram(_)) => Some(9),
-            Some(Data::ExponentialHistogram(_)) => Some(10),
-            Some(Data::Summary(_)) => Some(11),
-        };
-        if tag != self.tag {
+        if data_tag(&part.data) != self.tag {
             return Some(part);
         }
         encode_points(&mut part.data, &mut self.points);
@@ -86,7 +77,27 @@ impl DraftMetric {
     fn data_len(&self) -> usize {
         self.points.len() + self.rest.len()
     }
+}
 
+/// The field number of a metric's data in `Metric`.
+fn data_tag(data: &Option<Data>) -> Option<u32> {
+    match data {
+        None => None,
+        Some(Data::Gauge(_)) => Some(5),
+        Some(Data::Sum(_)) => Some(7),
+        Some(Data::Histogram(_)) => Some(9),
+        Some(Data::ExponentialHistogram(_)) => Some(10),
+        Some(Data::Summary(_)) => Some(11),
+    }
+}
+
+/// A part of the request already in (or cheaply turned into) its encoding.
+trait Part {
+    fn encoded_len(&self) -> usize;
+    fn encode(&self, buf: &mut Vec<u8>);
+}
+
+impl Part for DraftMetric {
     fn encoded_len(&self) -> usize {
         self.head.len()
             + self.tag.map_or(0, |t| {
@@ -133,65 +144,57 @@ fn field_len(tag: u32, len: usize) -> usize {
     key_len(tag) + encoded_len_varint(len as u64) + len
 }
 
-impl DraftScope {
-    fn encoded_len(&self) -> usize {
-        self.scope
-            .as_ref()
-            .map_or(0, |s| message::encoded_len(1, s))
-            + self
-                .metrics
-                .iter()
-                .map(|m| field_len(2, m.encoded_len()))
-                .sum::<usize>()
-            + if self.schema_url.is_empty() {
-                0
-            } else {
-                string::encoded_len(3, &self.schema_url)
-            }
-    }
+/// `ResourceMetrics` and `ScopeMetrics` have one shape: an optional message (field 1), the
+/// parts within (field 2), the schema URL (field 3).
+fn envelope_len<H: Message>(head: Option<&H>, parts: &[impl Part], schema_url: &str) -> usize {
+    head.map_or(0, |h| message::encoded_len(1, h))
+        + parts
+            .iter()
+            .map(|p| field_len(2, p.encoded_len()))
+            .sum::<usize>()
+        + if schema_url.is_empty() {
+            0
+        } else {
+            field_len(3, schema_url.len())
+        }
+}
 
-    fn encode(&self, buf: &mut Vec<u8>) {
-        if let Some(scope) = &self.scope {
-            message::encode(1, scope, buf);
-        }
-        for m in &self.metrics {
-            field_head(2, m.encoded_len(), buf);
-            m.encode(buf);
-        }
-        if !self.schema_url.is_empty() {
-            string::encode(3, &self.schema_url, buf);
-        }
+fn envelope_encode<H: Message>(
+    head: Option<&H>,
+    parts: &[impl Part],
+    schema_url: &str,
+    buf: &mut Vec<u8>,
+) {
+    if let Some(h) = head {
+        message::encode(1, h, buf);
+    }
+    for p in parts {
+        field_head(2, p.encoded_len(), buf);
+        p.encode(buf);
+    }
+    if !schema_url.is_empty() {
+        field_head(3, schema_url.len(), buf);
+        buf.extend_from_slice(schema_url.as_bytes());
     }
 }
 
-impl DraftResource {
+impl Part for DraftScope {
     fn encoded_len(&self) -> usize {
-        self.resource
-            .as_ref()
-            .map_or(0, |r| message::encoded_len(1, r))
-            + self
-                .scopes
-                .iter()
-                .map(|s| field_len(2, s.encoded_len()))
-                .sum::<usize>()
-            + if self.schema_url.is_empty() {
-                0
-            } else {
-                string::encoded_len(3, &self.schema_url)
-            }
+        envelope_len(self.scope.as_ref(), &self.metrics, &self.schema_url)
     }
 
     fn encode(&self, buf: &mut Vec<u8>) {
-        if let Some(r) = &self.resource {
-            message::encode(1, r, buf);
-        }
-        for s in &self.scopes {
-            field_head(2, s.encoded_len(), buf);
-            s.encode(buf);
-        }
-        if !self.schema_url.is_empty() {
-            string::encode(3, &self.schema_url, buf);
-        }
+        envelope_encode(self.scope.as_ref(), &self.metrics, &self.schema_url, buf);
+    }
+}
+
+impl Part for DraftResource {
+    fn encoded_len(&self) -> usize {
+        envelope_len(self.resource.as_ref(), &self.scopes, &self.schema_url)
+    }
+
+    fn encode(&self, buf: &mut Vec<u8>) {
+        envelope_encode(self.resource.as_ref(), &self.scopes, &self.schema_url, buf);
     }
 }
 
